@@ -1,0 +1,21 @@
+// Package outbox implements the transactional outbox pattern for Go services that publish
+// to Apache Kafka.
+//
+// A service stores integration events in an outbox table in the same database transaction
+// as its domain change, so an event exists if and only if the change committed. A relay
+// then publishes the stored events to Kafka at least once, in order per key, and deletes
+// (or marks) what was sent.
+//
+// The pieces, one package each:
+//
+//   - outbox (this package): [Message], the [Event] helper [NewMessage], the [Publisher]
+//     contract, message validation and the sentinel errors.
+//   - outboxpgx and outboxsql: Write inside a pgx or database/sql transaction, the schema
+//     migrations, and the Postgres store the relay claims from.
+//   - outboxkafka: the [Publisher] over a caller-built franz-go client.
+//   - relay: the loop that leases key buckets, claims, publishes, retries and dead-letters.
+//   - outboxtest: the conformance suite every store passes.
+//
+// Serialisation is the caller's: [NewMessage] uses encoding/json, and any []byte payload
+// is accepted as it is.
+package outbox

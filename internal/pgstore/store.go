@@ -1,0 +1,170 @@
+package pgstore
+
+import (
+	"cmp"
+	"context"
+	"math"
+	"slices"
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/firstunicorn/outbox"
+	"github.com/firstunicorn/outbox/relay"
+)
+
+// Store implements relay.Store and the operator commands over one outbox table.
+type Store struct {
+	db    DB
+	names Names
+	q     queries
+}
+
+var _ relay.Store = (*Store)(nil)
+
+// New returns a store over the outbox table named by n.
+func New(db DB, n Names) *Store {
+	return &Store{db: db, names: n, q: newQueries(n)}
+}
+
+// Names returns the store's table names.
+func (s *Store) Names() Names { return s.names }
+
+// Migrate brings the store's schema to the latest version.
+func (s *Store) Migrate(ctx context.Context) ([]int, error) { return Migrate(ctx, s.db, s.names) }
+
+// Buckets implements relay.Store.
+func (s *Store) Buckets() int { return Buckets }
+
+// Claim implements relay.Store.
+func (s *Store) Claim(ctx context.Context, p *relay.ClaimParams) ([]relay.Record, error) {
+	if len(p.Buckets) == 0 || p.Limit <= 0 {
+		return nil, nil
+	}
+	rows, err := s.db.Query(ctx, s.q.claim, intArray(p.Buckets), p.Limit, p.HoldDeadKeys, p.Owner, p.TTL.Seconds())
+	if err != nil {
+		return nil, fmt.Errorf("claim: %w", err)
+	}
+	defer rows.Close()
+	var recs []relay.Record
+	for rows.Next() {
+		rec, err := scanRecord(rows)
+		if err != nil {
+			return nil, fmt.Errorf("claim: scan: %w", err)
+		}
+		recs = append(recs, rec)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("claim: %w", err)
+	}
+	// UPDATE ... RETURNING does not keep the subquery's order.
+	sortBySeq(recs)
+	return recs, nil
+}
+
+func scanRecord(rows Rows) (relay.Record, error) {
+	var (
+		rec         relay.Record
+		id, headers string
+		payloadNull bool
+		m           = &rec.Message
+	)
+	err := rows.Scan(&rec.Seq, &id, &m.Topic, &m.Key, &m.Type, &m.AggregateType, &m.AggregateID,
+		&m.Payload, &payloadNull, &headers, &m.OccurredAt, &rec.Attempts)
+	if err != nil {
+		return rec, err
+	}
+	if m.ID, err = uuid.Parse(id); err != nil {
+		rec.DecodeErr = fmt.Errorf("id %q: %w", id, err)
+	}
+	if payloadNull {
+		rec.DecodeErr = fmt.Errorf("payload is NULL: write an empty payload instead")
+	}
+	if headers != "{}" {
+		if err := json.Unmarshal([]byte(headers), &m.Headers); err != nil {
+			rec.DecodeErr = fmt.Errorf("headers %s are not a JSON object of strings: %w", headers, err)
+		}
+	}
+	if rec.DecodeErr == nil {
+		rec.DecodeErr = m.Validate(maxLimits)
+	}
+	return rec, nil
+}
+
+// MarkPublished implements relay.Store.
+func (s *Store) MarkPublished(ctx context.Context, seqs []int64, keep bool) error {
+	q := s.q.markDeleted
+	if keep {
+		q = s.q.markPublished
+	}
+	if _, err := s.db.Exec(ctx, q, int64Array(seqs)); err != nil {
+		return fmt.Errorf("mark published: %w", err)
+	}
+	return nil
+}
+
+// MarkFailed implements relay.Store.
+func (s *Store) MarkFailed(ctx context.Context, p *relay.FailParams) (int, error) {
+	var dead int
+	args := []any{int64Array(p.Seqs), p.Error, p.MaxAttempts, p.Backoff.Seconds(), p.MaxBackoff.Seconds(), p.Permanent}
+	if err := s.queryRow(ctx, s.q.markFailed, args, &dead); err != nil {
+		return 0, fmt.Errorf("mark failed: %w", err)
+	}
+	return dead, nil
+}
+
+// Release implements relay.Store.
+func (s *Store) Release(ctx context.Context, seqs []int64) error {
+	if _, err := s.db.Exec(ctx, s.q.release, int64Array(seqs)); err != nil {
+		return fmt.Errorf("release: %w", err)
+	}
+	return nil
+}
+
+// Purge implements relay.Store: it deletes in chunks so no statement runs long.
+func (s *Store) Purge(ctx context.Context, age time.Duration) (int64, error) {
+	var total int64
+	for {
+		n, err := s.db.Exec(ctx, s.q.purge, age.Seconds())
+		if err != nil {
+			return total, fmt.Errorf("purge: %w", err)
+		}
+		total += n
+		if n < 10000 {
+			return total, nil
+		}
+	}
+}
+
+// maxLimits checks what a stored row must satisfy to be sent at all; size limits are the
+// writer's business, and the broker has the last word on them.
+var maxLimits = outbox.Limits{MaxKeyBytes: math.MaxInt, MaxPayloadBytes: math.MaxInt, MaxHeadersBytes: math.MaxInt}
+
+func sortBySeq(recs []relay.Record) {
+	slices.SortFunc(recs, func(a, b relay.Record) int { return cmp.Compare(a.Seq, b.Seq) })
+}
+
+func int64Array(vs []int64) string {
+	var b strings.Builder
+	b.WriteByte('{')
+	for i, v := range vs {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteString(strconv.FormatInt(v, 10))
+	}
+	b.WriteByte('}')
+	return b.String()
+}
+
+func intArray(vs []int) string {
+	s := make([]int64, len(vs))
+	for i, v := range vs {
+		s[i] = int64(v)
+	}
+	return int64Array(s)
+}

@@ -1,0 +1,152 @@
+// Package outboxkafka publishes outbox messages to Apache Kafka with a franz-go client
+// the caller builds, so every client option (TLS, SASL, brokers) stays theirs.
+package outboxkafka
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/firstunicorn/outbox"
+)
+
+// Headers the publisher adds to every record, beside the message's own.
+const (
+	HeaderEventID       = outbox.HeaderPrefix + "event-id"
+	HeaderEventType     = outbox.HeaderPrefix + "event-type"
+	HeaderAggregateType = outbox.HeaderPrefix + "aggregate-type"
+	HeaderAggregateID   = outbox.HeaderPrefix + "aggregate-id"
+	HeaderOccurredAt    = outbox.HeaderPrefix + "occurred-at" // RFC 3339 with nanoseconds, UTC
+)
+
+// Config tunes the Publisher. A nil *Config means all defaults.
+type Config struct {
+	// AllowUnsafeClient accepts a client without idempotent writes or without acks=all.
+	// Default false: such a client can lose or reorder acknowledged records, which
+	// voids the outbox's guarantees.
+	AllowUnsafeClient bool
+}
+
+// Publisher implements outbox.Publisher over a *kgo.Client. Records are keyed by the
+// message key, so franz-go's default partitioner puts them where the Java client would
+// (murmur2), and a key's records go to one partition in order.
+type Publisher struct {
+	client   *kgo.Client
+	maxBytes int
+}
+
+var _ outbox.Publisher = (*Publisher)(nil)
+
+// New returns a Publisher over client. The caller keeps ownership of client and closes
+// it after the relay stops.
+func New(client *kgo.Client, cfg *Config) (*Publisher, error) {
+	if client == nil {
+		return nil, fmt.Errorf("%w: outboxkafka: nil *kgo.Client", outbox.ErrInvalidConfig)
+	}
+	if cfg == nil {
+		cfg = &Config{}
+	}
+	if !cfg.AllowUnsafeClient {
+		if acks, _ := client.OptValue(kgo.RequiredAcks).(kgo.Acks); acks != kgo.AllISRAcks() {
+			return nil, fmt.Errorf("%w: outboxkafka: the client must use kgo.RequiredAcks(kgo.AllISRAcks()) (the default)", outbox.ErrInvalidConfig)
+		}
+		if off, _ := client.OptValue(kgo.DisableIdempotentWrite).(bool); off {
+			return nil, fmt.Errorf("%w: outboxkafka: the client must keep idempotent writes: drop kgo.DisableIdempotentWrite", outbox.ErrInvalidConfig)
+		}
+	}
+	maxBytes, _ := client.OptValue(kgo.ProducerBatchMaxBytes).(int32)
+	return &Publisher{client: client, maxBytes: int(maxBytes)}, nil
+}
+
+// Publish implements outbox.Publisher. A message too large for the client's
+// ProducerBatchMaxBytes fails without being sent, and so that its key stays in order
+// the later messages with its key in msgs are not sent either (outbox.ErrSkipped).
+func (p *Publisher) Publish(ctx context.Context, msgs []outbox.Message) error {
+	errs := make([]error, len(msgs))
+	failedKeys := map[string]bool{}
+	var wg sync.WaitGroup
+	for i := range msgs {
+		m := &msgs[i]
+		if m.Key != nil && failedKeys[string(m.Key)] {
+			errs[i] = outbox.ErrSkipped
+			continue
+		}
+		rec := Record(m)
+		if size := recordSize(rec); p.maxBytes > 0 && size > p.maxBytes {
+			errs[i] = fmt.Errorf("%w: record of %d bytes is over the producer's %d-byte batch limit: %w",
+				outbox.ErrPermanent, size, p.maxBytes, kerr.MessageTooLarge)
+			if m.Key != nil {
+				failedKeys[string(m.Key)] = true
+			}
+			continue
+		}
+		wg.Add(1)
+		p.client.Produce(ctx, rec, func(_ *kgo.Record, err error) {
+			errs[i] = classify(err)
+			wg.Done()
+		})
+	}
+	wg.Wait()
+	if errors.Join(errs...) == nil {
+		return nil
+	}
+	return &outbox.BatchError{Errs: errs}
+}
+
+// Record builds the Kafka record for m: key, value, m's headers in name order, then the
+// outbox headers.
+func Record(m *outbox.Message) *kgo.Record {
+	names := make([]string, 0, len(m.Headers))
+	for k := range m.Headers {
+		names = append(names, k)
+	}
+	sort.Strings(names)
+	hs := make([]kgo.RecordHeader, 0, len(names)+5)
+	for _, k := range names {
+		hs = append(hs, kgo.RecordHeader{Key: k, Value: []byte(m.Headers[k])})
+	}
+	hs = append(hs, kgo.RecordHeader{Key: HeaderEventID, Value: []byte(m.ID.String())})
+	for _, h := range [...]struct{ k, v string }{
+		{HeaderEventType, m.Type}, {HeaderAggregateType, m.AggregateType}, {HeaderAggregateID, m.AggregateID},
+	} {
+		if h.v != "" {
+			hs = append(hs, kgo.RecordHeader{Key: h.k, Value: []byte(h.v)})
+		}
+	}
+	hs = append(hs, kgo.RecordHeader{Key: HeaderOccurredAt, Value: []byte(m.OccurredAt.UTC().Format(time.RFC3339Nano))})
+	return &kgo.Record{Topic: m.Topic, Key: m.Key, Value: m.Payload, Headers: hs}
+}
+
+// recordSize is an upper bound of the record's encoded size in a batch.
+func recordSize(r *kgo.Record) int {
+	n := 128 + len(r.Key) + len(r.Value) // batch header and varints, generously
+	for _, h := range r.Headers {
+		n += 10 + len(h.Key) + len(h.Value)
+	}
+	return n
+}
+
+// permanentErrors are the broker answers that no retry of the same record can change.
+var permanentErrors = []error{
+	kerr.MessageTooLarge, kerr.RecordListTooLarge, kerr.InvalidTopicException,
+	kerr.UnknownTopicOrPartition, kerr.TopicAuthorizationFailed, kerr.InvalidRecord,
+	kerr.CorruptMessage, kerr.PolicyViolation, kerr.InvalidRequiredAcks,
+}
+
+func classify(err error) error {
+	if err == nil {
+		return nil
+	}
+	for _, p := range permanentErrors {
+		if errors.Is(err, p) {
+			return fmt.Errorf("%w: %w", outbox.ErrPermanent, err)
+		}
+	}
+	return err
+}

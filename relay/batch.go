@@ -1,0 +1,142 @@
+package relay
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/firstunicorn/outbox"
+)
+
+// batch claims up to BatchSize messages from buckets, publishes them and settles each:
+// published, failed (retry or dead) or released. Once claimed, a batch is finished even
+// if ctx is cancelled, within ShutdownTimeout, so a graceful stop loses and duplicates
+// nothing.
+func (r *Relay) batch(ctx context.Context, buckets []int) (int, error) {
+	start := time.Now()
+	recs, err := r.store.Claim(ctx, &ClaimParams{
+		Owner: r.cfg.ID, Buckets: buckets, Limit: r.cfg.BatchSize, HoldDeadKeys: r.cfg.HoldKeyOnDead,
+		TTL: r.cfg.LeaseTTL,
+	})
+	if err != nil || len(recs) == 0 {
+		return 0, err
+	}
+	finish, cancel := context.WithTimeout(context.WithoutCancel(ctx), r.cfg.ShutdownTimeout+r.cfg.PublishTimeout)
+	defer cancel()
+
+	var o outcome
+	msgs := make([]outbox.Message, 0, len(recs))
+	sent := make([]int64, 0, len(recs))
+	for _, rec := range recs {
+		if rec.DecodeErr != nil {
+			o.add(rec.Seq, fmt.Errorf("%w: malformed row: %w", outbox.ErrPermanent, rec.DecodeErr), true)
+			continue
+		}
+		msgs = append(msgs, rec.Message)
+		sent = append(sent, rec.Seq)
+	}
+	if len(msgs) > 0 {
+		pctx, pcancel := context.WithTimeout(finish, r.cfg.PublishTimeout)
+		err := r.pub.Publish(pctx, msgs)
+		pcancel()
+		o.record(sent, err)
+	}
+	stats, err := r.settle(finish, &o)
+	stats.Claimed, stats.Duration = len(recs), time.Since(start)
+	if r.cfg.Hooks.Batch != nil {
+		r.cfg.Hooks.Batch(stats)
+	}
+	if err != nil {
+		return len(recs), fmt.Errorf("settle batch of %d: %w", len(recs), err)
+	}
+	if stats.Failed > 0 {
+		r.log.Warn("publish failed", "failed", stats.Failed, "dead", stats.Dead, "published", stats.Published, "first_error", o.firstErr)
+		if stats.Published == 0 && o.transient > 0 {
+			return len(recs), fmt.Errorf("publish batch: %s", o.firstErr)
+		}
+	}
+	return len(recs), nil
+}
+
+// outcome sorts a batch's messages by what happens to them next.
+type outcome struct {
+	published []int64
+	skipped   []int64
+	failed    map[failKey][]int64
+	firstErr  string
+	transient int
+}
+
+type failKey struct {
+	msg       string
+	permanent bool
+}
+
+func (o *outcome) add(seq int64, err error, permanent bool) {
+	if o.failed == nil {
+		o.failed = map[failKey][]int64{}
+	}
+	k := failKey{err.Error(), permanent}
+	if !permanent {
+		o.transient++
+	}
+	if o.firstErr == "" {
+		o.firstErr = k.msg
+	}
+	o.failed[k] = append(o.failed[k], seq)
+}
+
+func (o *outcome) record(seqs []int64, err error) {
+	var be *outbox.BatchError
+	if err != nil && (!errors.As(err, &be) || len(be.Errs) != len(seqs)) {
+		// The publisher knows of no message that went out.
+		for _, s := range seqs {
+			o.add(s, err, errors.Is(err, outbox.ErrPermanent))
+		}
+		return
+	}
+	for i, s := range seqs {
+		var e error
+		if be != nil {
+			e = be.Errs[i]
+		}
+		switch {
+		case e == nil:
+			o.published = append(o.published, s)
+		case errors.Is(e, outbox.ErrSkipped):
+			o.skipped = append(o.skipped, s)
+		default:
+			o.add(s, e, errors.Is(e, outbox.ErrPermanent))
+		}
+	}
+}
+
+func (r *Relay) settle(ctx context.Context, o *outcome) (BatchStats, error) {
+	st := BatchStats{Published: len(o.published), Skipped: len(o.skipped)}
+	if len(o.published) > 0 {
+		if err := r.store.MarkPublished(ctx, o.published, r.cfg.Retention > 0); err != nil {
+			return st, err
+		}
+	}
+	if len(o.skipped) > 0 {
+		if err := r.store.Release(ctx, o.skipped); err != nil {
+			return st, err
+		}
+	}
+	for k, seqs := range o.failed {
+		dead, err := r.store.MarkFailed(ctx, &FailParams{
+			Seqs: seqs, Error: k.msg, MaxAttempts: r.cfg.MaxAttempts, Permanent: k.permanent,
+			Backoff: r.cfg.Backoff, MaxBackoff: r.cfg.MaxBackoff,
+		})
+		if err != nil {
+			return st, err
+		}
+		st.Failed += len(seqs)
+		st.Dead += dead
+		if dead > 0 {
+			r.log.Error("messages dead-lettered", "count", dead, "err", k.msg)
+		}
+	}
+	return st, nil
+}

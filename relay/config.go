@@ -1,0 +1,145 @@
+package relay
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"strconv"
+	"time"
+
+	"github.com/firstunicorn/outbox"
+)
+
+// Config tunes a Relay. A nil *Config means all defaults; zero fields take the defaults
+// given with them. Negative values are errors.
+type Config struct {
+	// ID names this relay in leases and logs; unique per process. Default
+	// "<hostname>-<pid>-<random>".
+	ID string
+	// BatchSize is the most messages claimed and published at once. It also bounds the
+	// duplicates a relay that dies mid-batch can cause. Default 500.
+	BatchSize int
+	// PollInterval is how long an idle relay waits before it looks for new messages.
+	// Default 100ms.
+	PollInterval time.Duration
+	// LeaseTTL is how long a relay owns its key buckets without renewing them; a relay
+	// that died is replaced after at most this long. Renewed every LeaseTTL/3.
+	// Default 15s.
+	LeaseTTL time.Duration
+	// PublishTimeout bounds one batch's publish. It must be under LeaseTTL/3, so a batch
+	// never outlives the leases it was claimed under. Default LeaseTTL/4.
+	PublishTimeout time.Duration
+	// MaxAttempts is how many permanent failures (outbox.ErrPermanent) send a message to
+	// the dead-letter state. Transient failures never do. Default 5.
+	MaxAttempts int
+	// Backoff is the first retry delay, doubled per attempt up to MaxBackoff, with
+	// jitter. Defaults 500ms and 30s.
+	Backoff, MaxBackoff time.Duration
+	// HoldKeyOnDead stops a key's later messages while one of its messages is dead,
+	// until an operator retries or purges it. Default false: later messages go on, so a
+	// consumer sees the key's order with the dead message missing.
+	HoldKeyOnDead bool
+	// Retention keeps published messages (status published) for this long, then purges
+	// them every PurgeInterval. Default 0: published messages are deleted at once.
+	Retention time.Duration
+	// PurgeInterval is how often retained messages are purged. Default 1m.
+	PurgeInterval time.Duration
+	// ShutdownTimeout bounds finishing the in-flight batch and releasing the leases
+	// once Run's context is cancelled. Default 10s.
+	ShutdownTimeout time.Duration
+	// Logger receives the relay's logs. Default slog.Default().
+	Logger *slog.Logger
+	// Hooks receive metrics. Default none.
+	Hooks Hooks
+}
+
+// Hooks are optional callbacks for metrics; each may be nil. They run on the relay's
+// goroutine, so they must be quick.
+type Hooks struct {
+	// Batch is called after each non-empty batch.
+	Batch func(BatchStats)
+	// Leases is called after each lease sync with how many buckets this relay holds.
+	Leases func(held int)
+}
+
+// BatchStats describes one batch.
+type BatchStats struct {
+	Claimed, Published, Failed, Dead, Skipped int
+	Duration                                  time.Duration
+}
+
+func (c *Config) withDefaults() (Config, error) {
+	var cfg Config
+	if c != nil {
+		cfg = *c
+	}
+	if err := cfg.validate(); err != nil {
+		return cfg, err
+	}
+	def := func(d *time.Duration, v time.Duration) {
+		if *d == 0 {
+			*d = v
+		}
+	}
+	if cfg.ID == "" {
+		cfg.ID = defaultID()
+	}
+	if cfg.BatchSize == 0 {
+		cfg.BatchSize = 500
+	}
+	if cfg.MaxAttempts == 0 {
+		cfg.MaxAttempts = 5
+	}
+	def(&cfg.PollInterval, 100*time.Millisecond)
+	def(&cfg.LeaseTTL, 15*time.Second)
+	def(&cfg.PublishTimeout, cfg.LeaseTTL/4)
+	def(&cfg.Backoff, 500*time.Millisecond)
+	def(&cfg.MaxBackoff, 30*time.Second)
+	def(&cfg.PurgeInterval, time.Minute)
+	def(&cfg.ShutdownTimeout, 10*time.Second)
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.PublishTimeout >= cfg.LeaseTTL/3 {
+		return cfg, fmt.Errorf("%w: relay: PublishTimeout %s must be under LeaseTTL/3 (%s): lower it or raise LeaseTTL",
+			outbox.ErrInvalidConfig, cfg.PublishTimeout, cfg.LeaseTTL/3)
+	}
+	if cfg.MaxBackoff < cfg.Backoff {
+		return cfg, fmt.Errorf("%w: relay: MaxBackoff %s is under Backoff %s", outbox.ErrInvalidConfig, cfg.MaxBackoff, cfg.Backoff)
+	}
+	return cfg, nil
+}
+
+// validate reports every negative field at once, each with its fix.
+func (c *Config) validate() error {
+	var errs []error
+	neg := func(name string, bad bool) {
+		if bad {
+			errs = append(errs, fmt.Errorf("%w: relay: %s is negative: use a positive value, or 0 for the default", outbox.ErrInvalidConfig, name))
+		}
+	}
+	neg("BatchSize", c.BatchSize < 0)
+	neg("MaxAttempts", c.MaxAttempts < 0)
+	neg("PollInterval", c.PollInterval < 0)
+	neg("LeaseTTL", c.LeaseTTL < 0)
+	neg("PublishTimeout", c.PublishTimeout < 0)
+	neg("Backoff", c.Backoff < 0)
+	neg("MaxBackoff", c.MaxBackoff < 0)
+	neg("Retention", c.Retention < 0)
+	neg("PurgeInterval", c.PurgeInterval < 0)
+	neg("ShutdownTimeout", c.ShutdownTimeout < 0)
+	if c.LeaseTTL > 0 && c.LeaseTTL < time.Second {
+		errs = append(errs, fmt.Errorf("%w: relay: LeaseTTL %s is under 1s: leases could not be renewed in time", outbox.ErrInvalidConfig, c.LeaseTTL))
+	}
+	return errors.Join(errs...)
+}
+
+func defaultID() string {
+	host, _ := os.Hostname()
+	b := make([]byte, 3)
+	_, _ = rand.Read(b)
+	return host + "-" + strconv.Itoa(os.Getpid()) + "-" + hex.EncodeToString(b)
+}

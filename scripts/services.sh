@@ -1,0 +1,213 @@
+#!/usr/bin/env bash
+# services.sh up|down|status|env — the real PostgreSQL 15 and Apache Kafka 4.x the tests and the demo use.
+#
+# PostgreSQL comes from Debian's packages, Kafka's jars from Maven Central (scripts/kafka/pom.xml),
+# run with the machine's Java 17 as a single-node KRaft broker+controller on 127.0.0.1.
+# Idempotent: a second `up` reuses the installed packages, the cached jars and the data
+# directories, and only starts what is not running. Nothing here needs Docker.
+#
+# Environment (defaults in brackets):
+#   OUTBOX_SERVICES_DIR  state: data, logs, pid files   [/var/tmp/go-outbox]
+#   OUTBOX_CACHE_DIR     downloaded Kafka jars          [$HOME/.cache/go-outbox]
+#   OUTBOX_PG_PORT       PostgreSQL port                [55432]
+#   OUTBOX_KAFKA_PORT    Kafka client port              [59092] (controller: +1)
+set -euo pipefail
+
+here=$(cd "$(dirname "$0")" && pwd)
+state=${OUTBOX_SERVICES_DIR:-/var/tmp/go-outbox}
+cache=${OUTBOX_CACHE_DIR:-$HOME/.cache/go-outbox}
+pg_port=${OUTBOX_PG_PORT:-55432}
+kafka_port=${OUTBOX_KAFKA_PORT:-59092}
+controller_port=$((kafka_port + 1))
+pg_version=15
+pg_bin=/usr/lib/postgresql/$pg_version/bin
+kafka_version=$(sed -n 's:.*<kafka.version>\(.*\)</kafka.version>.*:\1:p' "$here/kafka/pom.xml")
+kafka_lib=$cache/kafka-$kafka_version/lib
+logs=$state/logs
+
+log() { printf '[services] %s\n' "$*" >&2; }
+die() { log "error: $*"; exit 1; }
+
+as_postgres() {
+	# PostgreSQL refuses to run as root; run its tools as the postgres user when we are root.
+	if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
+}
+
+pg_install() {
+	[ -x "$pg_bin/postgres" ] && return
+	log "installing postgresql-$pg_version from Debian's packages"
+	export DEBIAN_FRONTEND=noninteractive
+	apt-get update -qq
+	apt-get install -y -qq "postgresql-$pg_version" "postgresql-client-$pg_version" >/dev/null
+}
+
+pg_up() {
+	pg_install
+	local data=$state/pg
+	mkdir -p "$state" "$logs"
+	if [ "$(id -u)" = 0 ]; then chown postgres "$state" "$logs"; fi
+	if [ ! -s "$data/PG_VERSION" ]; then
+		log "initialising PostgreSQL cluster in $data"
+		as_postgres mkdir -p "$data"
+		as_postgres "$pg_bin/initdb" -D "$data" -U postgres --auth=trust -E UTF8 >"$logs/initdb.log"
+		cat >>"$data/postgresql.conf" <<-EOF
+			listen_addresses = '127.0.0.1'
+			port = $pg_port
+			unix_socket_directories = '$state'
+			wal_level = logical
+			max_connections = 200
+			shared_buffers = 256MB
+			fsync = on
+		EOF
+	fi
+	if ! as_postgres "$pg_bin/pg_ctl" -D "$data" status >/dev/null 2>&1; then
+		log "starting PostgreSQL on 127.0.0.1:$pg_port"
+		as_postgres "$pg_bin/pg_ctl" -D "$data" -l "$logs/postgres.log" -w -t 60 start >/dev/null
+	fi
+	as_postgres "$pg_bin/psql" -h 127.0.0.1 -p "$pg_port" -U postgres -tAc \
+		"SELECT 1 FROM pg_database WHERE datname = 'outbox'" | grep -q 1 ||
+		as_postgres "$pg_bin/createdb" -h 127.0.0.1 -p "$pg_port" -U postgres outbox
+}
+
+pg_down() {
+	local data=$state/pg
+	[ -s "$data/PG_VERSION" ] || return 0
+	as_postgres "$pg_bin/pg_ctl" -D "$data" status >/dev/null 2>&1 || return 0
+	log "stopping PostgreSQL"
+	as_postgres "$pg_bin/pg_ctl" -D "$data" -m fast -w stop >/dev/null
+}
+
+kafka_fetch() {
+	if [ -f "$kafka_lib/.complete" ]; then return; fi
+	command -v mvn >/dev/null || die "mvn not found: install Maven (apt-get install maven)"
+	log "fetching Apache Kafka $kafka_version jars from Maven Central into $kafka_lib"
+	rm -rf "$kafka_lib"
+	mvn -q -B -f "$here/kafka/pom.xml" dependency:copy-dependencies \
+		-DincludeScope=runtime -DoutputDirectory="$kafka_lib" >"$state/mvn.log" 2>&1 ||
+		{ tail -20 "$state/mvn.log" >&2; die "mvn could not fetch Kafka (log: $state/mvn.log)"; }
+	touch "$kafka_lib/.complete"
+}
+
+kafka_config() {
+	local dir=$state/kafka
+	mkdir -p "$dir" "$logs"
+	cat >"$dir/server.properties" <<-EOF
+		process.roles=broker,controller
+		node.id=1
+		controller.quorum.voters=1@127.0.0.1:$controller_port
+		listeners=PLAINTEXT://127.0.0.1:$kafka_port,CONTROLLER://127.0.0.1:$controller_port
+		advertised.listeners=PLAINTEXT://127.0.0.1:$kafka_port
+		controller.listener.names=CONTROLLER
+		inter.broker.listener.name=PLAINTEXT
+		listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT
+		log.dirs=$dir/data
+		num.partitions=4
+		auto.create.topics.enable=false
+		offsets.topic.replication.factor=1
+		transaction.state.log.replication.factor=1
+		transaction.state.log.min.isr=1
+		share.coordinator.state.topic.replication.factor=1
+		share.coordinator.state.topic.min.isr=1
+		group.initial.rebalance.delay.ms=0
+	EOF
+	cat >"$dir/log4j2.properties" <<-EOF
+		rootLogger.level=INFO
+		rootLogger.appenderRef.file.ref=file
+		appender.file.type=File
+		appender.file.name=file
+		appender.file.fileName=$logs/kafka.log
+		appender.file.layout.type=PatternLayout
+		appender.file.layout.pattern=[%d] %p %m (%c)%n
+		logger.kafka.name=kafka
+		logger.kafka.level=INFO
+		logger.kraft.name=org.apache.kafka.raft
+		logger.kraft.level=WARN
+	EOF
+}
+
+kafka_java() {
+	java -Xms256m -Xmx1g -XX:+UseG1GC -Djava.awt.headless=true \
+		-Dlog4j2.configurationFile="$state/kafka/log4j2.properties" \
+		-cp "$kafka_lib/*" "$@"
+}
+
+kafka_running() {
+	local pid
+	pid=$(cat "$state/kafka/pid" 2>/dev/null) || return 1
+	kill -0 "$pid" 2>/dev/null
+}
+
+port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+kafka_up() {
+	kafka_fetch
+	kafka_config
+	local dir=$state/kafka
+	if [ ! -f "$dir/data/meta.properties" ]; then
+		log "formatting Kafka storage in $dir/data"
+		kafka_java kafka.tools.StorageTool format -t "$(kafka_java kafka.tools.StorageTool random-uuid)" \
+			-c "$dir/server.properties" >"$logs/kafka-format.log" 2>&1 ||
+			{ cat "$logs/kafka-format.log" >&2; die "Kafka storage format failed"; }
+	fi
+	if ! kafka_running; then
+		log "starting Kafka $kafka_version on 127.0.0.1:$kafka_port"
+		: >"$logs/kafka.log"
+		nohup java -Xms256m -Xmx1g -XX:+UseG1GC -Djava.awt.headless=true \
+			-Dlog4j2.configurationFile="$dir/log4j2.properties" \
+			-cp "$kafka_lib/*" kafka.Kafka "$dir/server.properties" \
+			>"$logs/kafka.out" 2>&1 </dev/null &
+		echo $! >"$dir/pid"
+	fi
+	local i
+	for i in $(seq 1 120); do
+		if port_open "$kafka_port" && grep -q 'Kafka Server started' "$logs/kafka.log" 2>/dev/null; then
+			return 0
+		fi
+		kafka_running || { tail -30 "$logs/kafka.out" "$logs/kafka.log" >&2; die "Kafka exited (logs in $logs)"; }
+		sleep 0.5
+	done
+	die "Kafka did not start within 60s (logs in $logs)"
+}
+
+kafka_down() {
+	kafka_running || return 0
+	local pid
+	pid=$(cat "$state/kafka/pid")
+	log "stopping Kafka (pid $pid)"
+	kill "$pid"
+	for _ in $(seq 1 60); do kill -0 "$pid" 2>/dev/null || return 0; sleep 0.5; done
+	kill -9 "$pid" 2>/dev/null || true
+}
+
+print_env() {
+	echo "OUTBOX_DATABASE_URL=postgres://postgres@127.0.0.1:$pg_port/outbox?sslmode=disable"
+	echo "OUTBOX_KAFKA_BROKERS=127.0.0.1:$kafka_port"
+}
+
+status() {
+	local rc=0
+	if port_open "$pg_port"; then echo "postgres: up   127.0.0.1:$pg_port"; else echo "postgres: down"; rc=1; fi
+	if kafka_running && port_open "$kafka_port"; then echo "kafka:    up   127.0.0.1:$kafka_port"; else echo "kafka:    down"; rc=1; fi
+	echo "logs:     $logs"
+	return $rc
+}
+
+case "${1:-}" in
+up)
+	start=$SECONDS
+	pg_up
+	kafka_up
+	log "services up in $((SECONDS - start))s"
+	print_env
+	;;
+down)
+	kafka_down
+	pg_down
+	;;
+status) status ;;
+env) print_env ;;
+*)
+	echo "usage: $0 up|down|status|env" >&2
+	exit 2
+	;;
+esac
