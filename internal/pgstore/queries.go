@@ -7,8 +7,8 @@ import "strings"
 // carry them too. The indexes these rely on are in migrations/001_init.sql.
 type queries struct {
 	claim, markDeleted, markPublished, markFailed, release, purge string
-	heartbeat, alive, forget, renew, acquire, releaseLeases        string
-	status, listDead, retryOne, retryAll, purgeDead                string
+	heartbeat, alive, forget, renew, acquire, releaseLeases       string
+	status, listDead, retryOne, retryAll, purgeDead               string
 }
 
 const claimedCols = `seq, id::text, topic, key, event_type, aggregate_type, aggregate_id,

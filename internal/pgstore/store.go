@@ -3,10 +3,10 @@ package pgstore
 import (
 	"cmp"
 	"context"
-	"math"
-	"slices"
 	"encoding/json"
 	"fmt"
+	"math"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
