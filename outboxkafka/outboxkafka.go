@@ -64,39 +64,111 @@ func New(client *kgo.Client, cfg *Config) (*Publisher, error) {
 	return &Publisher{client: client, maxBytes: int(maxBytes)}, nil
 }
 
+// ProducerOpts are the client options the outbox is built for, to pass to kgo.NewClient
+// beside the caller's own. franz-go's defaults already give idempotent writes, acks=all
+// and the Java client's murmur2 partitioning; this adds
+// kgo.AllowIdempotentProduceCancellation, so that a publish gives up at its deadline
+// even while the network to the broker is gone, instead of waiting for it to return.
+// The cost: a record whose fate was unknown may be sent again, a duplicate that
+// at-least-once delivery allows anyway.
+func ProducerOpts() []kgo.Opt {
+	return []kgo.Opt{kgo.AllowIdempotentProduceCancellation()}
+}
+
+// cancelGrace is how long Publish waits past its context's end for franz-go to fail
+// the records it still holds, before reporting them failed itself.
+const cancelGrace = time.Second
+
 // Publish implements outbox.Publisher. A message too large for the client's
 // ProducerBatchMaxBytes fails without being sent, and so that its key stays in order
 // the later messages with its key in msgs are not sent either (outbox.ErrSkipped).
+// Publish returns at most about a second after ctx ends; records without an outcome by
+// then are reported failed with ctx's error (franz-go may still deliver them later:
+// a possible duplicate, never a loss).
 func (p *Publisher) Publish(ctx context.Context, msgs []outbox.Message) error {
-	errs := make([]error, len(msgs))
+	res := &results{errs: make([]error, len(msgs)), done: make(chan struct{})}
 	failedKeys := map[string]bool{}
-	var wg sync.WaitGroup
 	for i := range msgs {
 		m := &msgs[i]
 		if m.Key != nil && failedKeys[string(m.Key)] {
-			errs[i] = outbox.ErrSkipped
+			res.errs[i] = outbox.ErrSkipped
 			continue
 		}
 		rec := Record(m)
 		if size := recordSize(rec); p.maxBytes > 0 && size > p.maxBytes {
-			errs[i] = fmt.Errorf("%w: record of %d bytes is over the producer's %d-byte batch limit: %w",
+			res.errs[i] = fmt.Errorf("%w: record of %d bytes is over the producer's %d-byte batch limit: %w",
 				outbox.ErrPermanent, size, p.maxBytes, kerr.MessageTooLarge)
 			if m.Key != nil {
 				failedKeys[string(m.Key)] = true
 			}
 			continue
 		}
-		wg.Add(1)
-		p.client.Produce(ctx, rec, func(_ *kgo.Record, err error) {
-			errs[i] = classify(err)
-			wg.Done()
-		})
+		res.pending++
+		p.client.Produce(ctx, rec, func(_ *kgo.Record, err error) { res.set(i, classify(err)) })
 	}
-	wg.Wait()
+	errs := res.wait(ctx)
 	if errors.Join(errs...) == nil {
 		return nil
 	}
 	return &outbox.BatchError{Errs: errs}
+}
+
+// results collects Produce callbacks, which may come after Publish gave up waiting.
+type results struct {
+	mu      sync.Mutex
+	errs    []error
+	have    []bool
+	pending int
+	closed  bool
+	done    chan struct{}
+}
+
+func (r *results) set(i int, err error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.closed {
+		return
+	}
+	if r.have == nil {
+		r.have = make([]bool, len(r.errs))
+	}
+	r.errs[i], r.have[i] = err, true
+	r.pending--
+	if r.pending == 0 {
+		close(r.done)
+	}
+}
+
+// wait returns the outcomes once all are in, or at ctx's end plus cancelGrace.
+func (r *results) wait(ctx context.Context) []error {
+	r.mu.Lock()
+	if r.pending == 0 {
+		r.closed = true
+		r.mu.Unlock()
+		return r.errs
+	}
+	r.mu.Unlock()
+	select {
+	case <-r.done:
+	case <-ctx.Done():
+		t := time.NewTimer(cancelGrace)
+		select {
+		case <-r.done:
+		case <-t.C:
+		}
+		t.Stop()
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.closed = true
+	if r.pending > 0 {
+		for i := range r.errs {
+			if r.errs[i] == nil && (r.have == nil || !r.have[i]) {
+				r.errs[i] = fmt.Errorf("no broker acknowledgement before the publish deadline: %w", context.Cause(ctx))
+			}
+		}
+	}
+	return r.errs
 }
 
 // Record builds the Kafka record for m: key, value, m's headers in name order, then the

@@ -1,0 +1,266 @@
+package relay_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/firstunicorn/outbox"
+	"github.com/firstunicorn/outbox/internal/testenv"
+	"github.com/firstunicorn/outbox/outboxkafka"
+	"github.com/firstunicorn/outbox/outboxpgx"
+	"github.com/firstunicorn/outbox/relay"
+)
+
+// env is one test's outbox (own schema) and topic on the real services.
+type env struct {
+	pool   *pgxpool.Pool
+	store  *outboxpgx.Store
+	writer *outboxpgx.Writer
+	topic  string
+	ledger testenv.Ledger
+}
+
+func newEnv(t *testing.T, lim outbox.Limits) *env {
+	t.Helper()
+	pool := testenv.Pool(t)
+	cfg := &outboxpgx.Config{Schema: testenv.Schema(t, pool), Limits: lim}
+	store, err := outboxpgx.NewStore(pool, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := store.Migrate(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	w, err := outboxpgx.NewWriter(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &env{pool: pool, store: store, writer: w, topic: testenv.Topic(t, 4, nil), ledger: testenv.Ledger{}}
+}
+
+// commit writes the next event of each key in one transaction, like an application.
+func (e *env) commit(t *testing.T, keys ...string) {
+	t.Helper()
+	msgs := make([]outbox.Message, len(keys))
+	for i, k := range keys {
+		msgs[i] = outbox.Message{Topic: e.topic, Key: []byte(k), Type: "test.event", Payload: testenv.Payload(k, e.ledger[k])}
+		e.ledger[k]++
+	}
+	ctx := context.Background()
+	if err := pgx.BeginFunc(ctx, e.pool, func(tx pgx.Tx) error { return e.writer.Write(ctx, tx, msgs...) }); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func (e *env) status(t *testing.T) outboxpgx.Status {
+	t.Helper()
+	st, err := e.store.Status(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st
+}
+
+// waitDrained waits until no event is pending or in flight.
+func (e *env) waitDrained(t *testing.T, timeout time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		st := e.status(t)
+		if st.Pending == 0 && st.InFlight == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("outbox not drained after %s: %+v", timeout, st)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func publisher(t *testing.T, opts ...kgo.Opt) *outboxkafka.Publisher {
+	t.Helper()
+	p, err := outboxkafka.New(testenv.Client(t, append(outboxkafka.ProducerOpts(), opts...)...), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func quietLogger() *slog.Logger {
+	if testing.Verbose() {
+		return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
+	return slog.New(slog.NewTextHandler(io.Discard, nil))
+}
+
+// start runs a relay until the test ends, or until the returned stop is called, which
+// waits for Run to return and fails the test on its error.
+func start(t *testing.T, store relay.Store, pub outbox.Publisher, cfg relay.Config) (stop func()) {
+	t.Helper()
+	cfg.Logger = quietLogger()
+	if cfg.LeaseTTL == 0 {
+		cfg.LeaseTTL = 3 * time.Second
+	}
+	r, err := relay.New(store, pub, &cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- r.Run(ctx) }()
+	var once sync.Once
+	stop = func() {
+		once.Do(func() {
+			cancel()
+			select {
+			case err := <-done:
+				if err != nil {
+					t.Errorf("Run: %v", err)
+				}
+			case <-time.After(30 * time.Second):
+				t.Errorf("Run did not return 30s after cancel")
+			}
+		})
+	}
+	t.Cleanup(stop)
+	return stop
+}
+
+func keys(n int) []string {
+	out := make([]string, n)
+	for i := range out {
+		out[i] = fmt.Sprint("key-", i)
+	}
+	return out
+}
+
+func TestEndToEnd(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, outbox.Limits{})
+	for i := 0; i < 20; i++ {
+		e.commit(t, keys(50)...) // 20 transactions of 50 keys: 1000 events
+	}
+	// A rolled-back transaction leaves no event.
+	ctx := context.Background()
+	tx, err := e.pool.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.writer.Write(ctx, tx, outbox.Message{Topic: e.topic, Key: []byte("ghost"), Payload: []byte("ghost/0")}); err != nil {
+		t.Fatal(err)
+	}
+	_ = tx.Rollback(ctx)
+	// Headers and metadata travel.
+	want := outbox.Message{Topic: e.topic, Key: []byte("meta"), Type: "order.created", AggregateType: "order",
+		AggregateID: "o-1", Payload: testenv.Payload("meta", 0), Headers: map[string]string{"traceparent": "00-abc-def-01"}}
+	if err := e.writer.Write(ctx, e.pool, want); err != nil {
+		t.Fatal(err)
+	}
+	e.ledger["meta"] = 1
+
+	start(t, e.store, publisher(t), relay.Config{})
+	recs := testenv.Consume(t, e.topic, 1001, 60*time.Second)
+	if rep := testenv.Verify(e.ledger, recs); rep.Lost+rep.Duplicates+rep.OrderViolations+rep.Foreign > 0 || rep.Received != 1001 {
+		t.Fatalf("want 1001 events once each in order: %v", rep)
+	}
+	for _, r := range recs {
+		if string(r.Key) != "meta" {
+			continue
+		}
+		h := map[string]string{}
+		for _, kv := range r.Headers {
+			h[kv.Key] = string(kv.Value)
+		}
+		if h["traceparent"] != "00-abc-def-01" || h[outboxkafka.HeaderEventType] != "order.created" ||
+			h[outboxkafka.HeaderAggregateType] != "order" || h[outboxkafka.HeaderAggregateID] != "o-1" ||
+			len(h[outboxkafka.HeaderEventID]) != 36 || h[outboxkafka.HeaderOccurredAt] == "" {
+			t.Fatalf("headers: %v", h)
+		}
+	}
+	e.waitDrained(t, 10*time.Second)
+	if st := e.status(t); st.Published != 0 || st.Dead != 0 {
+		t.Fatalf("published rows must be deleted by default: %+v", st)
+	}
+}
+
+// switchDialer lets a test take Kafka away from one client: while down, dials fail and
+// the client's open connections are closed.
+type switchDialer struct {
+	mu    sync.Mutex
+	down  bool
+	conns []net.Conn
+}
+
+func (d *switchDialer) dial(ctx context.Context, network, host string) (net.Conn, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.down {
+		return nil, errors.New("test: network to Kafka is down")
+	}
+	c, err := (&net.Dialer{Timeout: 5 * time.Second}).DialContext(ctx, network, host)
+	if err == nil {
+		d.conns = append(d.conns, c)
+	}
+	return c, err
+}
+
+func (d *switchDialer) set(down bool) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.down = down
+	if down {
+		for _, c := range d.conns {
+			_ = c.Close()
+		}
+		d.conns = nil
+	}
+}
+
+func TestKafkaDownNothingLost(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, outbox.Limits{})
+	d := &switchDialer{}
+	var failed atomic.Int64
+	start(t, e.store, publisher(t, kgo.Dialer(d.dial), kgo.RecordDeliveryTimeout(2*time.Second)), relay.Config{
+		MaxAttempts: 1, Backoff: 100 * time.Millisecond, MaxBackoff: time.Second,
+		Hooks: relay.Hooks{Batch: func(s relay.BatchStats) { failed.Add(int64(s.Failed)) }},
+	})
+	ks := keys(20)
+	e.commit(t, ks...)
+	time.Sleep(500 * time.Millisecond)
+	d.set(true)
+	for i := 0; i < 10; i++ { // committed while Kafka is unreachable
+		e.commit(t, ks...)
+		time.Sleep(300 * time.Millisecond)
+	}
+	if failed.Load() == 0 {
+		t.Fatal("no publish failed while Kafka was unreachable: the fault was not injected")
+	}
+	d.set(false)
+	for i := 0; i < 5; i++ {
+		e.commit(t, ks...)
+	}
+	recs := testenv.Consume(t, e.topic, 16*20, 90*time.Second)
+	rep := testenv.Verify(e.ledger, recs)
+	t.Logf("Kafka down ~3s, %d failed attempts: %v", failed.Load(), rep)
+	if rep.Lost > 0 || rep.OrderViolations > 0 || rep.Foreign > 0 {
+		t.Fatalf("after the outage: %v", rep)
+	}
+	e.waitDrained(t, 10*time.Second)
+	if st := e.status(t); st.Dead != 0 {
+		t.Fatalf("an outage dead-lettered events (MaxAttempts 1): %+v", st)
+	}
+}
