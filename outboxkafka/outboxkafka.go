@@ -6,12 +6,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"sync"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/firstunicorn/outbox"
 )
@@ -110,6 +112,7 @@ func (p *Publisher) Publish(ctx context.Context, msgs []outbox.Message) error {
 	if errors.Join(errs...) == nil {
 		return nil
 	}
+	p.markMissingTopics(ctx, msgs, errs)
 	return &outbox.BatchError{Errs: errs}
 }
 
@@ -209,6 +212,47 @@ var permanentErrors = []error{
 	kerr.MessageTooLarge, kerr.RecordListTooLarge, kerr.InvalidTopicException,
 	kerr.UnknownTopicOrPartition, kerr.TopicAuthorizationFailed, kerr.InvalidRecord,
 	kerr.CorruptMessage, kerr.PolicyViolation, kerr.InvalidRequiredAcks,
+}
+
+// markMissingTopics turns the transient failures of messages whose topic the broker says
+// does not exist into permanent ones. franz-go retries an unknown topic for longer than
+// a publish deadline, so without asking, such a message would look like an outage and be
+// retried for ever instead of dead-lettered.
+func (p *Publisher) markMissingTopics(ctx context.Context, msgs []outbox.Message, errs []error) {
+	var topics []string
+	for i, err := range errs {
+		if err != nil && !errors.Is(err, outbox.ErrPermanent) && !errors.Is(err, outbox.ErrSkipped) &&
+			!slices.Contains(topics, msgs[i].Topic) {
+			topics = append(topics, msgs[i].Topic)
+		}
+	}
+	if len(topics) == 0 {
+		return
+	}
+	req := kmsg.NewPtrMetadataRequest()
+	for _, t := range topics {
+		rt := kmsg.NewMetadataRequestTopic()
+		rt.Topic = kmsg.StringPtr(t)
+		req.Topics = append(req.Topics, rt)
+	}
+	mctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
+	defer cancel()
+	resp, err := req.RequestWith(mctx, p.client)
+	if err != nil {
+		return // the broker is out of reach: an outage, transient
+	}
+	missing := map[string]bool{}
+	for _, t := range resp.Topics {
+		if t.Topic != nil && errors.Is(kerr.ErrorForCode(t.ErrorCode), kerr.UnknownTopicOrPartition) {
+			missing[*t.Topic] = true
+		}
+	}
+	for i, err := range errs {
+		if err != nil && missing[msgs[i].Topic] && !errors.Is(err, outbox.ErrPermanent) && !errors.Is(err, outbox.ErrSkipped) {
+			errs[i] = fmt.Errorf("%w: topic %q does not exist (create it, or enable auto-creation): %w",
+				outbox.ErrPermanent, msgs[i].Topic, kerr.UnknownTopicOrPartition)
+		}
+	}
 }
 
 func classify(err error) error {

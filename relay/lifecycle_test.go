@@ -1,0 +1,86 @@
+package relay_test
+
+import (
+	"context"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/firstunicorn/outbox"
+	"github.com/firstunicorn/outbox/internal/testenv"
+	"github.com/firstunicorn/outbox/relay"
+)
+
+// A cancelled relay finishes its batch in flight and hands its buckets over at once:
+// nothing is lost, nothing sent twice, and the next relay needs no lease expiry.
+func TestGracefulShutdown(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, outbox.Limits{})
+	for i := 0; i < 50; i++ {
+		e.commit(t, keys(40)...)
+	}
+	var batches atomic.Int32
+	stopped := make(chan struct{})
+	var stopA func()
+	stopA = start(t, e.store, publisher(t), relay.Config{
+		BatchSize: 100, LeaseTTL: time.Minute,
+		Hooks: relay.Hooks{Batch: func(relay.BatchStats) {
+			if batches.Add(1) == 3 {
+				go func() { stopA(); close(stopped) }()
+			}
+		}},
+	})
+	<-stopped
+	st := e.status(t)
+	if st.InFlight != 0 || st.Pending == 0 || st.Pending == 2000 {
+		t.Fatalf("after a graceful stop mid-backlog: %+v; want some sent, some pending, none in flight", st)
+	}
+	t.Logf("relay A stopped after %d batches, %d events pending", batches.Load(), st.Pending)
+
+	var firstHeld atomic.Int32
+	firstHeld.Store(-1)
+	begin := time.Now()
+	start(t, e.store, publisher(t), relay.Config{
+		LeaseTTL: time.Minute, // an expiry wait would show as a one-minute stall
+		Hooks:    relay.Hooks{Leases: func(n int) { firstHeld.CompareAndSwap(-1, int32(n)) }},
+	})
+	recs := testenv.Consume(t, e.topic, 2000, 60*time.Second)
+	rep := testenv.Verify(e.ledger, recs)
+	if rep.Received != 2000 || rep.Lost+rep.Duplicates+rep.OrderViolations > 0 {
+		t.Fatalf("across a graceful handover: %v", rep)
+	}
+	if firstHeld.Load() != 64 {
+		t.Fatalf("relay B's first lease sync got %d buckets; A should have released all 64", firstHeld.Load())
+	}
+	t.Logf("relay B drained the rest in %s", time.Since(begin).Round(time.Millisecond))
+}
+
+// A second relay takes half the buckets from the first within a few heartbeats, and the
+// first takes them all back when the second leaves.
+func TestLeasesRebalance(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, outbox.Limits{})
+	var heldA, heldB atomic.Int32
+	cfg := func(held *atomic.Int32) relay.Config {
+		return relay.Config{Hooks: relay.Hooks{Leases: func(n int) { held.Store(int32(n)) }}}
+	}
+	start(t, e.store, publisher(t), cfg(&heldA))
+	waitFor(t, 10*time.Second, "A holds all 64", func() bool { return heldA.Load() == 64 })
+	stopB := start(t, e.store, publisher(t), cfg(&heldB))
+	waitFor(t, 15*time.Second, "A and B hold 32 each", func() bool { return heldA.Load() == 32 && heldB.Load() == 32 })
+	stopB()
+	waitFor(t, 15*time.Second, "A holds all 64 again", func() bool { return heldA.Load() == 64 })
+}
+
+func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	for !cond() {
+		select {
+		case <-ctx.Done():
+			t.Fatalf("timed out after %s waiting until %s", timeout, what)
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+}

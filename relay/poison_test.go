@@ -1,0 +1,92 @@
+package relay_test
+
+import (
+	"bytes"
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/firstunicorn/outbox"
+	"github.com/firstunicorn/outbox/internal/testenv"
+	"github.com/firstunicorn/outbox/relay"
+)
+
+// writePoison commits, for key "poison": a good event, one over the broker's size limit,
+// one to a topic that does not exist, then a good one; and good events for other keys
+// around them.
+func writePoison(t *testing.T, e *env) {
+	t.Helper()
+	ctx := context.Background()
+	e.commit(t, "poison", "a", "b")
+	big := outbox.Message{Topic: e.topic, Key: []byte("poison"), Payload: bytes.Repeat([]byte("x"), 2<<20)}
+	missing := outbox.Message{Topic: testenv.Name("missing"), Key: []byte("poison"), Payload: []byte("lost/0")}
+	if err := e.writer.Write(ctx, e.pool, big); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.writer.Write(ctx, e.pool, missing); err != nil {
+		t.Fatal(err)
+	}
+	e.commit(t, "poison", "a", "b")
+}
+
+func TestPoisonEventsDeadLettered(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, outbox.Limits{MaxPayloadBytes: 4 << 20})
+	writePoison(t, e)
+	start(t, e.store, publisher(t), relay.Config{MaxAttempts: 2, Backoff: 50 * time.Millisecond, MaxBackoff: 100 * time.Millisecond})
+
+	recs := testenv.Consume(t, e.topic, 6, 60*time.Second)
+	if rep := testenv.Verify(e.ledger, recs); rep.Lost+rep.Duplicates+rep.OrderViolations+rep.Foreign > 0 {
+		t.Fatalf("good events, the poison key's later one included: %v", rep)
+	}
+	deadline := time.Now().Add(60 * time.Second)
+	for e.status(t).Dead < 2 && time.Now().Before(deadline) {
+		time.Sleep(100 * time.Millisecond)
+	}
+	dead, err := e.store.Dead(context.Background(), 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(dead) != 2 {
+		t.Fatalf("dead letters: %+v, want the oversized and the unknown-topic event", dead)
+	}
+	for _, d := range dead {
+		if d.Attempts != 2 || d.Key != "poison" || !strings.Contains(d.LastError, "permanent") {
+			t.Fatalf("dead letter %+v: want 2 attempts, key poison, the permanent error kept", d)
+		}
+	}
+	t.Logf("dead letters: %q / %q", dead[0].LastError, dead[1].LastError)
+
+	// Retry sends a dead event again once its cause is fixed; here nothing changed, so
+	// it comes back dead after MaxAttempts more tries.
+	id, _ := uuid.Parse(dead[1].ID)
+	if n, err := e.store.Retry(context.Background(), id); err != nil || n != 1 {
+		t.Fatalf("retry: %d, %v", n, err)
+	}
+	if st := e.status(t); st.Dead != 1 {
+		t.Fatalf("after retry of one: %+v", st)
+	}
+}
+
+func TestHoldKeyOnDead(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, outbox.Limits{MaxPayloadBytes: 4 << 20})
+	writePoison(t, e)
+	start(t, e.store, publisher(t), relay.Config{
+		MaxAttempts: 1, Backoff: 50 * time.Millisecond, MaxBackoff: 100 * time.Millisecond, HoldKeyOnDead: true,
+	})
+	// a and b go through; poison's first event, then it stops at the oversized one.
+	recs := testenv.Consume(t, e.topic, 5, 60*time.Second)
+	time.Sleep(time.Second) // room for a wrongly released later event to arrive
+	recs = append(recs, testenv.Consume(t, e.topic, 6, 2*time.Second)[len(recs):]...)
+	rep := testenv.Verify(e.ledger, recs)
+	if rep.Received != 5 || rep.Lost != 1 || rep.OrderViolations != 0 {
+		t.Fatalf("with the key held, want 5 received and poison's last one held back: %v", rep)
+	}
+	if st := e.status(t); st.Dead != 1 || st.Pending != 2 {
+		t.Fatalf("want the oversized event dead and two of poison's events held: %+v", st)
+	}
+}
