@@ -71,6 +71,13 @@ type BatchStats struct {
 	Duration                                  time.Duration
 }
 
+// Validate reports whether New would accept c, naming each bad field and its fix, so a
+// program can check its configuration before it connects to anything.
+func (c *Config) Validate() error {
+	_, err := c.withDefaults()
+	return err
+}
+
 func (c *Config) withDefaults() (Config, error) {
 	var cfg Config
 	if c != nil {

@@ -129,3 +129,27 @@ func Consume(t testing.TB, topic string, n int, timeout time.Duration) []*kgo.Re
 	}
 	return recs
 }
+
+// ConsumeAll reads topic from the start until it has at least n records and then no new
+// one arrives for quiet (so late duplicates are counted too), or until timeout.
+func ConsumeAll(t testing.TB, topic string, n int, quiet, timeout time.Duration) []*kgo.Record {
+	t.Helper()
+	cl := Client(t, kgo.ConsumeTopics(topic), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+	deadline := time.Now().Add(timeout)
+	var recs []*kgo.Record
+	for time.Now().Before(deadline) {
+		wait := time.Until(deadline)
+		if len(recs) >= n {
+			wait = quiet
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), wait)
+		fs := cl.PollFetches(ctx)
+		cancel()
+		before := len(recs)
+		fs.EachRecord(func(r *kgo.Record) { recs = append(recs, r) })
+		if len(recs) >= n && len(recs) == before {
+			break
+		}
+	}
+	return recs
+}

@@ -1,0 +1,160 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"text/tabwriter"
+	"time"
+
+	"github.com/google/uuid"
+)
+
+func cmdMigrate(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	f := newFlags("migrate", stderr)
+	db := addDBFlags(f)
+	if err := f.parse(args); err != nil {
+		return err
+	}
+	pool, store, err := db.open(ctx)
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+	applied, err := store.Migrate(ctx)
+	if err != nil {
+		return err
+	}
+	if len(applied) == 0 {
+		fmt.Fprintf(stdout, "%s is up to date\n", store.Names().Qualified())
+		return nil
+	}
+	fmt.Fprintf(stdout, "%s: applied migrations %v\n", store.Names().Qualified(), applied)
+	return nil
+}
+
+func cmdStatus(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	f := newFlags("status", stderr)
+	db := addDBFlags(f)
+	asJSON := f.Bool("json", false, "print JSON")
+	if err := f.parse(args); err != nil {
+		return err
+	}
+	pool, store, err := db.open(ctx)
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+	st, err := store.Status(ctx)
+	if err != nil {
+		return err
+	}
+	if *asJSON {
+		return json.NewEncoder(stdout).Encode(struct {
+			Pending  int64   `json:"pending"`
+			InFlight int64   `json:"in_flight"`
+			Dead     int64   `json:"dead"`
+			Age      float64 `json:"oldest_pending_age_seconds"`
+		}{st.Pending, st.InFlight, st.Dead, st.OldestPendingAgeSeconds})
+	}
+	age := time.Duration(st.OldestPendingAgeSeconds * float64(time.Second)).Round(time.Millisecond)
+	fmt.Fprintf(stdout, "pending:            %d\nin flight:          %d\ndead:               %d\npublished (kept):   %d\noldest pending age: %s\n",
+		st.Pending, st.InFlight, st.Dead, st.Published, age)
+	return nil
+}
+
+func cmdDead(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	f := newFlags("dead", stderr)
+	db := addDBFlags(f)
+	limit := f.Int("limit", 100, "most events to list, oldest first")
+	asJSON := f.Bool("json", false, "print JSON lines")
+	if err := f.parse(args); err != nil {
+		return err
+	}
+	if *limit <= 0 {
+		return fmt.Errorf("--limit must be positive")
+	}
+	pool, store, err := db.open(ctx)
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+	dead, err := store.Dead(ctx, *limit)
+	if err != nil {
+		return err
+	}
+	if *asJSON {
+		enc := json.NewEncoder(stdout)
+		for _, d := range dead {
+			if err := enc.Encode(d); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "ID\tTOPIC\tKEY\tTYPE\tATTEMPTS\tCREATED\tLAST ERROR")
+	for _, d := range dead {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\t%s\n", d.ID, d.Topic, d.Key, d.Type, d.Attempts,
+			d.CreatedAt.UTC().Format(time.RFC3339), d.LastError)
+	}
+	return tw.Flush()
+}
+
+func cmdRetry(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	f := newFlags("retry", stderr)
+	db := addDBFlags(f)
+	id := f.String("id", "", "id of the dead event to send again")
+	all := f.Bool("all", false, "send every dead event again")
+	if err := f.parse(args); err != nil {
+		return err
+	}
+	var target uuid.UUID
+	switch {
+	case *all == (*id != ""):
+		return fmt.Errorf("give exactly one of --id ID or --all")
+	case *id != "":
+		var err error
+		if target, err = uuid.Parse(*id); err != nil {
+			return fmt.Errorf("bad --id %q: want a UUID as 'outbox dead' prints it", *id)
+		}
+	}
+	pool, store, err := db.open(ctx)
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+	n, err := store.Retry(ctx, target)
+	if err != nil {
+		return err
+	}
+	if *id != "" && n == 0 {
+		return fmt.Errorf("no dead event with id %s", *id)
+	}
+	fmt.Fprintf(stdout, "requeued %d dead events\n", n)
+	return nil
+}
+
+func cmdPurge(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	f := newFlags("purge", stderr)
+	db := addDBFlags(f)
+	age := f.Duration("dead-older-than", 0, "delete dead events created longer ago than this, e.g. 168h")
+	if err := f.parse(args); err != nil {
+		return err
+	}
+	if *age <= 0 {
+		return fmt.Errorf("set --dead-older-than to a positive duration, e.g. 168h")
+	}
+	pool, store, err := db.open(ctx)
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+	n, err := store.PurgeDead(ctx, *age)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "purged %d dead events\n", n)
+	return nil
+}

@@ -1,0 +1,115 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/firstunicorn/outbox/outboxkafka"
+	"github.com/firstunicorn/outbox/relay"
+)
+
+func cmdRelay(ctx context.Context, args []string, _, stderr io.Writer) error {
+	f := newFlags("relay", stderr)
+	db := addDBFlags(f)
+	var (
+		brokers     = f.string("kafka-brokers", "", "comma-separated Kafka bootstrap brokers, host:port")
+		id          = f.string("relay-id", "", "relay name in leases and logs (default hostname-pid-random)")
+		batch       = f.int("batch-size", 500, "most events claimed and published at once")
+		poll        = f.duration("poll-interval", 100*time.Millisecond, "idle wait between looks for new events")
+		leaseTTL    = f.duration("lease-ttl", 15*time.Second, "how long a relay owns its key buckets unrenewed")
+		attempts    = f.int("max-attempts", 5, "permanent failures before an event is dead-lettered")
+		backoff     = f.duration("backoff", 500*time.Millisecond, "first retry delay, doubled per attempt")
+		maxBackoff  = f.duration("max-backoff", 30*time.Second, "longest retry delay")
+		holdKey     = f.bool("hold-key-on-dead", false, "stop a key's later events while one of its events is dead")
+		retention   = f.duration("retention", 0, "keep published events this long (0 = delete at once)")
+		metricsAddr = f.string("metrics-addr", "", "serve Prometheus metrics and /healthz here, e.g. :9100 (empty = off)")
+		logLevel    = f.string("log-level", "info", "debug, info, warn or error")
+		logJSON     = f.bool("log-json", false, "log JSON lines instead of text")
+	)
+	if err := f.parse(args); err != nil {
+		return err
+	}
+	log, err := newLogger(stderr, *logLevel, *logJSON)
+	if err != nil {
+		return err
+	}
+	bl, err := parseBrokers(*brokers)
+	if err != nil {
+		return err
+	}
+	m := &metrics{}
+	cfg := &relay.Config{
+		ID: *id, BatchSize: *batch, PollInterval: *poll, LeaseTTL: *leaseTTL, MaxAttempts: *attempts,
+		Backoff: *backoff, MaxBackoff: *maxBackoff, HoldKeyOnDead: *holdKey, Retention: *retention,
+		Logger: log, Hooks: m.hooks(),
+	}
+	if err := cfg.Validate(); err != nil {
+		return err
+	}
+	pool, store, err := db.open(ctx)
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+	client, err := kafkaClient(ctx, bl, outboxkafka.ProducerOpts()...)
+	if err != nil {
+		return err
+	}
+	defer client.Close()
+	pub, err := outboxkafka.New(client, nil)
+	if err != nil {
+		return err
+	}
+	r, err := relay.New(store, pub, cfg)
+	if err != nil {
+		return err
+	}
+	if *metricsAddr != "" {
+		stop, err := serveMetrics(*metricsAddr, m, log)
+		if err != nil {
+			return err
+		}
+		defer stop()
+	}
+	return r.Run(ctx)
+}
+
+func newLogger(w io.Writer, level string, json bool) (*slog.Logger, error) {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(level)); err != nil {
+		return nil, fmt.Errorf("bad --log-level %q: use debug, info, warn or error", level)
+	}
+	opts := &slog.HandlerOptions{Level: l}
+	if json {
+		return slog.New(slog.NewJSONHandler(w, opts)), nil
+	}
+	return slog.New(slog.NewTextHandler(w, opts)), nil
+}
+
+func serveMetrics(addr string, m *metrics, log *slog.Logger) (stop func(), err error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("--metrics-addr %s: %w", addr, err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", m)
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = io.WriteString(w, "ok\n") })
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	go func() {
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			log.Error("metrics server", "err", err)
+		}
+	}()
+	log.Info("serving metrics", "addr", ln.Addr().String())
+	return func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(ctx)
+	}, nil
+}

@@ -1,0 +1,173 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/firstunicorn/outbox"
+	"github.com/firstunicorn/outbox/internal/testenv"
+	"github.com/firstunicorn/outbox/outboxpgx"
+)
+
+// cluster is one test's outbox, topic and relay processes.
+type cluster struct {
+	t      *testing.T
+	pool   *pgxpool.Pool
+	schema string
+	topic  string
+	env    []string
+}
+
+func newCluster(t *testing.T) *cluster {
+	pool := testenv.Pool(t)
+	c := &cluster{t: t, pool: pool, schema: testenv.Schema(t, pool), topic: testenv.Topic(t, 8, nil)}
+	c.env = dbEnv(c.schema)
+	if code, out := c.admin("migrate"); code != 0 {
+		t.Fatalf("migrate: %s", out)
+	}
+	return c
+}
+
+// admin runs an operator command in-process against the cluster's outbox.
+func (c *cluster) admin(args ...string) (int, string) {
+	return runCmd(c.t, append(args, "--database-url", testenv.DatabaseURL(), "--schema", c.schema)...)
+}
+
+func (c *cluster) relay(args ...string) *proc {
+	return startProc(c.t, c.env, append([]string{"relay", "--log-level", "debug"}, args...)...)
+}
+
+// write runs writers concurrently, each committing its own keys' events one after
+// another (one event per transaction), n events in all, and returns the ledger.
+func (c *cluster) write(writers, keysPerWriter, n int, pace time.Duration) testenv.Ledger {
+	w, err := outboxpgx.NewWriter(&outboxpgx.Config{Schema: c.schema})
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	ledgers := make([]testenv.Ledger, writers)
+	var wg sync.WaitGroup
+	for i := range writers {
+		ledgers[i] = testenv.Ledger{}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			ctx := context.Background()
+			for j := 0; j < n/writers; j++ {
+				key := fmt.Sprintf("w%d-k%d", i, rand.N(keysPerWriter))
+				m := outbox.Message{Topic: c.topic, Key: []byte(key), Type: "test", Payload: testenv.Payload(key, ledgers[i][key])}
+				if err := pgx.BeginFunc(ctx, c.pool, func(tx pgx.Tx) error { return w.Write(ctx, tx, m) }); err != nil {
+					c.t.Error(err)
+					return
+				}
+				ledgers[i][key]++
+				time.Sleep(pace)
+			}
+		}()
+	}
+	wg.Wait()
+	all := testenv.Ledger{}
+	for _, l := range ledgers {
+		for k, v := range l {
+			all[k] = v
+		}
+	}
+	return all
+}
+
+func total(l testenv.Ledger) int {
+	n := 0
+	for _, v := range l {
+		n += v
+	}
+	return n
+}
+
+// waitDrained waits until the outbox has nothing pending or in flight.
+func (c *cluster) waitDrained(timeout time.Duration) {
+	deadline := time.Now().Add(timeout)
+	for {
+		code, out := c.admin("status", "--json")
+		if code == 0 && strings.Contains(out, `"pending":0,"in_flight":0`) {
+			return
+		}
+		if time.Now().After(deadline) {
+			c.t.Fatalf("not drained after %s: %s", timeout, out)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// Three healthy relay processes share the outbox: every event once, in order per key,
+// and a relay stopped with SIGTERM midway hands over without a duplicate.
+func TestThreeRelaysHealthy(t *testing.T) {
+	t.Parallel()
+	c := newCluster(t)
+	relays := []*proc{c.relay("--lease-ttl", "3s"), c.relay("--lease-ttl", "3s"), c.relay("--lease-ttl", "3s")}
+	go func() {
+		time.Sleep(2 * time.Second)
+		relays[0].stop(t, 15*time.Second)
+	}()
+	ledger := c.write(6, 20, 6000, time.Millisecond)
+	c.waitDrained(60 * time.Second)
+	recs := testenv.ConsumeAll(t, c.topic, total(ledger), 2*time.Second, 60*time.Second)
+	rep := testenv.Verify(ledger, recs)
+	t.Logf("3 relays, one stopped by SIGTERM midway, %d events: %v", total(ledger), rep)
+	if rep.Lost != 0 || rep.OrderViolations != 0 || rep.Duplicates != 0 || rep.Foreign != 0 {
+		t.Fatalf("healthy relays: %v; want every event once, in order", rep)
+	}
+	for _, r := range relays[1:] {
+		r.stop(t, 15*time.Second)
+	}
+}
+
+// Relays killed with SIGKILL, or frozen past their lease and thawed, lose nothing and
+// keep every key in order; each such fault may duplicate at most one batch.
+func TestRelaysKilledAndStalled(t *testing.T) {
+	t.Parallel()
+	c := newCluster(t)
+	const batch = 50
+	args := []string{"--lease-ttl", "2s", "--batch-size", fmt.Sprint(batch)}
+	relays := []*proc{c.relay(args...), c.relay(args...), c.relay(args...)}
+	faults := 0
+	var fmu sync.Mutex
+	go func() {
+		for i := 0; i < 3; i++ {
+			time.Sleep(1500 * time.Millisecond)
+			fmu.Lock()
+			relays[0].signal(t, syscall.SIGKILL) // dies mid-whatever; its buckets move after expiry
+			relays[0] = c.relay(args...)
+			faults++
+			fmu.Unlock()
+		}
+		relays[1].signal(t, syscall.SIGSTOP) // frozen past its leases
+		time.Sleep(3 * time.Second)
+		relays[1].signal(t, syscall.SIGCONT)
+		fmu.Lock()
+		faults++
+		fmu.Unlock()
+	}()
+	ledger := c.write(8, 25, 8000, time.Millisecond)
+	time.Sleep(6 * time.Second) // let the fault schedule finish
+	c.waitDrained(90 * time.Second)
+	recs := testenv.ConsumeAll(t, c.topic, total(ledger), 3*time.Second, 90*time.Second)
+	rep := testenv.Verify(ledger, recs)
+	fmu.Lock()
+	bound := faults * batch
+	fmu.Unlock()
+	t.Logf("%d events, %d faults (3 SIGKILL, 1 SIGSTOP past lease): %v; duplicate bound %d", total(ledger), faults, rep, bound)
+	if rep.Lost != 0 || rep.OrderViolations != 0 || rep.Foreign != 0 {
+		t.Fatalf("after kills and stalls: %v", rep)
+	}
+	if rep.Duplicates > bound {
+		t.Fatalf("%d duplicates, over the bound of one batch (%d) per fault × %d faults", rep.Duplicates, batch, faults)
+	}
+}

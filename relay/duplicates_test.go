@@ -1,0 +1,46 @@
+package relay_test
+
+import (
+	"context"
+	"errors"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/firstunicorn/outbox"
+	"github.com/firstunicorn/outbox/internal/testenv"
+	"github.com/firstunicorn/outbox/relay"
+)
+
+// forgetfulStore loses the first MarkPublished, as when a relay dies (or loses the
+// database) after Kafka acknowledged a batch but before it recorded that.
+type forgetfulStore struct {
+	relay.Store
+	lost atomic.Bool
+}
+
+func (s *forgetfulStore) MarkPublished(ctx context.Context, seqs []int64, keep bool) error {
+	if s.lost.CompareAndSwap(false, true) {
+		return errors.New("test: connection lost before marking the batch published")
+	}
+	return s.Store.MarkPublished(ctx, seqs, keep)
+}
+
+// The duplicate bound: a batch acknowledged by Kafka but not recorded is sent again,
+// once, whole; nothing beyond it, and the key order of first arrivals holds.
+func TestUnsettledBatchDuplicatedOnce(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, outbox.Limits{})
+	for i := 0; i < 10; i++ {
+		e.commit(t, keys(30)...)
+	}
+	const batch = 50
+	start(t, &forgetfulStore{Store: e.store}, publisher(t), relay.Config{BatchSize: batch, Backoff: 10 * time.Millisecond})
+	e.waitDrained(t, 30*time.Second)
+	recs := testenv.ConsumeAll(t, e.topic, 300, 2*time.Second, 30*time.Second)
+	rep := testenv.Verify(e.ledger, recs)
+	t.Logf("one unrecorded batch of %d: %v", batch, rep)
+	if rep.Lost != 0 || rep.OrderViolations != 0 || rep.Duplicates != batch {
+		t.Fatalf("want 0 lost, 0 order violations and exactly one batch (%d) of duplicates: %v", batch, rep)
+	}
+}
