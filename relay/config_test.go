@@ -1,0 +1,75 @@
+package relay
+
+import (
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/firstunicorn/outbox"
+)
+
+func TestConfigValidate(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name   string
+		cfg    *Config
+		wantIn []string // nil = valid
+	}{
+		{"nil is defaults", nil, nil},
+		{"zero is defaults", &Config{}, nil},
+		{"every negative field named", &Config{BatchSize: -1, LeaseTTL: -time.Second, Backoff: -1},
+			[]string{"BatchSize is negative", "LeaseTTL is negative", "Backoff is negative"}},
+		{"lease too short", &Config{LeaseTTL: 100 * time.Millisecond}, []string{"LeaseTTL 100ms is under 1s"}},
+		{"publish outlives lease", &Config{LeaseTTL: 3 * time.Second, PublishTimeout: 2 * time.Second},
+			[]string{"PublishTimeout 2s must be under LeaseTTL/3"}},
+		{"backoff inverted", &Config{Backoff: time.Minute, MaxBackoff: time.Second}, []string{"MaxBackoff 1s is under Backoff 1m0s"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := tt.cfg.Validate()
+			if tt.wantIn == nil {
+				if err != nil {
+					t.Fatalf("unexpected: %v", err)
+				}
+				return
+			}
+			if !errors.Is(err, outbox.ErrInvalidConfig) {
+				t.Fatalf("err = %v, want ErrInvalidConfig", err)
+			}
+			for _, w := range tt.wantIn {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q does not mention %q", err, w)
+				}
+			}
+		})
+	}
+}
+
+func TestDefaults(t *testing.T) {
+	t.Parallel()
+	c, err := (*Config)(nil).withDefaults()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.BatchSize != 500 || c.LeaseTTL != 15*time.Second || c.PublishTimeout != 15*time.Second/4 ||
+		c.MaxAttempts != 5 || c.ID == "" || c.Logger == nil {
+		t.Fatalf("defaults: %+v", c)
+	}
+}
+
+func TestJitter(t *testing.T) {
+	t.Parallel()
+	for i := 0; i < 1000; i++ {
+		if d := jitter(time.Second); d < time.Second/2 || d >= time.Second {
+			t.Fatalf("jitter(1s) = %s, want within [500ms, 1s)", d)
+		}
+	}
+}
+
+func TestNewRequiresStoreAndPublisher(t *testing.T) {
+	t.Parallel()
+	if _, err := New(nil, nil, nil); !errors.Is(err, outbox.ErrInvalidConfig) {
+		t.Fatalf("New(nil, nil): %v", err)
+	}
+}
