@@ -323,8 +323,10 @@ func testLeases(t *testing.T, s relay.Store, _ WriteFunc) {
 	}
 }
 
-func testHeartbeat(t *testing.T, s relay.Store, _ WriteFunc) {
+func testHeartbeat(t *testing.T, s relay.Store, write WriteFunc) {
 	ctx := context.Background()
+	must(t, write(ctx, msgs(2, func(int) string { return "k" })...))
+	claim(t, s, relay.ClaimParams{Owner: "b"})
 	for i, id := range []string{"a", "b", "c"} {
 		alive, err := s.Heartbeat(ctx, id, time.Minute)
 		must(t, err)
@@ -337,6 +339,9 @@ func testHeartbeat(t *testing.T, s relay.Store, _ WriteFunc) {
 	must(t, err)
 	if alive != 2 {
 		t.Fatalf("after b left alive = %d, want 2", alive)
+	}
+	if got := claim(t, s, relay.ClaimParams{Owner: "a"}); len(got) != 2 {
+		t.Fatalf("b left with messages claimed; a could claim %d of 2", len(got))
 	}
 }
 

@@ -14,23 +14,30 @@ import (
 // if ctx is cancelled, within ShutdownTimeout, so a graceful stop loses and duplicates
 // nothing.
 func (r *Relay) batch(ctx context.Context, buckets []int) (int, error) {
+	if ctx.Err() != nil {
+		return 0, nil
+	}
 	start := time.Now()
-	recs, err := r.store.Claim(ctx, &ClaimParams{
+	// From the claim on, the batch is finished even if ctx ends: a claim cancelled while
+	// its rows were on the way back would leave them claimed, and a successor waiting.
+	finish, cancel := context.WithTimeout(context.WithoutCancel(ctx), r.cfg.ShutdownTimeout+r.cfg.PublishTimeout)
+	defer cancel()
+	cctx, ccancel := context.WithTimeout(finish, r.cfg.PublishTimeout)
+	recs, err := r.store.Claim(cctx, &ClaimParams{
 		Owner: r.cfg.ID, Buckets: buckets, Limit: r.cfg.BatchSize, HoldDeadKeys: r.cfg.HoldKeyOnDead,
 		TTL: r.cfg.LeaseTTL,
 	})
+	ccancel()
 	if err != nil || len(recs) == 0 {
 		return 0, err
 	}
-	finish, cancel := context.WithTimeout(context.WithoutCancel(ctx), r.cfg.ShutdownTimeout+r.cfg.PublishTimeout)
-	defer cancel()
 
 	var o outcome
 	msgs := make([]outbox.Message, 0, len(recs))
 	sent := make([]int64, 0, len(recs))
 	for _, rec := range recs {
 		if rec.DecodeErr != nil {
-			o.add(rec.Seq, fmt.Errorf("%w: malformed row: %w", outbox.ErrPermanent, rec.DecodeErr), true)
+			o.add(rec.Seq, failKey{msg: fmt.Sprintf("%v: malformed row: %v", outbox.ErrPermanent, rec.DecodeErr), permanent: true, malformed: true})
 			continue
 		}
 		msgs = append(msgs, rec.Message)
@@ -71,14 +78,14 @@ type outcome struct {
 type failKey struct {
 	msg       string
 	permanent bool
+	malformed bool // no retry can fix the row itself: dead at once
 }
 
-func (o *outcome) add(seq int64, err error, permanent bool) {
+func (o *outcome) add(seq int64, k failKey) {
 	if o.failed == nil {
 		o.failed = map[failKey][]int64{}
 	}
-	k := failKey{err.Error(), permanent}
-	if !permanent {
+	if !k.permanent {
 		o.transient++
 	}
 	if o.firstErr == "" {
@@ -92,7 +99,7 @@ func (o *outcome) record(seqs []int64, err error) {
 	if err != nil && (!errors.As(err, &be) || len(be.Errs) != len(seqs)) {
 		// The publisher knows of no message that went out.
 		for _, s := range seqs {
-			o.add(s, err, errors.Is(err, outbox.ErrPermanent))
+			o.add(s, failKey{msg: err.Error(), permanent: errors.Is(err, outbox.ErrPermanent)})
 		}
 		return
 	}
@@ -107,7 +114,7 @@ func (o *outcome) record(seqs []int64, err error) {
 		case errors.Is(e, outbox.ErrSkipped):
 			o.skipped = append(o.skipped, s)
 		default:
-			o.add(s, e, errors.Is(e, outbox.ErrPermanent))
+			o.add(s, failKey{msg: e.Error(), permanent: errors.Is(e, outbox.ErrPermanent)})
 		}
 	}
 }
@@ -125,8 +132,12 @@ func (r *Relay) settle(ctx context.Context, o *outcome) (BatchStats, error) {
 		}
 	}
 	for k, seqs := range o.failed {
+		attempts := r.cfg.MaxAttempts
+		if k.malformed {
+			attempts = 1
+		}
 		dead, err := r.store.MarkFailed(ctx, &FailParams{
-			Seqs: seqs, Error: k.msg, MaxAttempts: r.cfg.MaxAttempts, Permanent: k.permanent,
+			Seqs: seqs, Error: k.msg, MaxAttempts: attempts, Permanent: k.permanent,
 			Backoff: r.cfg.Backoff, MaxBackoff: r.cfg.MaxBackoff,
 		})
 		if err != nil {

@@ -90,3 +90,41 @@ func TestHoldKeyOnDead(t *testing.T) {
 		t.Fatalf("want the oversized event dead and two of poison's events held: %+v", st)
 	}
 }
+
+// Rows inserted by hand that the relay cannot turn into a message are dead-lettered with
+// the reason instead of stopping the relay; the events around them go on.
+func TestMalformedRowsDeadLettered(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, outbox.Limits{})
+	e.commit(t, "a")
+	table := e.store.Names().Qualified()
+	for _, q := range []string{
+		`INSERT INTO ` + table + ` (id, topic, key, payload) VALUES (gen_random_uuid(), $1, 'a', NULL)`,
+		`INSERT INTO ` + table + ` (id, topic, key, payload, headers) VALUES (gen_random_uuid(), $1, 'b', '', '[1,2]')`,
+		`INSERT INTO ` + table + ` (id, topic, key, payload) VALUES (gen_random_uuid(), 'bad topic!' || left($1, 0), 'c', '')`,
+	} {
+		if _, err := e.pool.Exec(context.Background(), q, e.topic); err != nil {
+			t.Fatal(err)
+		}
+	}
+	e.commit(t, "a", "b", "c")
+	start(t, e.store, publisher(t), relay.Config{MaxAttempts: 3})
+	recs := testenv.ConsumeAll(t, e.topic, 4, time.Second, 30*time.Second)
+	if rep := testenv.Verify(e.ledger, recs); rep.Received != 4 || rep.Lost+rep.OrderViolations+rep.Foreign > 0 {
+		t.Fatalf("good events around malformed rows: %v", rep)
+	}
+	e.waitDrained(t, 10*time.Second)
+	dead, err := e.store.Dead(context.Background(), 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"payload is NULL", "are not a JSON object", `topic "bad topic!"`}
+	if len(dead) != len(want) {
+		t.Fatalf("dead: %+v", dead)
+	}
+	for i, d := range dead {
+		if !strings.Contains(d.LastError, want[i]) || d.Attempts != 1 {
+			t.Errorf("dead %d: %q after %d attempts, want %q at once", i, d.LastError, d.Attempts, want[i])
+		}
+	}
+}

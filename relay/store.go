@@ -23,7 +23,8 @@ type Store interface {
 	// AcquireLeases leases up to n expired or free buckets to owner for ttl.
 	AcquireLeases(ctx context.Context, owner string, ttl time.Duration, n int) ([]int, error)
 	// ReleaseLeases frees owner's leases on buckets (nil = all) and, when leaving, its
-	// heartbeat, so others take over at once instead of after expiry.
+	// heartbeat and any message it still has claimed, so others take over at once
+	// instead of after expiry.
 	ReleaseLeases(ctx context.Context, owner string, buckets []int, leaving bool) error
 
 	// Claim returns up to Limit pending, available messages from the given buckets in

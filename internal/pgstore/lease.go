@@ -53,6 +53,9 @@ func (s *Store) ReleaseLeases(ctx context.Context, owner string, buckets []int, 
 		return fmt.Errorf("release leases: %w", err)
 	}
 	if leaving {
+		if _, err := s.db.Exec(ctx, s.q.releaseClaims, owner); err != nil {
+			return fmt.Errorf("release leases: release claimed messages: %w", err)
+		}
 		if _, err := s.db.Exec(ctx, s.q.forget, owner, 1e9); err != nil {
 			return fmt.Errorf("release leases: forget relay: %w", err)
 		}

@@ -8,6 +8,7 @@ import "strings"
 type queries struct {
 	claim, markDeleted, markPublished, markFailed, release, purge string
 	heartbeat, alive, forget, renew, acquire, releaseLeases       string
+	releaseClaims                                                 string
 	status, listDead, retryOne, retryAll, purgeDead               string
 }
 
@@ -76,6 +77,9 @@ WHERE bucket IN (
 RETURNING bucket`),
 		releaseLeases: r.Replace(`UPDATE {L} SET owner = '', expires_at = '-infinity'
 WHERE owner = $1 AND ($2::text IS NULL OR bucket = ANY($2::text::int[]))`),
+
+		releaseClaims: r.Replace(`UPDATE {T} SET claimed_by = NULL, claimed_until = NULL
+WHERE status = 'pending' AND claimed_until IS NOT NULL AND claimed_by = $1`),
 
 		status: r.Replace(`SELECT
 	count(*) FILTER (WHERE status = 'pending' AND NOT coalesce(claimed_until > now(), false)),
