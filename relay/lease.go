@@ -55,7 +55,7 @@ func (r *Relay) sync(ctx context.Context) error {
 		slices.Sort(held)
 	}
 	if len(held) != len(r.leases.buckets) {
-		r.log.Info("leases changed", "relay", r.cfg.ID, "buckets", len(held), "relays", alive)
+		r.log.Info("leases changed", "buckets", len(held), "relays", alive)
 	}
 	r.leases = leases{buckets: held, validUntil: start.Add(ttl), lastSync: start}
 	if r.cfg.Hooks.Leases != nil {

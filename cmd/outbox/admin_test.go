@@ -1,0 +1,125 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"strings"
+	"testing"
+
+	"github.com/firstunicorn/outbox"
+	"github.com/firstunicorn/outbox/internal/testenv"
+	"github.com/firstunicorn/outbox/outboxpgx"
+)
+
+func TestAdminCommands(t *testing.T) {
+	t.Parallel()
+	c := newCluster(t)
+	ctx := context.Background()
+	w, err := outboxpgx.NewWriter(&outboxpgx.Config{Schema: c.schema})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Write(ctx, c.pool, outbox.Message{Topic: "t", Key: []byte("k1")}, outbox.Message{Topic: "t", Key: []byte("k2")},
+		outbox.Message{Topic: "t", Key: []byte("k3")}); err != nil {
+		t.Fatal(err)
+	}
+	// Dead-letter two of them as the relay would.
+	if _, err := c.pool.Exec(ctx, `UPDATE `+c.schema+`.outbox SET status = 'dead', attempts = 5, last_error = 'MESSAGE_TOO_LARGE'
+		WHERE key IN ('k1', 'k2')`); err != nil {
+		t.Fatal(err)
+	}
+
+	code, out := c.admin("status", "--json")
+	var st map[string]float64
+	if code != 0 || json.Unmarshal([]byte(out), &st) != nil {
+		t.Fatalf("status --json: %d %s", code, out)
+	}
+	if st["pending"] != 1 || st["in_flight"] != 0 || st["dead"] != 2 || st["oldest_pending_age_seconds"] <= 0 || len(st) != 4 {
+		t.Fatalf("status --json = %s", out)
+	}
+	if code, out := c.admin("migrate"); code != 0 || !strings.Contains(out, "up to date") {
+		t.Fatalf("second migrate: %d %s", code, out)
+	}
+
+	code, out = c.admin("dead", "--json")
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	if code != 0 || len(lines) != 2 {
+		t.Fatalf("dead --json: %d %s", code, out)
+	}
+	var d outboxpgx.DeadEvent
+	if err := json.Unmarshal([]byte(lines[0]), &d); err != nil || d.Key != "k1" || d.LastError != "MESSAGE_TOO_LARGE" || d.Attempts != 5 {
+		t.Fatalf("dead event: %+v (%v)", d, err)
+	}
+	if code, out := c.admin("dead"); code != 0 || !strings.Contains(out, "MESSAGE_TOO_LARGE") || !strings.Contains(out, d.ID) {
+		t.Fatalf("dead table: %s", out)
+	}
+
+	if code, out := c.admin("retry", "--id", d.ID); code != 0 || !strings.Contains(out, "requeued 1") {
+		t.Fatalf("retry --id: %d %s", code, out)
+	}
+	if code, out := c.admin("retry", "--id", d.ID); code != 1 || !strings.Contains(out, "no dead event") {
+		t.Fatalf("retry of an id no longer dead: %d %s", code, out)
+	}
+	if code, out := c.admin("retry", "--all"); code != 0 || !strings.Contains(out, "requeued 1") {
+		t.Fatalf("retry --all: %d %s", code, out)
+	}
+	if _, out := c.admin("status", "--json"); !strings.Contains(out, `"pending":3,"in_flight":0,"dead":0`) {
+		t.Fatalf("after retries: %s", out)
+	}
+	if code, out := c.admin("purge", "--dead-older-than", "1h"); code != 0 || !strings.Contains(out, "purged 0") {
+		t.Fatalf("purge: %d %s", code, out)
+	}
+}
+
+func TestUsageErrors(t *testing.T) {
+	t.Parallel()
+	db := "--database-url=" + testenv.DatabaseURL()
+	tests := []struct {
+		args   []string
+		code   int
+		wantIn string
+	}{
+		{nil, 2, "usage: outbox <command>"},
+		{[]string{"frobnicate"}, 2, `unknown command "frobnicate"`},
+		{[]string{"status", "--nope"}, 2, "flag provided but not defined"},
+		{[]string{"status", "extra"}, 2, `unexpected argument "extra"`},
+		{[]string{"status", "--database-url="}, 1, "set --database-url or OUTBOX_DATABASE_URL"},
+		{[]string{"status", "--database-url=postgres://u@127.0.0.1:1/db?connect_timeout=2"}, 1, "cannot reach the database at 127.0.0.1:1"},
+		{[]string{"status", "--database-url=::bad"}, 1, "bad --database-url"},
+		{[]string{"status", db, "--table=Bad"}, 1, `Table "Bad"`},
+		{[]string{"retry", db}, 1, "exactly one of --id ID or --all"},
+		{[]string{"retry", db, "--id=x"}, 1, `bad --id "x"`},
+		{[]string{"purge", db}, 1, "--dead-older-than"},
+		{[]string{"relay", db}, 1, "set --kafka-brokers or OUTBOX_KAFKA_BROKERS"},
+		{[]string{"relay", db, "--kafka-brokers=localhost"}, 1, `bad Kafka broker "localhost"`},
+		{[]string{"relay", db, "--kafka-brokers=a:1", "--poll-interval=-1s"}, 1, "PollInterval is negative"},
+		{[]string{"relay", db, "--kafka-brokers=a:1", "--log-level=loud"}, 1, "bad --log-level"},
+		{[]string{"relay", db, "--kafka-brokers=127.0.0.1:1"}, 1, "cannot reach Kafka at 127.0.0.1:1"},
+	}
+	for _, tt := range tests {
+		code, out := runCmd(t, tt.args...)
+		if code != tt.code || !strings.Contains(out, tt.wantIn) {
+			t.Errorf("outbox %v: exit %d, output %q; want exit %d mentioning %q", tt.args, code, out, tt.code, tt.wantIn)
+		}
+	}
+}
+
+func FuzzParseBrokers(f *testing.F) {
+	for _, s := range []string{"localhost:9092", "a:1,b:2", "", "x", ":9092", "[::1]:9092", "h:0", "h:65536"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, list string) {
+		brokers, err := parseBrokers(list)
+		if err != nil {
+			return
+		}
+		if len(brokers) == 0 {
+			t.Fatalf("parseBrokers(%q) accepted an empty list", list)
+		}
+		for _, b := range brokers {
+			if b == "" || strings.Contains(b, ",") {
+				t.Fatalf("parseBrokers(%q) returned %q", list, b)
+			}
+		}
+	})
+}
