@@ -19,18 +19,24 @@ func TestGracefulShutdown(t *testing.T) {
 	for i := 0; i < 50; i++ {
 		e.commit(t, keys(40)...)
 	}
+	// Relay A is cancelled from its own third batch: a stop that lands mid-backlog.
 	var batches atomic.Int32
-	stopped := make(chan struct{})
-	var stopA func()
-	stopA = start(t, e.store, publisher(t), relay.Config{
-		BatchSize: 100, LeaseTTL: time.Minute,
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	a, err := relay.New(e.store, publisher(t), &relay.Config{
+		BatchSize: 100, LeaseTTL: time.Minute, Logger: quietLogger(),
 		Hooks: relay.Hooks{Batch: func(relay.BatchStats) {
 			if batches.Add(1) == 3 {
-				go func() { stopA(); close(stopped) }()
+				cancel()
 			}
 		}},
 	})
-	<-stopped
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Run(ctx); err != nil {
+		t.Fatalf("Run after cancel: %v", err)
+	}
 	st := e.status(t)
 	if st.InFlight != 0 || st.Pending == 0 || st.Pending == 2000 {
 		t.Fatalf("after a graceful stop mid-backlog: %+v; want some sent, some pending, none in flight", st)

@@ -34,11 +34,7 @@ as_postgres() {
 }
 
 pg_install() {
-	[ -x "$pg_bin/postgres" ] && return
-	log "installing postgresql-$pg_version from Debian's packages"
-	export DEBIAN_FRONTEND=noninteractive
-	apt-get update -qq
-	apt-get install -y -qq "postgresql-$pg_version" "postgresql-client-$pg_version" >/dev/null
+	[ -x "$pg_bin/postgres" ] || apt_install "postgresql-$pg_version" "postgresql-client-$pg_version"
 }
 
 pg_up() {
@@ -77,9 +73,16 @@ pg_down() {
 	as_postgres "$pg_bin/pg_ctl" -D "$data" -m fast -w stop >/dev/null
 }
 
+apt_install() {
+	log "installing $* from Debian's packages"
+	export DEBIAN_FRONTEND=noninteractive
+	apt-get update -qq && apt-get install -y -qq "$@" >/dev/null || die "apt-get install $* failed"
+}
+
 kafka_fetch() {
+	command -v java >/dev/null || apt_install openjdk-17-jre-headless
 	if [ -f "$kafka_lib/.complete" ]; then return; fi
-	command -v mvn >/dev/null || die "mvn not found: install Maven (apt-get install maven)"
+	command -v mvn >/dev/null || apt_install maven
 	log "fetching Apache Kafka $kafka_version jars from Maven Central into $kafka_lib"
 	rm -rf "$kafka_lib"
 	mvn -q -B -f "$here/kafka/pom.xml" dependency:copy-dependencies \
@@ -131,10 +134,20 @@ kafka_java() {
 		-cp "$kafka_lib/*" "$@"
 }
 
+kafka_start() {
+	# exec in the subshell, so $! is the broker's own pid.
+	(exec java -Xms256m -Xmx1g -XX:+UseG1GC -Djava.awt.headless=true \
+		-Dlog4j2.configurationFile="$state/kafka/log4j2.properties" \
+		-cp "$kafka_lib/*" kafka.Kafka "$state/kafka/server.properties" >"$logs/kafka.out" 2>&1 </dev/null) &
+	echo $! >"$state/kafka/pid"
+	disown
+}
+
 kafka_running() {
 	local pid
 	pid=$(cat "$state/kafka/pid" 2>/dev/null) || return 1
-	kill -0 "$pid" 2>/dev/null
+	# A pid file left by a killed broker may name a process that reuses its pid.
+	grep -qa 'kafka.Kafka' "/proc/$pid/cmdline" 2>/dev/null
 }
 
 port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
@@ -152,11 +165,7 @@ kafka_up() {
 	if ! kafka_running; then
 		log "starting Kafka $kafka_version on 127.0.0.1:$kafka_port"
 		: >"$logs/kafka.log"
-		nohup java -Xms256m -Xmx1g -XX:+UseG1GC -Djava.awt.headless=true \
-			-Dlog4j2.configurationFile="$dir/log4j2.properties" \
-			-cp "$kafka_lib/*" kafka.Kafka "$dir/server.properties" \
-			>"$logs/kafka.out" 2>&1 </dev/null &
-		echo $! >"$dir/pid"
+		kafka_start
 	fi
 	local i
 	for i in $(seq 1 120); do

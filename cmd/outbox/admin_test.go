@@ -90,7 +90,7 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"retry", db}, 1, "exactly one of --id ID or --all"},
 		{[]string{"retry", db, "--id=x"}, 1, `bad --id "x"`},
 		{[]string{"purge", db}, 1, "--dead-older-than"},
-		{[]string{"relay", db}, 1, "set --kafka-brokers or OUTBOX_KAFKA_BROKERS"},
+		{[]string{"relay", db, "--kafka-brokers="}, 1, "set --kafka-brokers or OUTBOX_KAFKA_BROKERS"},
 		{[]string{"relay", db, "--kafka-brokers=localhost"}, 1, `bad Kafka broker "localhost"`},
 		{[]string{"relay", db, "--kafka-brokers=a:1", "--poll-interval=-1s"}, 1, "PollInterval is negative"},
 		{[]string{"relay", db, "--kafka-brokers=a:1", "--log-level=loud"}, 1, "bad --log-level"},

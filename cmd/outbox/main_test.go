@@ -80,11 +80,18 @@ func tail(s string, n int) string {
 	return s
 }
 
-// runCmd runs an outbox command in-process and returns its exit code and output.
+// runCmd runs an outbox command in-process and returns its exit code and output. A
+// command that should have returned but did not (a relay started by mistake) is
+// cancelled after a minute, and the test fails.
 func runCmd(t *testing.T, args ...string) (int, string) {
 	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
 	var out bytes.Buffer
-	code := run(context.Background(), args, &out, &out)
+	code := run(ctx, args, &out, &out)
+	if ctx.Err() != nil {
+		t.Errorf("outbox %v ran for a minute; cancelled", args)
+	}
 	return code, out.String()
 }
 

@@ -1,0 +1,35 @@
+# go-outbox: every target that needs PostgreSQL or Kafka starts them first (idempotent).
+SHELL := /bin/bash
+SERVICES := scripts/services.sh
+ENV = eval "$$($(SERVICES) env | sed 's/^/export /')"
+
+.PHONY: test demo services services-down status check fuzz
+
+## test: start the services, then gofmt, go vet and every test (integration included) with the race detector
+test: services check
+	$(ENV) && go test -race -count=1 -timeout 20m ./...
+
+## demo: start the services, migrate, run the orders example with its relay and print what reaches Kafka
+demo: services
+	$(ENV) && go run ./cmd/outbox migrate && go run ./examples/orders --demo
+
+## check: formatting and vet, no services needed
+check:
+	@unformatted=$$(gofmt -l .); if [ -n "$$unformatted" ]; then echo "gofmt needed: $$unformatted"; exit 1; fi
+	go vet ./...
+
+## fuzz: run each fuzz target for a while (FUZZTIME, default 30s)
+FUZZTIME ?= 30s
+fuzz:
+	go test -run XXX -fuzz FuzzValidateTopic -fuzztime $(FUZZTIME) .
+	go test -run XXX -fuzz FuzzNewNames -fuzztime $(FUZZTIME) ./internal/pgstore
+	go test -run XXX -fuzz FuzzParseBrokers -fuzztime $(FUZZTIME) ./cmd/outbox
+
+services:
+	$(SERVICES) up
+
+services-down:
+	$(SERVICES) down
+
+status:
+	$(SERVICES) status
