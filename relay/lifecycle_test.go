@@ -90,3 +90,20 @@ func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool)
 		}
 	}
 }
+
+// With Retention, published events stay as 'published' and the relay purges them once
+// they are older than Retention.
+func TestRetentionKeepsThenPurges(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, outbox.Limits{})
+	e.commit(t, keys(20)...)
+	start(t, e.store, publisher(t), relay.Config{Retention: 2 * time.Second, PurgeInterval: 200 * time.Millisecond})
+	waitFor(t, 20*time.Second, "20 events kept as published", func() bool {
+		st := e.status(t)
+		return st.Published == 20 && st.Pending == 0
+	})
+	if rep := testenv.Verify(e.ledger, testenv.Consume(t, e.topic, 20, 30*time.Second)); rep.Received != 20 || rep.Lost != 0 {
+		t.Fatalf("retained events must still be sent: %v", rep)
+	}
+	waitFor(t, 20*time.Second, "published events purged after Retention", func() bool { return e.status(t).Published == 0 })
+}

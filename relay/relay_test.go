@@ -264,3 +264,51 @@ func TestKafkaDownNothingLost(t *testing.T) {
 		t.Fatalf("an outage dead-lettered events (MaxAttempts 1): %+v", st)
 	}
 }
+
+// Three relays share one outbox while each one's network to Kafka fails and returns at
+// random: every event arrives, in order per key, despite the retries in between.
+func TestThreeRelaysWithRetries(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, outbox.Limits{})
+	dialers := []*switchDialer{{}, {}, {}}
+	var failed atomic.Int64
+	for _, d := range dialers {
+		start(t, e.store, publisher(t, kgo.Dialer(d.dial)), relay.Config{
+			BatchSize: 50, Backoff: 50 * time.Millisecond, MaxBackoff: 500 * time.Millisecond,
+			Hooks: relay.Hooks{Batch: func(s relay.BatchStats) { failed.Add(int64(s.Failed)) }},
+		})
+	}
+	stopFaults := make(chan struct{})
+	faultsDone := make(chan struct{})
+	go func() { // each round, one relay loses Kafka for 300-900ms
+		defer close(faultsDone)
+		for i := 0; ; i++ {
+			d := dialers[i%3]
+			d.set(true)
+			select {
+			case <-stopFaults:
+				d.set(false)
+				return
+			case <-time.After(300*time.Millisecond + time.Duration(i%7)*100*time.Millisecond):
+			}
+			d.set(false)
+		}
+	}()
+	ks := keys(40)
+	for i := 0; i < 60; i++ { // 2400 events, a commit of 40 keys every 50ms
+		e.commit(t, ks...)
+		time.Sleep(50 * time.Millisecond)
+	}
+	close(stopFaults)
+	<-faultsDone
+	e.waitDrained(t, 60*time.Second)
+	recs := testenv.ConsumeAll(t, e.topic, 2400, 2*time.Second, 60*time.Second)
+	rep := testenv.Verify(e.ledger, recs)
+	t.Logf("3 relays, rolling Kafka faults, %d failed attempts: %v", failed.Load(), rep)
+	if failed.Load() == 0 {
+		t.Fatal("no attempt failed: the faults were not injected")
+	}
+	if rep.Lost != 0 || rep.OrderViolations != 0 || rep.Foreign != 0 {
+		t.Fatalf("3 relays with retries: %v", rep)
+	}
+}

@@ -123,3 +123,21 @@ func FuzzParseBrokers(f *testing.F) {
 		}
 	})
 }
+
+func TestEnvConfiguration(t *testing.T) {
+	t.Setenv("OUTBOX_BATCH_SIZE", "many")
+	if code, out := runCmd(t, "relay"); code != 1 || !strings.Contains(out, `OUTBOX_BATCH_SIZE="many": not a whole number`) {
+		t.Fatalf("bad env value: %d %s", code, out)
+	}
+	t.Setenv("OUTBOX_BATCH_SIZE", "10")
+	t.Setenv("OUTBOX_LEASE_TTL", "soon")
+	if code, out := runCmd(t, "relay"); code != 1 || !strings.Contains(out, `OUTBOX_LEASE_TTL="soon": not a duration`) {
+		t.Fatalf("bad env duration: %d %s", code, out)
+	}
+	t.Setenv("OUTBOX_LEASE_TTL", "2s")
+	t.Setenv("OUTBOX_KAFKA_BROKERS", "a:1")
+	// Valid env values pass parsing and validation; the flag on the command line wins.
+	if code, out := runCmd(t, "relay", "--lease-ttl=-1s"); code != 1 || !strings.Contains(out, "LeaseTTL is negative") {
+		t.Fatalf("flag over env: %d %s", code, out)
+	}
+}

@@ -34,44 +34,39 @@ func envName(flagName string) string {
 	return "OUTBOX_" + strings.ToUpper(strings.ReplaceAll(flagName, "-", "_"))
 }
 
-func (f *flags) string(name, def, usage string) *string {
-	if v, ok := os.LookupEnv(envName(name)); ok {
-		def = v
+// envDefault returns the value of name's environment variable parsed, or def when it is
+// unset; a value that does not parse is reported by parse, naming what was wanted.
+func envDefault[T any](f *flags, name string, def T, parse func(string) (T, error), want string) T {
+	v, ok := os.LookupEnv(envName(name))
+	if !ok {
+		return def
 	}
-	return f.String(name, def, usage+" (env "+envName(name)+")")
+	x, err := parse(v)
+	if err != nil {
+		f.errs = append(f.errs, fmt.Errorf("%s=%q: not %s", envName(name), v, want))
+		return def
+	}
+	return x
+}
+
+func withEnv(name, usage string) string { return usage + " (env " + envName(name) + ")" }
+
+func (f *flags) string(name, def, usage string) *string {
+	def = envDefault(f, name, def, func(s string) (string, error) { return s, nil }, "")
+	return f.String(name, def, withEnv(name, usage))
 }
 
 func (f *flags) int(name string, def int, usage string) *int {
-	if v, ok := os.LookupEnv(envName(name)); ok {
-		n, err := strconv.Atoi(v)
-		if err != nil {
-			f.errs = append(f.errs, fmt.Errorf("%s=%q: not a whole number", envName(name), v))
-		}
-		def = n
-	}
-	return f.Int(name, def, usage+" (env "+envName(name)+")")
+	return f.Int(name, envDefault(f, name, def, strconv.Atoi, "a whole number"), withEnv(name, usage))
 }
 
 func (f *flags) duration(name string, def time.Duration, usage string) *time.Duration {
-	if v, ok := os.LookupEnv(envName(name)); ok {
-		d, err := time.ParseDuration(v)
-		if err != nil {
-			f.errs = append(f.errs, fmt.Errorf("%s=%q: not a duration such as 500ms or 15s", envName(name), v))
-		}
-		def = d
-	}
-	return f.Duration(name, def, usage+" (env "+envName(name)+")")
+	def = envDefault(f, name, def, time.ParseDuration, "a duration such as 500ms or 15s")
+	return f.Duration(name, def, withEnv(name, usage))
 }
 
 func (f *flags) bool(name string, def bool, usage string) *bool {
-	if v, ok := os.LookupEnv(envName(name)); ok {
-		b, err := strconv.ParseBool(v)
-		if err != nil {
-			f.errs = append(f.errs, fmt.Errorf("%s=%q: not true or false", envName(name), v))
-		}
-		def = b
-	}
-	return f.Bool(name, def, usage+" (env "+envName(name)+")")
+	return f.Bool(name, envDefault(f, name, def, strconv.ParseBool, "true or false"), withEnv(name, usage))
 }
 
 // parse parses args and reports bad environment values; no positional args are taken.
