@@ -3,7 +3,7 @@ SHELL := /bin/bash
 SERVICES := scripts/services.sh
 ENV = eval "$$($(SERVICES) env | sed 's/^/export /')"
 
-.PHONY: test demo services services-down status check fuzz
+.PHONY: test demo bench services services-down status check fuzz
 
 ## test: start the services, then gofmt, go vet and every test (integration included) with the race detector
 test: services check
@@ -12,6 +12,11 @@ test: services check
 ## demo: start the services, migrate, run the orders example with its relay and print what reaches Kafka
 demo: services
 	$(ENV) && go run ./cmd/outbox migrate && go run ./examples/orders --demo
+
+## bench: start the services, then run every benchmark scenario and print one table (BENCHFLAGS to adjust)
+bench: services
+	go build -o bin/outbox ./cmd/outbox
+	$(ENV) && bin/outbox bench $(BENCHFLAGS)
 
 ## check: formatting and vet, no services needed
 check:

@@ -7,6 +7,7 @@
 //	outbox dead [--limit N] [--json] list dead-lettered events with their last error
 //	outbox retry --id ID | --all    send dead events again
 //	outbox purge --dead-older-than D  delete old dead events
+//	outbox bench [--json]           throughput and latency beside the limits of your DB and Kafka
 //
 // Every flag has an environment variable (OUTBOX_DATABASE_URL, OUTBOX_KAFKA_BROKERS, ...):
 // run "outbox <command> -h" for the list.
@@ -41,6 +42,7 @@ var commands = []command{
 	{"dead", "list dead-lettered events with their last error", cmdDead},
 	{"retry", "send dead-lettered events again (--id ID or --all)", cmdRetry},
 	{"purge", "delete dead-lettered events older than --dead-older-than", cmdPurge},
+	{"bench", "measure throughput and latency against the physical limits of your PostgreSQL and Kafka", cmdBench},
 }
 
 // errUsage makes run exit 2 after the flag package already printed the problem.

@@ -1,4 +1,6 @@
-package testenv
+// Package ledger checks what reached a topic against what writers committed: lost,
+// duplicated and reordered events. Tests and `outbox bench` share it.
+package ledger
 
 import (
 	"fmt"
@@ -9,11 +11,28 @@ import (
 )
 
 // Ledger is what the writers committed: for each key, how many events, numbered from 0 in
-// commit order. Tests encode each event's payload as "key/n".
+// commit order. Each event's payload starts "key/n", optionally followed by "/" and
+// anything (padding).
 type Ledger map[string]int
 
 // Payload is the payload of key's n-th event.
 func Payload(key string, n int) []byte { return []byte(key + "/" + strconv.Itoa(n)) }
+
+// Add records that key got one more event and returns its payload.
+func (l Ledger) Add(key string) []byte {
+	p := Payload(key, l[key])
+	l[key]++
+	return p
+}
+
+// Total is the number of events in the ledger.
+func (l Ledger) Total() int {
+	n := 0
+	for _, v := range l {
+		n += v
+	}
+	return n
+}
 
 // Report is what a topic held compared with a ledger.
 type Report struct {
@@ -25,6 +44,9 @@ func (r Report) String() string {
 		r.Received, r.Lost, r.Duplicates, r.OrderViolations, r.Foreign)
 }
 
+// OK reports whether nothing was lost, reordered or unknown.
+func (r Report) OK() bool { return r.Lost == 0 && r.OrderViolations == 0 && r.Foreign == 0 }
+
 // Verify compares records with the ledger: lost = committed but never received; an
 // order violation = a key's event whose first arrival comes before that of an event
 // committed earlier.
@@ -33,7 +55,8 @@ func Verify(l Ledger, recs []*kgo.Record) Report {
 	seen := map[string]map[int]bool{}
 	next := map[string]int{} // per key, the highest n first-seen so far + 1
 	for _, rec := range recs {
-		key, nstr, ok := strings.Cut(string(rec.Value), "/")
+		key, rest, ok := strings.Cut(string(rec.Value), "/")
+		nstr, _, _ := strings.Cut(rest, "/")
 		n, err := strconv.Atoi(nstr)
 		if !ok || err != nil || string(rec.Key) != key || n >= l[key] {
 			r.Foreign++

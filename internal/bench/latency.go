@@ -1,0 +1,214 @@
+package bench
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/firstunicorn/outbox"
+	"github.com/firstunicorn/outbox/internal/ledger"
+	"github.com/firstunicorn/outbox/outboxkafka"
+)
+
+// arrivals matches records to the commit times the writers noted, by event id.
+type arrivals struct {
+	mu        sync.Mutex
+	committed map[string]time.Time
+	samples   []time.Duration
+}
+
+func (a *arrivals) commit(id uuid.UUID) {
+	now := time.Now()
+	a.mu.Lock()
+	a.committed[id.String()] = now
+	a.mu.Unlock()
+}
+
+func (a *arrivals) arrive(r *kgo.Record, now time.Time) {
+	for _, h := range r.Headers {
+		if h.Key != outboxkafka.HeaderEventID {
+			continue
+		}
+		a.mu.Lock()
+		if t, ok := a.committed[string(h.Value)]; ok {
+			a.samples = append(a.samples, now.Sub(t))
+			delete(a.committed, string(h.Value))
+		}
+		a.mu.Unlock()
+	}
+}
+
+// phase returns and resets the samples, and how many commits have not arrived.
+func (a *arrivals) phase() (samples []time.Duration, missing int) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	s := a.samples
+	a.samples = nil
+	return s, len(a.committed)
+}
+
+// latency: writers commit at fixed rates while one relay process runs; each event's
+// commit→arrival time is measured in this process (one clock): the commit time is taken
+// right after Commit returns, the arrival when a consumer reads the record.
+func (e *env) latency(ctx context.Context, rep *Report) error {
+	if err := e.resetSchema(ctx); err != nil {
+		return err
+	}
+	topic, drop, err := e.topic(ctx, "latency")
+	if err != nil {
+		return err
+	}
+	defer drop()
+	consumer, err := kgo.NewClient(kgo.SeedBrokers(e.cfg.Brokers...), kgo.ConsumeTopics(topic),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.FetchMaxWait(100*time.Millisecond))
+	if err != nil {
+		return err
+	}
+	defer consumer.Close()
+	arr := &arrivals{committed: map[string]time.Time{}}
+	cctx, stopConsumer := context.WithCancel(ctx)
+	defer stopConsumer()
+	go func() {
+		for cctx.Err() == nil {
+			fs := consumer.PollFetches(cctx)
+			now := time.Now()
+			fs.EachRecord(func(r *kgo.Record) { arr.arrive(r, now) })
+		}
+	}()
+
+	relayProc := e.cfg.Relay("--schema", e.schema, "--log-level", "warn")
+	var relayOut bytes.Buffer
+	relayProc.Stdout, relayProc.Stderr = &relayOut, &relayOut
+	if err := relayProc.Start(); err != nil {
+		return err
+	}
+	defer func() { _ = relayProc.Process.Kill(); _ = relayProc.Wait() }()
+	time.Sleep(500 * time.Millisecond) // leases taken: measure a running relay, not its start
+
+	ledgers := make([]ledger.Ledger, e.cfg.Writers)
+	for i := range ledgers {
+		ledgers[i] = ledger.Ledger{}
+	}
+	for _, target := range e.cfg.Rates {
+		written, elapsed, err := e.paced(ctx, topic, target, arr, ledgers)
+		if err != nil {
+			return err
+		}
+		waitStart := time.Now()
+		for arr.pending() > 0 && time.Since(waitStart) < 30*time.Second {
+			time.Sleep(10 * time.Millisecond)
+		}
+		caughtUp := time.Since(waitStart)
+		samples, missing := arr.phase()
+		if missing > 0 {
+			return fmt.Errorf("at %d events/s, %d committed events had not arrived 30s later; relay output:\n%s", target, missing, relayOut.String())
+		}
+		slices.Sort(samples)
+		achieved := rate(written, elapsed)
+		kept := achieved >= 0.95*float64(target) && caughtUp < 2*time.Second
+		name := fmt.Sprintf("latency.%d_per_s", target)
+		rep.add(name+".p50", ms(pct(samples, 0.50)), "ms", "commit→Kafka ack→consumer, %d events", len(samples))
+		rep.add(name+".p99", ms(pct(samples, 0.99)), "ms", "writers achieved %.0f events/s (%d per tx); kept up: %v",
+			achieved, perTx(target, e.cfg.Writers), yes(kept))
+		rep.add(name+".max", ms(samples[len(samples)-1]), "ms", "")
+	}
+	all := ledger.Ledger{}
+	for _, l := range ledgers {
+		for k, v := range l {
+			all[k] = v
+		}
+	}
+	_, err = e.verify(ctx, topic, all)
+	return err
+}
+
+// pending is how many commits have not arrived yet.
+func (a *arrivals) pending() int {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return len(a.committed)
+}
+
+// paced has Writers writers commit one event per transaction at target events/s in all,
+// for Duration, each on its own keys; it returns how many it wrote and how long it took.
+func (e *env) paced(ctx context.Context, topic string, target int, arr *arrivals, ledgers []ledger.Ledger) (int, time.Duration, error) {
+	writers := min(e.cfg.Writers, max(1, target/250))
+	interval := time.Duration(float64(time.Second) * float64(writers) / float64(target))
+	// One event per transaction is bound by commit fsyncs (limit c); past 2000 events/s
+	// a writer commits a few per transaction, as a busy service would.
+	per := perTx(target, e.cfg.Writers)
+	interval *= time.Duration(per)
+	pad := bytes.Repeat([]byte("x"), max(e.cfg.PayloadBytes-16, 0))
+	var (
+		wg    sync.WaitGroup
+		mu    sync.Mutex
+		total int
+		first error
+	)
+	start := time.Now()
+	for w := 0; w < writers; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			l, n := ledgers[w], 0
+			for next := start; time.Since(start) < e.cfg.Duration && ctx.Err() == nil; next = next.Add(interval) {
+				if d := time.Until(next); d > 0 {
+					time.Sleep(d)
+				}
+				msgs := make([]outbox.Message, per)
+				for j := range msgs {
+					key := fmt.Sprintf("w%d-k%d", w, (n+j)%max(1, e.cfg.Keys/writers))
+					msgs[j] = outbox.Message{ID: uuid.Must(uuid.NewV7()), Topic: topic, Key: []byte(key), Type: "bench",
+						Payload: append(append(l.Add(key), '/'), pad...)}
+				}
+				if err := pgx.BeginFunc(ctx, e.pool, func(tx pgx.Tx) error { return e.writer.Write(ctx, tx, msgs...) }); err != nil {
+					mu.Lock()
+					first = err
+					mu.Unlock()
+					return
+				}
+				for _, m := range msgs {
+					arr.commit(m.ID)
+				}
+				n += per
+			}
+			mu.Lock()
+			total += n
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	return total, time.Since(start), first
+}
+
+// perTx is how many events paced commits per transaction at target events/s.
+func perTx(target, maxWriters int) int {
+	writers := min(maxWriters, max(1, target/250))
+	if target <= 2000 {
+		return 1
+	}
+	return max(1, target/(2000*writers)+1)
+}
+
+func pct(s []time.Duration, p float64) time.Duration {
+	if len(s) == 0 {
+		return 0
+	}
+	return s[min(len(s)-1, int(p*float64(len(s))))]
+}
+
+func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+
+func yes(b bool) string {
+	if b {
+		return "yes"
+	}
+	return "no"
+}
