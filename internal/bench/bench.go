@@ -42,7 +42,7 @@ type Config struct {
 	// Relay returns a command that runs one `outbox relay` process with args added.
 	Relay func(args ...string) *exec.Cmd
 	// Only runs just the named scenarios (limits, drain, overhead, latency, scale); empty = all.
-	Only []string
+	Only   []string
 	Logger *slog.Logger
 }
 
