@@ -88,7 +88,9 @@ const cancelGrace = time.Second
 // then are reported failed with ctx's error (franz-go may still deliver them later:
 // a possible duplicate, never a loss).
 func (p *Publisher) Publish(ctx context.Context, msgs []outbox.Message) error {
-	res := &results{errs: make([]error, len(msgs)), done: make(chan struct{})}
+	// pending starts with a token for this loop, so callbacks of records already sent
+	// cannot bring it to zero before every record has been handed to the client.
+	res := &results{errs: make([]error, len(msgs)), done: make(chan struct{}), pending: 1}
 	failedKeys := map[string]bool{}
 	for i := range msgs {
 		m := &msgs[i]
@@ -105,9 +107,10 @@ func (p *Publisher) Publish(ctx context.Context, msgs []outbox.Message) error {
 			}
 			continue
 		}
-		res.pending++
+		res.add()
 		p.client.Produce(ctx, rec, func(_ *kgo.Record, err error) { res.set(i, classify(err)) })
 	}
+	res.release()
 	errs := res.wait(ctx)
 	if errors.Join(errs...) == nil {
 		return nil
@@ -126,6 +129,19 @@ type results struct {
 	done    chan struct{}
 }
 
+func (r *results) add() {
+	r.mu.Lock()
+	r.pending++
+	r.mu.Unlock()
+}
+
+// release gives up the producing loop's token.
+func (r *results) release() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.done1()
+}
+
 func (r *results) set(i int, err error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -136,6 +152,11 @@ func (r *results) set(i int, err error) {
 		r.have = make([]bool, len(r.errs))
 	}
 	r.errs[i], r.have[i] = err, true
+	r.done1()
+}
+
+// done1 counts one outcome in; r.mu is held.
+func (r *results) done1() {
 	r.pending--
 	if r.pending == 0 {
 		close(r.done)
@@ -144,13 +165,6 @@ func (r *results) set(i int, err error) {
 
 // wait returns the outcomes once all are in, or at ctx's end plus cancelGrace.
 func (r *results) wait(ctx context.Context) []error {
-	r.mu.Lock()
-	if r.pending == 0 {
-		r.closed = true
-		r.mu.Unlock()
-		return r.errs
-	}
-	r.mu.Unlock()
 	select {
 	case <-r.done:
 	case <-ctx.Done():

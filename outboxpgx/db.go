@@ -31,3 +31,20 @@ func (d poolDB) Query(ctx context.Context, sql string, args ...any) (pgstore.Row
 func (d poolDB) InTx(ctx context.Context, fn func(pgstore.DB) error) error {
 	return pgx.BeginFunc(ctx, d.q, func(tx pgx.Tx) error { return fn(poolDB{tx}) })
 }
+
+func (d poolDB) Begin(ctx context.Context) (pgstore.Tx, error) {
+	tx, err := d.q.Begin(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return txDB{poolDB{tx}, tx}, nil
+}
+
+// txDB is a pgx transaction as a pgstore.Tx.
+type txDB struct {
+	poolDB
+	tx pgx.Tx
+}
+
+func (t txDB) Commit(ctx context.Context) error   { return t.tx.Commit(ctx) }
+func (t txDB) Rollback(ctx context.Context) error { return t.tx.Rollback(ctx) }

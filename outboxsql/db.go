@@ -34,20 +34,39 @@ func (d sqlDB) Query(ctx context.Context, query string, args ...any) (pgstore.Ro
 }
 
 func (d sqlDB) InTx(ctx context.Context, fn func(pgstore.DB) error) error {
-	db, ok := d.q.(*sql.DB)
-	if !ok {
-		return fmt.Errorf("nested transaction")
-	}
-	tx, err := db.BeginTx(ctx, nil)
+	tx, err := d.Begin(ctx)
 	if err != nil {
 		return err
 	}
-	if err := fn(sqlDB{tx}); err != nil {
-		_ = tx.Rollback()
+	if err := fn(tx); err != nil {
+		_ = tx.Rollback(ctx)
 		return err
 	}
-	return tx.Commit()
+	return tx.Commit(ctx)
 }
+
+func (d sqlDB) Begin(ctx context.Context) (pgstore.Tx, error) {
+	db, ok := d.q.(*sql.DB)
+	if !ok {
+		return nil, fmt.Errorf("nested transaction")
+	}
+	// The transaction outlives ctx (a claim's context ends before its batch does), so it
+	// is begun without it: database/sql rolls back a transaction when its context ends.
+	tx, err := db.BeginTx(context.WithoutCancel(ctx), nil)
+	if err != nil {
+		return nil, err
+	}
+	return txDB{sqlDB{tx}, tx}, nil
+}
+
+// txDB is a *sql.Tx as a pgstore.Tx.
+type txDB struct {
+	sqlDB
+	tx *sql.Tx
+}
+
+func (t txDB) Commit(context.Context) error   { return t.tx.Commit() }
+func (t txDB) Rollback(context.Context) error { return t.tx.Rollback() }
 
 type sqlRows struct{ *sql.Rows }
 

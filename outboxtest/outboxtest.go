@@ -33,7 +33,9 @@ func RunStoreTests(t *testing.T, h Harness) {
 		{"ClaimInCommitOrder", testClaimOrder},
 		{"ClaimOnlyLeasedBuckets", testClaimBuckets},
 		{"ConcurrentClaimsDisjoint", testConcurrentClaims},
-		{"ClaimedKeysStayInOrder", testClaimedKeys},
+		{"OpenBatchHoldsItsBuckets", testBucketsExclusive},
+		{"StalledBatchEnds", testStalledBatchEnds},
+		{"RollbackUndoesMarks", testRollbackUndoes},
 		{"MarkPublished", testMarkPublished},
 		{"RetryBlocksOnlyItsKey", testRetryBlocksKey},
 		{"DeadLetterAfterMaxAttempts", testDeadLetter},
@@ -70,25 +72,47 @@ func all(s relay.Store) []int {
 	return b
 }
 
-func claim(t *testing.T, s relay.Store, p relay.ClaimParams) []relay.Record {
+// open claims a batch (all buckets, limit 1000 unless p says otherwise) and ends it,
+// rolled back, when the test ends unless the test ended it first.
+func open(t *testing.T, s relay.Store, p relay.ClaimParams) relay.Batch {
 	t.Helper()
-	if p.Owner == "" {
-		p.Owner = "test"
-	}
 	if p.Buckets == nil {
 		p.Buckets = all(s)
 	}
 	if p.Limit == 0 {
 		p.Limit = 1000
 	}
-	if p.TTL == 0 {
-		p.TTL = time.Minute
-	}
-	recs, err := s.Claim(context.Background(), &p)
+	b, err := s.Claim(context.Background(), &p)
 	if err != nil {
 		t.Fatalf("claim: %v", err)
 	}
+	if b != nil {
+		t.Cleanup(func() { _ = b.Rollback(context.Background()) })
+	}
+	return b
+}
+
+// claim returns what a batch would carry, without changing anything.
+func claim(t *testing.T, s relay.Store, p relay.ClaimParams) []relay.Record {
+	t.Helper()
+	b := open(t, s, p)
+	if b == nil {
+		return nil
+	}
+	recs := b.Records()
+	must(t, b.Rollback(context.Background()))
 	return recs
+}
+
+// settle claims a batch and applies fn to it, then commits.
+func settle(t *testing.T, s relay.Store, p relay.ClaimParams, fn func(b relay.Batch, recs []relay.Record)) {
+	t.Helper()
+	b := open(t, s, p)
+	if b == nil {
+		t.Fatal("nothing to claim")
+	}
+	fn(b, b.Records())
+	must(t, b.Commit(context.Background()))
 }
 
 func payloads(recs []relay.Record) []string {
@@ -134,21 +158,21 @@ func testClaimOrder(t *testing.T, s relay.Store, write WriteFunc) {
 		t.Fatalf("nil key came back as %q", recs[2].Message.Key)
 	}
 	if again := claim(t, s, relay.ClaimParams{Limit: 3}); len(again) != 3 || again[0].Seq != recs[0].Seq {
-		t.Fatalf("unsettled claimed rows must stay claimable in order, got %v", seqs(again))
+		t.Fatalf("a rolled-back batch must leave its messages claimable in order, got %v", seqs(again))
 	}
 }
 
 func testClaimBuckets(t *testing.T, s relay.Store, write WriteFunc) {
 	must(t, write(context.Background(), msgs(200, func(i int) string { return fmt.Sprint("k", i%50) })...))
 	half := s.Buckets() / 2
-	lo := claim(t, s, relay.ClaimParams{Buckets: all(s)[:half]})
-	hi := claim(t, s, relay.ClaimParams{Buckets: all(s)[half:]})
-	if len(lo) == 0 || len(hi) == 0 || len(lo)+len(hi) != 200 {
-		t.Fatalf("claims by bucket halves: %d + %d, want both non-empty, 200 in all", len(lo), len(hi))
+	lo := open(t, s, relay.ClaimParams{Buckets: all(s)[:half]})
+	hi := open(t, s, relay.ClaimParams{Buckets: all(s)[half:]}) // open at once: disjoint buckets do not wait
+	if lo == nil || hi == nil || len(lo.Records())+len(hi.Records()) != 200 {
+		t.Fatalf("batches over bucket halves: %v, %v; want both non-empty, 200 in all", lo, hi)
 	}
 	keyHalf := map[string]string{}
-	for name, recs := range map[string][]relay.Record{"lo": lo, "hi": hi} {
-		for _, r := range recs {
+	for name, b := range map[string]relay.Batch{"lo": lo, "hi": hi} {
+		for _, r := range b.Records() {
 			if h, ok := keyHalf[string(r.Message.Key)]; ok && h != name {
 				t.Fatalf("key %s in both bucket halves", r.Message.Key)
 			}
@@ -160,63 +184,106 @@ func testClaimBuckets(t *testing.T, s relay.Store, write WriteFunc) {
 func testConcurrentClaims(t *testing.T, s relay.Store, write WriteFunc) {
 	must(t, write(context.Background(), msgs(500, func(i int) string { return "" })...))
 	var (
-		mu   sync.Mutex
-		seen = map[int64]int{}
-		wg   sync.WaitGroup
+		mu      sync.Mutex
+		seen    = map[int64]int{}
+		claimed sync.WaitGroup // every claim is in, while all batches are still open
+		wg      sync.WaitGroup
 	)
+	claimed.Add(4)
 	for w := 0; w < 4; w++ {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			recs, err := s.Claim(context.Background(), &relay.ClaimParams{Owner: fmt.Sprint("w", w), Buckets: all(s), Limit: 200, TTL: time.Minute})
+			// Each asks for a different half of the buckets, so they overlap pairwise.
+			buckets := all(s)[w%2*s.Buckets()/4 : w%2*s.Buckets()/4+s.Buckets()/2]
+			b, err := s.Claim(context.Background(), &relay.ClaimParams{Buckets: buckets, Limit: 200})
+			claimed.Done()
 			if err != nil {
 				t.Error(err)
+			}
+			if b == nil {
 				return
 			}
 			mu.Lock()
-			defer mu.Unlock()
-			for _, r := range recs {
+			for _, r := range b.Records() {
 				seen[r.Seq]++
 			}
+			mu.Unlock()
+			claimed.Wait()
+			_ = b.Rollback(context.Background())
 		}()
 	}
 	wg.Wait()
+	if len(seen) == 0 {
+		t.Fatal("no concurrent claim got anything")
+	}
 	for seq, n := range seen {
 		if n > 1 {
-			t.Fatalf("seq %d claimed by %d concurrent claims", seq, n)
+			t.Fatalf("seq %d carried by %d open batches at once", seq, n)
 		}
 	}
 }
 
-// testClaimedKeys: while one relay holds a claim (say it stalled past its bucket lease),
-// another must not publish that key's later messages ahead of it.
-func testClaimedKeys(t *testing.T, s relay.Store, write WriteFunc) {
+// testBucketsExclusive: while a batch is open (its relay may be stalled past its lease),
+// no other batch carries its buckets, so no key can be overtaken.
+func testBucketsExclusive(t *testing.T, s relay.Store, write WriteFunc) {
 	ctx := context.Background()
 	must(t, write(ctx, msgs(3, func(i int) string { return []string{"k", "k", "other"}[i] })...))
-	a := claim(t, s, relay.ClaimParams{Owner: "a", Limit: 1})
-	if got := payloads(claim(t, s, relay.ClaimParams{Owner: "b"})); !slices.Equal(got, []string{"2"}) {
-		t.Fatalf("b claimed %v while a holds k's first message, want only [2]", got)
+	a := open(t, s, relay.ClaimParams{Limit: 1})
+	if a == nil || len(a.Records()) != 1 {
+		t.Fatal("first batch claimed nothing")
 	}
-	must(t, s.Release(ctx, seqs(a)))
-	b := claim(t, s, relay.ClaimParams{Owner: "b"})
-	if got := payloads(b); !slices.Equal(got, []string{"0", "1", "2"}) {
-		t.Fatalf("after a released, b claimed %v, want [0 1 2]", got)
+	if b := open(t, s, relay.ClaimParams{}); b != nil {
+		t.Fatalf("a second batch carried %v while the first holds all buckets", payloads(b.Records()))
 	}
-	must(t, s.Release(ctx, seqs(b)))
-	// A claim that outlived its TTL no longer holds the key.
-	short := claim(t, s, relay.ClaimParams{Owner: "c", Limit: 1, TTL: time.Second / 2})
-	time.Sleep(600 * time.Millisecond)
-	if got := claim(t, s, relay.ClaimParams{Owner: "d", Limit: 1}); len(got) != 1 || got[0].Seq != short[0].Seq {
-		t.Fatalf("an expired claim still blocked its row: got %v", payloads(got))
+	must(t, a.Rollback(ctx))
+	if got := payloads(claim(t, s, relay.ClaimParams{})); !slices.Equal(got, []string{"0", "1", "2"}) {
+		t.Fatalf("after the first batch ended, claimed %v, want [0 1 2]", got)
+	}
+}
+
+// testStalledBatchEnds: a batch idle past IdleTimeout is ended by the store, freeing its
+// buckets, and can no longer commit.
+func testStalledBatchEnds(t *testing.T, s relay.Store, write WriteFunc) {
+	ctx := context.Background()
+	must(t, write(ctx, msgs(2, func(int) string { return "k" })...))
+	stalled := open(t, s, relay.ClaimParams{Limit: 1, IdleTimeout: 300 * time.Millisecond})
+	time.Sleep(time.Second)
+	if got := payloads(claim(t, s, relay.ClaimParams{})); !slices.Equal(got, []string{"0", "1"}) {
+		t.Fatalf("after the stalled batch timed out, claimed %v, want [0 1]", got)
+	}
+	if err := stalled.MarkPublished(ctx, seqs(stalled.Records()), false); err == nil {
+		if err := stalled.Commit(ctx); err == nil {
+			t.Fatal("a batch ended for idling committed anyway")
+		}
+	}
+	if got := claim(t, s, relay.ClaimParams{}); len(got) != 2 {
+		t.Fatalf("the stalled batch's marks took effect: %d left", len(got))
+	}
+}
+
+func testRollbackUndoes(t *testing.T, s relay.Store, write WriteFunc) {
+	ctx := context.Background()
+	must(t, write(ctx, msgs(3, func(int) string { return "k" })...))
+	b := open(t, s, relay.ClaimParams{})
+	must(t, b.MarkPublished(ctx, seqs(b.Records()[:2]), false))
+	_, err := b.MarkFailed(ctx, &relay.FailParams{Seqs: seqs(b.Records()[2:]), Error: "x", MaxAttempts: 1, Permanent: true})
+	must(t, err)
+	must(t, b.Rollback(ctx))
+	if got := claim(t, s, relay.ClaimParams{}); len(got) != 3 || got[2].Attempts != 0 {
+		t.Fatalf("after rollback: %d claimable, attempts %v; want all 3 untouched", len(got), got)
 	}
 }
 
 func testMarkPublished(t *testing.T, s relay.Store, write WriteFunc) {
 	ctx := context.Background()
 	must(t, write(ctx, msgs(6, func(i int) string { return "k" })...))
-	recs := claim(t, s, relay.ClaimParams{})
-	must(t, s.MarkPublished(ctx, seqs(recs[:3]), false))
-	must(t, s.MarkPublished(ctx, seqs(recs[3:5]), true))
+	var recs []relay.Record
+	settle(t, s, relay.ClaimParams{}, func(b relay.Batch, r []relay.Record) {
+		recs = r
+		must(t, b.MarkPublished(ctx, seqs(r[:3]), false))
+		must(t, b.MarkPublished(ctx, seqs(r[3:5]), true))
+	})
 	left := claim(t, s, relay.ClaimParams{})
 	if len(left) != 1 || left[0].Seq != recs[5].Seq {
 		t.Fatalf("after marking 5 of 6 published, claimable: %v", seqs(left))
@@ -231,38 +298,36 @@ func testMarkPublished(t *testing.T, s relay.Store, write WriteFunc) {
 func testRetryBlocksKey(t *testing.T, s relay.Store, write WriteFunc) {
 	ctx := context.Background()
 	must(t, write(ctx, msgs(4, func(i int) string { return []string{"x", "x", "y", ""}[i] })...))
-	recs := claim(t, s, relay.ClaimParams{})
-	_, err := s.MarkFailed(ctx, &relay.FailParams{Seqs: seqs(recs[:1]), Error: "boom", MaxAttempts: 3, Backoff: time.Hour, MaxBackoff: time.Hour})
-	must(t, err)
-	must(t, s.Release(ctx, seqs(recs[1:])))
+	settle(t, s, relay.ClaimParams{Limit: 1}, func(b relay.Batch, r []relay.Record) {
+		_, err := b.MarkFailed(ctx, &relay.FailParams{Seqs: seqs(r), Error: "boom", MaxAttempts: 3, Backoff: time.Second, MaxBackoff: time.Second})
+		must(t, err)
+	})
 	got := payloads(claim(t, s, relay.ClaimParams{}))
 	if !slices.Equal(got, []string{"2", "3"}) {
 		t.Fatalf("with x's first message waiting for a retry, claimed %v, want [2 3] (x held, y and keyless go on)", got)
 	}
-	_, err = s.MarkFailed(ctx, &relay.FailParams{Seqs: seqs(recs[:1]), Error: "boom", MaxAttempts: 3, Backoff: 0, MaxBackoff: 0})
-	must(t, err)
+	time.Sleep(1100 * time.Millisecond) // the retry is due after 0.5-1s (jittered)
 	again := claim(t, s, relay.ClaimParams{})
 	if got := payloads(again); !slices.Equal(got, []string{"0", "1", "2", "3"}) {
 		t.Fatalf("once the retry is due, claimed %v, want all four in order", got)
 	}
-	if again[0].Attempts != 2 {
-		t.Fatalf("attempts = %d after two failures", again[0].Attempts)
+	if again[0].Attempts != 1 {
+		t.Fatalf("attempts = %d after one failure", again[0].Attempts)
 	}
 }
 
 func testDeadLetter(t *testing.T, s relay.Store, write WriteFunc) {
 	ctx := context.Background()
 	must(t, write(ctx, msgs(2, func(i int) string { return "k" })...))
-	recs := claim(t, s, relay.ClaimParams{})
-	fail := &relay.FailParams{Seqs: seqs(recs[:1]), Error: "too large", MaxAttempts: 2, Permanent: true}
 	for i, wantDead := range []int{0, 1} {
-		dead, err := s.MarkFailed(ctx, fail)
-		must(t, err)
-		if dead != wantDead {
-			t.Fatalf("failure %d: dead = %d, want %d", i+1, dead, wantDead)
-		}
+		settle(t, s, relay.ClaimParams{Limit: 1}, func(b relay.Batch, r []relay.Record) {
+			dead, err := b.MarkFailed(ctx, &relay.FailParams{Seqs: seqs(r), Error: "too large", MaxAttempts: 2, Permanent: true})
+			must(t, err)
+			if dead != wantDead || r[0].Message.Payload[0] != '0' {
+				t.Fatalf("failure %d of message %s: dead = %d, want %d", i+1, r[0].Message.Payload, dead, wantDead)
+			}
+		})
 	}
-	must(t, s.Release(ctx, seqs(recs[1:])))
 	if got := claim(t, s, relay.ClaimParams{HoldDeadKeys: true}); len(got) != 0 {
 		t.Fatalf("HoldDeadKeys: claimed %v behind a dead message", payloads(got))
 	}
@@ -274,13 +339,14 @@ func testDeadLetter(t *testing.T, s relay.Store, write WriteFunc) {
 func testTransientNeverDead(t *testing.T, s relay.Store, write WriteFunc) {
 	ctx := context.Background()
 	must(t, write(ctx, msgs(1, func(int) string { return "k" })...))
-	recs := claim(t, s, relay.ClaimParams{})
 	for i := 0; i < 5; i++ {
-		dead, err := s.MarkFailed(ctx, &relay.FailParams{Seqs: seqs(recs), Error: "broker down", MaxAttempts: 1})
-		must(t, err)
-		if dead != 0 {
-			t.Fatalf("a transient failure dead-lettered a message")
-		}
+		settle(t, s, relay.ClaimParams{}, func(b relay.Batch, r []relay.Record) {
+			dead, err := b.MarkFailed(ctx, &relay.FailParams{Seqs: seqs(r), Error: "broker down", MaxAttempts: 1})
+			must(t, err)
+			if dead != 0 {
+				t.Fatalf("a transient failure dead-lettered a message")
+			}
+		})
 	}
 	if got := claim(t, s, relay.ClaimParams{}); len(got) != 1 || got[0].Attempts != 5 {
 		t.Fatalf("after 5 transient failures with no backoff: %+v", got)
@@ -323,10 +389,8 @@ func testLeases(t *testing.T, s relay.Store, _ WriteFunc) {
 	}
 }
 
-func testHeartbeat(t *testing.T, s relay.Store, write WriteFunc) {
+func testHeartbeat(t *testing.T, s relay.Store, _ WriteFunc) {
 	ctx := context.Background()
-	must(t, write(ctx, msgs(2, func(int) string { return "k" })...))
-	claim(t, s, relay.ClaimParams{Owner: "b"})
 	for i, id := range []string{"a", "b", "c"} {
 		alive, err := s.Heartbeat(ctx, id, time.Minute)
 		must(t, err)
@@ -340,15 +404,13 @@ func testHeartbeat(t *testing.T, s relay.Store, write WriteFunc) {
 	if alive != 2 {
 		t.Fatalf("after b left alive = %d, want 2", alive)
 	}
-	if got := claim(t, s, relay.ClaimParams{Owner: "a"}); len(got) != 2 {
-		t.Fatalf("b left with messages claimed; a could claim %d of 2", len(got))
-	}
+
 }
 
 func testPurge(t *testing.T, s relay.Store, write WriteFunc) {
 	ctx := context.Background()
 	must(t, write(ctx, msgs(3, func(int) string { return "" })...))
-	must(t, s.MarkPublished(ctx, seqs(claim(t, s, relay.ClaimParams{})), true))
+	settle(t, s, relay.ClaimParams{}, func(b relay.Batch, r []relay.Record) { must(t, b.MarkPublished(ctx, seqs(r), true)) })
 	if n, err := s.Purge(ctx, time.Hour); err != nil || n != 0 {
 		t.Fatalf("purge of rows younger than an hour removed %d (%v)", n, err)
 	}

@@ -9,28 +9,34 @@ import (
 	"github.com/firstunicorn/outbox"
 )
 
-// batch claims up to BatchSize messages from buckets, publishes them and settles each:
-// published, failed (retry or dead) or released. Once claimed, a batch is finished even
-// if ctx is cancelled, within ShutdownTimeout, so a graceful stop loses and duplicates
-// nothing.
+// batch claims up to BatchSize messages from buckets, publishes them and settles each
+// in the batch's transaction: published, failed (retry or dead), or left pending. Once
+// claimed, a batch is finished even if ctx is cancelled, within ShutdownTimeout, so a
+// graceful stop loses and duplicates nothing.
 func (r *Relay) batch(ctx context.Context, buckets []int) (int, error) {
 	if ctx.Err() != nil {
 		return 0, nil
 	}
 	start := time.Now()
-	// From the claim on, the batch is finished even if ctx ends: a claim cancelled while
-	// its rows were on the way back would leave them claimed, and a successor waiting.
+	// From the claim on, the batch runs under a context of its own: a claim cancelled
+	// half-way would only waste work, a settle cancelled half-way would duplicate it.
 	finish, cancel := context.WithTimeout(context.WithoutCancel(ctx), r.cfg.ShutdownTimeout+r.cfg.PublishTimeout)
 	defer cancel()
 	cctx, ccancel := context.WithTimeout(finish, r.cfg.PublishTimeout)
-	recs, err := r.store.Claim(cctx, &ClaimParams{
-		Owner: r.cfg.ID, Buckets: buckets, Limit: r.cfg.BatchSize, HoldDeadKeys: r.cfg.HoldKeyOnDead,
-		TTL: r.cfg.LeaseTTL,
+	b, err := r.store.Claim(cctx, &ClaimParams{
+		Buckets: buckets, Limit: r.cfg.BatchSize, HoldDeadKeys: r.cfg.HoldKeyOnDead, IdleTimeout: r.cfg.LeaseTTL,
 	})
 	ccancel()
-	if err != nil || len(recs) == 0 {
+	if err != nil || b == nil {
 		return 0, err
 	}
+	committed := false
+	defer func() {
+		if !committed {
+			_ = b.Rollback(finish)
+		}
+	}()
+	recs := b.Records()
 
 	var o outcome
 	msgs := make([]outbox.Message, 0, len(recs))
@@ -49,7 +55,11 @@ func (r *Relay) batch(ctx context.Context, buckets []int) (int, error) {
 		pcancel()
 		o.record(sent, err)
 	}
-	stats, err := r.settle(finish, &o)
+	stats, err := r.settle(finish, b, &o)
+	if err == nil {
+		err = b.Commit(finish)
+		committed = err == nil
+	}
 	stats.Claimed, stats.Duration = len(recs), time.Since(start)
 	if r.cfg.Hooks.Batch != nil {
 		r.cfg.Hooks.Batch(stats)
@@ -119,15 +129,11 @@ func (o *outcome) record(seqs []int64, err error) {
 	}
 }
 
-func (r *Relay) settle(ctx context.Context, o *outcome) (BatchStats, error) {
+// settle records the outcome in the batch; skipped messages are left as they are.
+func (r *Relay) settle(ctx context.Context, b Batch, o *outcome) (BatchStats, error) {
 	st := BatchStats{Published: len(o.published), Skipped: len(o.skipped)}
 	if len(o.published) > 0 {
-		if err := r.store.MarkPublished(ctx, o.published, r.cfg.Retention > 0); err != nil {
-			return st, err
-		}
-	}
-	if len(o.skipped) > 0 {
-		if err := r.store.Release(ctx, o.skipped); err != nil {
+		if err := b.MarkPublished(ctx, o.published, r.cfg.Retention > 0); err != nil {
 			return st, err
 		}
 	}
@@ -136,7 +142,7 @@ func (r *Relay) settle(ctx context.Context, o *outcome) (BatchStats, error) {
 		if k.malformed {
 			attempts = 1
 		}
-		dead, err := r.store.MarkFailed(ctx, &FailParams{
+		dead, err := b.MarkFailed(ctx, &FailParams{
 			Seqs: seqs, Error: k.msg, MaxAttempts: attempts, Permanent: k.permanent,
 			Backoff: r.cfg.Backoff, MaxBackoff: r.cfg.MaxBackoff,
 		})

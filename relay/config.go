@@ -22,6 +22,10 @@ type Config struct {
 	// BatchSize is the most messages claimed and published at once. It also bounds the
 	// duplicates a relay that dies mid-batch can cause. Default 500.
 	BatchSize int
+	// Workers is how many batches the relay has in flight at once, each over its own
+	// share of the buckets (bucket % Workers), so a key still has one batch at a time.
+	// Each takes a database connection while its batch is open. Default 4.
+	Workers int
 	// PollInterval is how long an idle relay waits before it looks for new messages.
 	// Default 100ms.
 	PollInterval time.Duration
@@ -47,7 +51,7 @@ type Config struct {
 	Retention time.Duration
 	// PurgeInterval is how often retained messages are purged. Default 1m.
 	PurgeInterval time.Duration
-	// ShutdownTimeout bounds finishing the in-flight batch and releasing the leases
+	// ShutdownTimeout bounds finishing the batches in flight and releasing the leases
 	// once Run's context is cancelled. Default 10s.
 	ShutdownTimeout time.Duration
 	// Logger receives the relay's logs. Default slog.Default().
@@ -57,7 +61,7 @@ type Config struct {
 }
 
 // Hooks are optional callbacks for metrics; each may be nil. They run on the relay's
-// goroutine, so they must be quick.
+// goroutines, Batch on several at once, so they must be quick and safe for concurrent use.
 type Hooks struct {
 	// Batch is called after each non-empty batch.
 	Batch func(BatchStats)
@@ -100,6 +104,9 @@ func (c *Config) withDefaults() (Config, error) {
 	if cfg.MaxAttempts == 0 {
 		cfg.MaxAttempts = 5
 	}
+	if cfg.Workers == 0 {
+		cfg.Workers = 4
+	}
 	def(&cfg.PollInterval, 100*time.Millisecond)
 	def(&cfg.LeaseTTL, 15*time.Second)
 	def(&cfg.PublishTimeout, cfg.LeaseTTL/4)
@@ -130,6 +137,7 @@ func (c *Config) validate() error {
 	}
 	neg("BatchSize", c.BatchSize < 0)
 	neg("MaxAttempts", c.MaxAttempts < 0)
+	neg("Workers", c.Workers < 0)
 	neg("PollInterval", c.PollInterval < 0)
 	neg("LeaseTTL", c.LeaseTTL < 0)
 	neg("PublishTimeout", c.PublishTimeout < 0)

@@ -12,18 +12,31 @@ import (
 	"github.com/firstunicorn/outbox/relay"
 )
 
-// forgetfulStore loses the first MarkPublished, as when a relay dies (or loses the
-// database) after Kafka acknowledged a batch but before it recorded that.
+// forgetfulStore loses the first batch's MarkPublished, as when a relay dies (or loses
+// the database) after Kafka acknowledged a batch but before it recorded that.
 type forgetfulStore struct {
 	relay.Store
 	lost atomic.Bool
 }
 
-func (s *forgetfulStore) MarkPublished(ctx context.Context, seqs []int64, keep bool) error {
-	if s.lost.CompareAndSwap(false, true) {
+func (s *forgetfulStore) Claim(ctx context.Context, p *relay.ClaimParams) (relay.Batch, error) {
+	b, err := s.Store.Claim(ctx, p)
+	if b == nil || err != nil {
+		return b, err
+	}
+	return &forgetfulBatch{Batch: b, s: s}, nil
+}
+
+type forgetfulBatch struct {
+	relay.Batch
+	s *forgetfulStore
+}
+
+func (b *forgetfulBatch) MarkPublished(ctx context.Context, seqs []int64, keep bool) error {
+	if b.s.lost.CompareAndSwap(false, true) {
 		return errors.New("test: connection lost before marking the batch published")
 	}
-	return s.Store.MarkPublished(ctx, seqs, keep)
+	return b.Batch.MarkPublished(ctx, seqs, keep)
 }
 
 // The duplicate bound: a batch acknowledged by Kafka but not recorded is sent again,

@@ -12,10 +12,10 @@ import (
 type leases struct {
 	buckets    []int
 	validUntil time.Time
-	lastSync   time.Time
 }
 
-// valid reports the buckets that stay leased for at least margin more.
+// valid reports the buckets that stay leased for at least margin more. A leases value
+// is never changed once stored, so workers read it without locking.
 func (l *leases) valid(margin time.Duration) []int {
 	if time.Until(l.validUntil) < margin {
 		return nil
@@ -24,8 +24,7 @@ func (l *leases) valid(margin time.Duration) []int {
 }
 
 // sync heartbeats, renews the held leases, then gives up or takes buckets to hold a fair
-// share: ceil(buckets / live relays). It runs between batches, so a bucket is never
-// released with its messages in flight.
+// share: ceil(buckets / live relays).
 func (r *Relay) sync(ctx context.Context) error {
 	start := time.Now()
 	ttl := r.cfg.LeaseTTL
@@ -54,10 +53,15 @@ func (r *Relay) sync(ctx context.Context) error {
 		held = append(held, got...)
 		slices.Sort(held)
 	}
-	if len(held) != len(r.leases.buckets) {
+	if len(held) != len(r.leases.Load().buckets) {
 		r.log.Info("leases changed", "buckets", len(held), "relays", alive)
 	}
-	r.leases = leases{buckets: held, validUntil: start.Add(ttl), lastSync: start}
+	r.leases.Store(&leases{buckets: held, validUntil: start.Add(ttl)})
+	select {
+	case <-r.synced:
+	default:
+		close(r.synced)
+	}
 	if r.cfg.Hooks.Leases != nil {
 		r.cfg.Hooks.Leases(len(held))
 	}

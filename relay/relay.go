@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/sync/errgroup"
@@ -25,7 +26,9 @@ type Relay struct {
 	pub    outbox.Publisher
 	cfg    Config
 	log    *slog.Logger
-	leases leases
+	leases atomic.Pointer[leases]
+	synced chan struct{} // closed after the first lease sync
+	retry  backoff
 }
 
 // New validates cfg and returns a relay from store to pub.
@@ -37,20 +40,26 @@ func New(store Store, pub outbox.Publisher, cfg *Config) (*Relay, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Relay{store: store, pub: pub, cfg: c, log: c.Logger.With("relay", c.ID)}, nil
+	r := &Relay{store: store, pub: pub, cfg: c, log: c.Logger.With("relay", c.ID), synced: make(chan struct{}),
+		retry: backoff{base: c.Backoff, max: c.MaxBackoff}}
+	r.leases.Store(&leases{})
+	return r, nil
 }
 
 // ID returns the relay's name in leases and logs.
 func (r *Relay) ID() string { return r.cfg.ID }
 
-// Run relays until ctx is cancelled, then finishes the batch in flight (publishing and
-// settling it, bounded by ShutdownTimeout), releases its leases so other relays take
+// Run relays until ctx is cancelled, then finishes the batches in flight (publishing and
+// settling them, bounded by ShutdownTimeout), releases its leases so other relays take
 // over at once, and returns nil. Errors from the database or the broker are logged and
 // retried with backoff; Run returns an error only for what retrying cannot fix.
 func (r *Relay) Run(ctx context.Context) error {
-	r.log.Info("relay started", "batch_size", r.cfg.BatchSize, "lease_ttl", r.cfg.LeaseTTL)
+	r.log.Info("relay started", "batch_size", r.cfg.BatchSize, "workers", r.cfg.Workers, "lease_ttl", r.cfg.LeaseTTL)
 	g, gctx := errgroup.WithContext(ctx)
-	g.Go(func() error { return r.loop(gctx) })
+	g.Go(func() error { return r.leaseLoop(gctx) })
+	for w := range r.cfg.Workers {
+		g.Go(func() error { return r.work(gctx, w) })
+	}
 	if r.cfg.Retention > 0 {
 		g.Go(func() error { return r.purgeLoop(gctx) })
 	}
@@ -64,37 +73,68 @@ func (r *Relay) Run(ctx context.Context) error {
 	return err
 }
 
-func (r *Relay) loop(ctx context.Context) error {
+// leaseLoop keeps this relay's fair share of buckets leased, syncing every LeaseTTL/3.
+// It needs no pause in the batches: a bucket given up mid-batch stays locked by that
+// batch until it ends, so its next holder cannot overtake it.
+func (r *Relay) leaseLoop(ctx context.Context) error {
 	failures := 0
 	for ctx.Err() == nil {
-		n, err := r.step(ctx)
+		wait := r.cfg.LeaseTTL / 3
+		if err := r.sync(ctx); err != nil {
+			if ctx.Err() != nil {
+				break
+			}
+			failures++
+			r.log.Warn("lease sync failed", "err", err, "failures", failures)
+			wait = min(wait, jitter(min(r.cfg.MaxBackoff, r.cfg.Backoff<<min(failures-1, 16))))
+		} else {
+			failures = 0
+		}
+		sleep(ctx, wait)
+	}
+	return nil
+}
+
+// work relays the leased buckets b with b % Workers == w, one batch at a time.
+func (r *Relay) work(ctx context.Context, w int) error {
+	select { // the first sync decides what to relay
+	case <-r.synced:
+	case <-ctx.Done():
+		return nil
+	}
+	for ctx.Err() == nil {
+		if d := r.retry.pause(); d > 0 {
+			sleep(ctx, d)
+			continue
+		}
+		n, err := r.step(ctx, w)
 		switch {
 		case ctx.Err() != nil:
 			return nil
 		case err != nil:
-			failures++
-			r.log.Warn("relay step failed", "err", err, "failures", failures)
-			sleep(ctx, jitter(min(r.cfg.MaxBackoff, r.cfg.Backoff<<min(failures-1, 16))))
-		case n < r.cfg.BatchSize:
-			failures = 0
+			r.retry.fail()
+			r.log.Warn("relay step failed", "worker", w, "err", err, "failures", r.retry.count())
+		case n == 0:
 			sleep(ctx, r.cfg.PollInterval)
 		default:
-			failures = 0
+			r.retry.ok()
+			if n < r.cfg.BatchSize {
+				sleep(ctx, r.cfg.PollInterval)
+			}
 		}
 	}
 	return nil
 }
 
-// step syncs leases when due, then relays one batch, and returns its size.
-func (r *Relay) step(ctx context.Context) (int, error) {
-	heartbeat := r.cfg.LeaseTTL / 3
-	if time.Since(r.leases.lastSync) >= heartbeat || r.leases.valid(r.cfg.PublishTimeout+heartbeat) == nil {
-		if err := r.sync(ctx); err != nil {
-			return 0, fmt.Errorf("sync leases: %w", err)
+// step relays one batch of worker w's buckets and returns its size.
+func (r *Relay) step(ctx context.Context, w int) (int, error) {
+	// A batch needs its leases for the whole publish, with a heartbeat to spare.
+	var buckets []int
+	for _, b := range r.leases.Load().valid(r.cfg.PublishTimeout + r.cfg.LeaseTTL/3) {
+		if b%r.cfg.Workers == w {
+			buckets = append(buckets, b)
 		}
 	}
-	// A batch needs its leases for the whole publish, with a heartbeat to spare.
-	buckets := r.leases.valid(r.cfg.PublishTimeout + heartbeat)
 	if len(buckets) == 0 {
 		return 0, nil
 	}

@@ -250,12 +250,15 @@ func TestKafkaDownNothingLost(t *testing.T) {
 		t.Fatal("no publish failed while Kafka was unreachable: the fault was not injected")
 	}
 	d.set(false)
+	back := time.Now()
 	for i := 0; i < 5; i++ {
 		e.commit(t, ks...)
 	}
+	e.waitDrained(t, 90*time.Second)
+	recovered := time.Since(back)
 	recs := testenv.Consume(t, e.topic, 16*20, 90*time.Second)
 	rep := testenv.Verify(e.ledger, recs)
-	t.Logf("Kafka down ~3s, %d failed attempts: %v", failed.Load(), rep)
+	t.Logf("Kafka down ~3s, %d failed attempts, drained %s after it came back: %v", failed.Load(), recovered.Round(time.Millisecond), rep)
 	if rep.Lost > 0 || rep.OrderViolations > 0 || rep.Foreign > 0 {
 		t.Fatalf("after the outage: %v", rep)
 	}

@@ -7,12 +7,14 @@ import (
 	"github.com/firstunicorn/outbox"
 )
 
-// Store is what the relay needs from the outbox table: claiming, settling and leasing.
-// outboxpgx.Store and outboxsql.Store implement it; outboxtest.RunStoreTests checks an
-// implementation against this contract.
+// Store is what the relay needs from the outbox table: leasing buckets, claiming batches
+// and settling them. outboxpgx.Store and outboxsql.Store implement it;
+// outboxtest.RunStoreTests checks an implementation against this contract.
 //
 // Ordering rests on buckets: every message is assigned to one of Buckets() buckets by its
-// key, and a relay only claims from buckets it holds an unexpired lease on.
+// key. Leases spread the buckets over the relays; a Batch holds its buckets exclusively
+// (in PostgreSQL, transaction-scoped advisory locks), so two batches never carry the
+// same bucket at once, however late a relay is.
 type Store interface {
 	// Buckets is the fixed number of key buckets.
 	Buckets() int
@@ -23,37 +25,43 @@ type Store interface {
 	// AcquireLeases leases up to n expired or free buckets to owner for ttl.
 	AcquireLeases(ctx context.Context, owner string, ttl time.Duration, n int) ([]int, error)
 	// ReleaseLeases frees owner's leases on buckets (nil = all) and, when leaving, its
-	// heartbeat and any message it still has claimed, so others take over at once
-	// instead of after expiry.
+	// heartbeat, so others take over at once instead of after expiry.
 	ReleaseLeases(ctx context.Context, owner string, buckets []int, leaving bool) error
 
-	// Claim returns up to Limit pending, available messages from the given buckets in
-	// commit order and claims them for TTL. It skips messages another owner claimed less
-	// than TTL ago, and keys with such a message or with an earlier message waiting for
-	// a retry, so that every key stays in order.
-	Claim(ctx context.Context, p *ClaimParams) ([]Record, error)
-	// MarkPublished deletes the messages, or keeps them as published when keep is true.
-	MarkPublished(ctx context.Context, seqs []int64, keep bool) error
-	// MarkFailed records a failed attempt with its error and schedules the next one, or,
-	// for a permanent failure, moves the messages to the dead-letter state once they reach
-	// MaxAttempts. It returns how many it dead-lettered.
-	MarkFailed(ctx context.Context, p *FailParams) (dead int, err error)
-	// Release returns claimed messages to pending without counting an attempt.
-	Release(ctx context.Context, seqs []int64) error
+	// Claim opens a batch over those of p.Buckets that no other batch holds, with up to
+	// p.Limit pending, available messages in commit order, skipping keys that have an
+	// earlier message waiting for a retry (or, with HoldDeadKeys, a dead one). It returns
+	// nil when there is nothing to claim. The caller must end a batch with Commit or
+	// Rollback.
+	Claim(ctx context.Context, p *ClaimParams) (Batch, error)
 	// Purge deletes published messages older than age and returns how many.
 	Purge(ctx context.Context, age time.Duration) (int64, error)
 }
 
+// Batch is a claimed set of messages whose buckets it holds until it ends. Marks take
+// effect at Commit; Rollback (or a crash) leaves every message as it was.
+type Batch interface {
+	Records() []Record
+	// MarkPublished deletes the messages, or keeps them as published when keep is true.
+	MarkPublished(ctx context.Context, seqs []int64, keep bool) error
+	// MarkFailed records a failed attempt with its error and schedules the next one, or,
+	// for a permanent failure, moves the messages to the dead-letter state once they
+	// reach MaxAttempts. It returns how many it dead-lettered.
+	MarkFailed(ctx context.Context, p *FailParams) (dead int, err error)
+	Commit(ctx context.Context) error
+	Rollback(ctx context.Context) error
+}
+
 // ClaimParams selects a batch to claim.
 type ClaimParams struct {
-	Owner   string
 	Buckets []int
 	Limit   int
-	// TTL is how long the claim keeps other owners off the messages unless settled
-	// first; the relay passes its LeaseTTL.
-	TTL time.Duration
 	// HoldDeadKeys also skips keys that have a dead-lettered message.
 	HoldDeadKeys bool
+	// IdleTimeout ends the batch, and frees its buckets, when it waits on its caller
+	// longer than this: a relay frozen mid-batch cannot hold its buckets for ever. The
+	// relay passes its LeaseTTL. Zero = no limit.
+	IdleTimeout time.Duration
 }
 
 // FailParams describes one failed attempt for a group of messages.

@@ -21,6 +21,7 @@ func cmdRelay(ctx context.Context, args []string, _, stderr io.Writer) error {
 		brokers     = f.string("kafka-brokers", "", "comma-separated Kafka bootstrap brokers, host:port")
 		id          = f.string("relay-id", "", "relay name in leases and logs (default hostname-pid-random)")
 		batch       = f.int("batch-size", 500, "most events claimed and published at once")
+		workers     = f.int("workers", 4, "batches in flight at once, each over its own share of the key buckets")
 		poll        = f.duration("poll-interval", 100*time.Millisecond, "idle wait between looks for new events")
 		leaseTTL    = f.duration("lease-ttl", 15*time.Second, "how long a relay owns its key buckets unrenewed")
 		attempts    = f.int("max-attempts", 5, "permanent failures before an event is dead-lettered")
@@ -45,7 +46,7 @@ func cmdRelay(ctx context.Context, args []string, _, stderr io.Writer) error {
 	}
 	m := &metrics{}
 	cfg := &relay.Config{
-		ID: *id, BatchSize: *batch, PollInterval: *poll, LeaseTTL: *leaseTTL, MaxAttempts: *attempts,
+		ID: *id, BatchSize: *batch, Workers: *workers, PollInterval: *poll, LeaseTTL: *leaseTTL, MaxAttempts: *attempts,
 		Backoff: *backoff, MaxBackoff: *maxBackoff, HoldKeyOnDead: *holdKey, Retention: *retention,
 		Logger: log, Hooks: m.hooks(),
 	}

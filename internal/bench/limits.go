@@ -84,18 +84,22 @@ func (e *env) claimLimit(ctx context.Context, rep *Report) error {
 	const batch = 500 // relay.Config's default BatchSize
 	done, start := 0, time.Now()
 	for done < n {
-		recs, err := e.store.Claim(ctx, &relay.ClaimParams{Owner: "bench", Buckets: buckets, Limit: batch, TTL: time.Minute})
+		b, err := e.store.Claim(ctx, &relay.ClaimParams{Buckets: buckets, Limit: batch, IdleTimeout: time.Minute})
 		if err != nil {
 			return err
 		}
-		if len(recs) == 0 {
+		if b == nil {
 			return fmt.Errorf("claim limit: claimed %d of %d, then nothing", done, n)
 		}
+		recs := b.Records()
 		seqs := make([]int64, len(recs))
 		for i, r := range recs {
 			seqs[i] = r.Seq
 		}
-		if err := e.store.MarkPublished(ctx, seqs, false); err != nil {
+		if err := b.MarkPublished(ctx, seqs, false); err != nil {
+			return err
+		}
+		if err := b.Commit(ctx); err != nil {
 			return err
 		}
 		done += len(recs)

@@ -17,11 +17,13 @@ type Status struct {
 	OldestPendingAgeSeconds float64 `json:"oldest_pending_age_seconds"`
 }
 
-// Status returns the outbox's counts. It scans the table: an operator's command, not a
-// metric to poll every second on a large backlog.
+// Status returns the outbox's counts. In flight are the messages of the batches relays
+// are publishing right now (reported through pg_stat_activity), counted out of pending.
+// It scans the table: an operator's command, not a metric to poll every second on a
+// large backlog.
 func (s *Store) Status(ctx context.Context) (Status, error) {
 	var st Status
-	err := s.queryRow(ctx, s.q.status, nil, &st.Pending, &st.InFlight, &st.Dead, &st.Published, &st.OldestPendingAgeSeconds)
+	err := queryRow(ctx, s.db, s.q.status, []any{s.names.appName}, &st.Pending, &st.InFlight, &st.Dead, &st.Published, &st.OldestPendingAgeSeconds)
 	if err != nil {
 		return st, fmt.Errorf("outbox: status: %w", err)
 	}

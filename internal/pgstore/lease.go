@@ -16,7 +16,7 @@ func (s *Store) Heartbeat(ctx context.Context, owner string, ttl time.Duration) 
 		return 0, fmt.Errorf("heartbeat: forget silent relays: %w", err)
 	}
 	var alive int
-	if err := s.queryRow(ctx, s.q.alive, []any{ttl.Seconds()}, &alive); err != nil {
+	if err := queryRow(ctx, s.db, s.q.alive, []any{ttl.Seconds()}, &alive); err != nil {
 		return 0, fmt.Errorf("heartbeat: count relays: %w", err)
 	}
 	return alive, nil
@@ -53,9 +53,6 @@ func (s *Store) ReleaseLeases(ctx context.Context, owner string, buckets []int, 
 		return fmt.Errorf("release leases: %w", err)
 	}
 	if leaving {
-		if _, err := s.db.Exec(ctx, s.q.releaseClaims, owner); err != nil {
-			return fmt.Errorf("release leases: release claimed messages: %w", err)
-		}
 		if _, err := s.db.Exec(ctx, s.q.forget, owner, 1e9); err != nil {
 			return fmt.Errorf("release leases: forget relay: %w", err)
 		}
@@ -80,8 +77,8 @@ func (s *Store) buckets(ctx context.Context, q string, args ...any) ([]int, erro
 	return out, rows.Err()
 }
 
-func (s *Store) queryRow(ctx context.Context, q string, args []any, dest ...any) error {
-	rows, err := s.db.Query(ctx, q, args...)
+func queryRow(ctx context.Context, db DB, q string, args []any, dest ...any) error {
+	rows, err := db.Query(ctx, q, args...)
 	if err != nil {
 		return err
 	}

@@ -6,6 +6,7 @@ package pgstore
 import (
 	"context"
 	"fmt"
+	"hash/fnv"
 	"regexp"
 
 	"github.com/firstunicorn/outbox"
@@ -21,6 +22,15 @@ type DB interface {
 	Query(ctx context.Context, sql string, args ...any) (Rows, error)
 	// InTx runs fn in a transaction, committing when it returns nil.
 	InTx(ctx context.Context, fn func(DB) error) error
+	// Begin starts a transaction the caller ends.
+	Begin(ctx context.Context) (Tx, error)
+}
+
+// Tx is a transaction begun with DB.Begin.
+type Tx interface {
+	DB
+	Commit(ctx context.Context) error
+	Rollback(ctx context.Context) error
 }
 
 // Rows is the part of a result set the store reads.
@@ -38,6 +48,8 @@ type Names struct {
 	leases        string
 	relays        string
 	migrations    string
+	lockClass     int32  // advisory-lock class of this outbox's bucket locks
+	appName       string // application_name prefix of its open batches
 }
 
 var identRe = regexp.MustCompile(`^[a-z_][a-z0-9_]*$`)
@@ -62,10 +74,15 @@ func NewNames(schema, table string) (Names, error) {
 			outbox.ErrInvalidConfig, table)
 	}
 	q := func(name string) string { return `"` + schema + `"."` + name + `"` }
+	h := fnv.New32a()
+	h.Write([]byte(q(table)))
+	sum := h.Sum32()
 	return Names{
 		Schema: schema, Table: table,
 		table: q(table), leases: q(table + "_leases"), relays: q(table + "_relays"),
 		migrations: q(table + "_migrations"),
+		lockClass:  int32(sum),
+		appName:    fmt.Sprintf("outbox-batch:%08x:", sum),
 	}, nil
 }
 

@@ -40,31 +40,94 @@ func (s *Store) Migrate(ctx context.Context) ([]int, error) { return Migrate(ctx
 // Buckets implements relay.Store.
 func (s *Store) Buckets() int { return Buckets }
 
-// Claim implements relay.Store.
-func (s *Store) Claim(ctx context.Context, p *relay.ClaimParams) ([]relay.Record, error) {
+// Claim implements relay.Store: a transaction that locks the buckets, then reads the
+// batch. Nothing is written to the claimed rows.
+func (s *Store) Claim(ctx context.Context, p *relay.ClaimParams) (relay.Batch, error) {
 	if len(p.Buckets) == 0 || p.Limit <= 0 {
 		return nil, nil
 	}
-	rows, err := s.db.Query(ctx, s.q.claim, intArray(p.Buckets), p.Limit, p.HoldDeadKeys, p.Owner, p.TTL.Seconds())
+	tx, err := s.db.Begin(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("claim: %w", err)
+		return nil, fmt.Errorf("claim: begin: %w", err)
+	}
+	recs, err := s.claim(ctx, tx, p)
+	if err != nil || len(recs) == 0 {
+		_ = tx.Rollback(context.WithoutCancel(ctx))
+		if err != nil {
+			return nil, fmt.Errorf("claim: %w", err)
+		}
+		return nil, nil
+	}
+	return &batch{tx: tx, q: &s.q, recs: recs}, nil
+}
+
+func (s *Store) claim(ctx context.Context, tx Tx, p *relay.ClaimParams) ([]relay.Record, error) {
+	var (
+		timeout string
+		locked  string
+	)
+	idle := strconv.FormatInt(p.IdleTimeout.Milliseconds(), 10)
+	if err := queryRow(ctx, tx, s.q.lock, []any{intArray(p.Buckets), s.names.lockClass, idle}, &timeout, &locked); err != nil {
+		return nil, fmt.Errorf("lock buckets: %w", err)
+	}
+	if locked == "{}" {
+		return nil, nil
+	}
+	rows, err := tx.Query(ctx, s.q.claim, locked, p.Limit, p.HoldDeadKeys, s.names.appName)
+	if err != nil {
+		return nil, err
 	}
 	defer rows.Close()
 	var recs []relay.Record
 	for rows.Next() {
 		rec, err := scanRecord(rows)
 		if err != nil {
-			return nil, fmt.Errorf("claim: scan: %w", err)
+			return nil, fmt.Errorf("scan: %w", err)
 		}
 		recs = append(recs, rec)
 	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("claim: %w", err)
-	}
-	// UPDATE ... RETURNING does not keep the subquery's order.
-	sortBySeq(recs)
-	return recs, nil
+	return recs, rows.Err()
 }
+
+// batch is an open claim transaction.
+type batch struct {
+	tx   Tx
+	q    *queries
+	recs []relay.Record
+}
+
+func (b *batch) Records() []relay.Record { return b.recs }
+
+// MarkPublished implements relay.Batch.
+func (b *batch) MarkPublished(ctx context.Context, seqs []int64, keep bool) error {
+	q := b.q.markDeleted
+	if keep {
+		q = b.q.markPublished
+	}
+	if _, err := b.tx.Exec(ctx, q, int64Array(seqs)); err != nil {
+		return fmt.Errorf("mark published: %w", err)
+	}
+	return nil
+}
+
+// MarkFailed implements relay.Batch.
+func (b *batch) MarkFailed(ctx context.Context, p *relay.FailParams) (int, error) {
+	var dead int
+	args := []any{int64Array(p.Seqs), p.Error, p.MaxAttempts, p.Backoff.Seconds(), p.MaxBackoff.Seconds(), p.Permanent}
+	if err := queryRow(ctx, b.tx, b.q.markFailed, args, &dead); err != nil {
+		return 0, fmt.Errorf("mark failed: %w", err)
+	}
+	return dead, nil
+}
+
+func (b *batch) Commit(ctx context.Context) error {
+	if err := b.tx.Commit(ctx); err != nil {
+		return fmt.Errorf("commit batch: %w", err)
+	}
+	return nil
+}
+
+func (b *batch) Rollback(ctx context.Context) error { return b.tx.Rollback(ctx) }
 
 func scanRecord(rows Rows) (relay.Record, error) {
 	var (
@@ -73,8 +136,9 @@ func scanRecord(rows Rows) (relay.Record, error) {
 		payloadNull bool
 		m           = &rec.Message
 	)
+	var appName string // the claim's set_config result, read and dropped
 	err := rows.Scan(&rec.Seq, &id, &m.Topic, &m.Key, &m.Type, &m.AggregateType, &m.AggregateID,
-		&m.Payload, &payloadNull, &headers, &m.OccurredAt, &rec.Attempts)
+		&m.Payload, &payloadNull, &headers, &m.OccurredAt, &rec.Attempts, &appName)
 	if err != nil {
 		return rec, err
 	}
@@ -93,36 +157,6 @@ func scanRecord(rows Rows) (relay.Record, error) {
 		rec.DecodeErr = m.Validate(maxLimits)
 	}
 	return rec, nil
-}
-
-// MarkPublished implements relay.Store.
-func (s *Store) MarkPublished(ctx context.Context, seqs []int64, keep bool) error {
-	q := s.q.markDeleted
-	if keep {
-		q = s.q.markPublished
-	}
-	if _, err := s.db.Exec(ctx, q, int64Array(seqs)); err != nil {
-		return fmt.Errorf("mark published: %w", err)
-	}
-	return nil
-}
-
-// MarkFailed implements relay.Store.
-func (s *Store) MarkFailed(ctx context.Context, p *relay.FailParams) (int, error) {
-	var dead int
-	args := []any{int64Array(p.Seqs), p.Error, p.MaxAttempts, p.Backoff.Seconds(), p.MaxBackoff.Seconds(), p.Permanent}
-	if err := s.queryRow(ctx, s.q.markFailed, args, &dead); err != nil {
-		return 0, fmt.Errorf("mark failed: %w", err)
-	}
-	return dead, nil
-}
-
-// Release implements relay.Store.
-func (s *Store) Release(ctx context.Context, seqs []int64) error {
-	if _, err := s.db.Exec(ctx, s.q.release, int64Array(seqs)); err != nil {
-		return fmt.Errorf("release: %w", err)
-	}
-	return nil
 }
 
 // Purge implements relay.Store: it deletes in chunks so no statement runs long.

@@ -1,5 +1,6 @@
 -- The outbox table. seq is the commit order the relay publishes in; bucket hashes the key
--- (or, without a key, the id) into one of 64 buckets that relays lease.
+-- (or, without a key, the id) into one of 64 buckets that relays lease. Claiming writes
+-- nothing to a row: a batch holds its buckets with transaction-scoped advisory locks.
 CREATE TABLE IF NOT EXISTS {{table}} (
 	seq            bigint      GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
 	id             uuid        NOT NULL,
@@ -17,8 +18,6 @@ CREATE TABLE IF NOT EXISTS {{table}} (
 	status         text        NOT NULL DEFAULT 'pending' CHECK (status IN ('pending', 'published', 'dead')),
 	attempts       int         NOT NULL DEFAULT 0,
 	available_at   timestamptz NOT NULL DEFAULT '-infinity',
-	claimed_by     text,
-	claimed_until  timestamptz,
 	last_error     text,
 	published_at   timestamptz,
 	CONSTRAINT {{name_id_key}} UNIQUE (id)
@@ -26,10 +25,8 @@ CREATE TABLE IF NOT EXISTS {{table}} (
 
 -- Claim: pending rows of the leased buckets in seq order.
 CREATE INDEX IF NOT EXISTS {{name_claim_idx}} ON {{table}} (bucket, seq) WHERE status = 'pending';
--- Blocked keys: rows waiting for a retry or claimed by a relay (a batch's worth each),
--- and dead rows when keys are held.
-CREATE INDEX IF NOT EXISTS {{name_blocked_idx}} ON {{table}} (bucket, key)
-	WHERE status = 'pending' AND (attempts > 0 OR claimed_until IS NOT NULL);
+-- Blocked keys: rows waiting for a retry (few), and dead rows when keys are held.
+CREATE INDEX IF NOT EXISTS {{name_blocked_idx}} ON {{table}} (bucket, key) WHERE status = 'pending' AND attempts > 0;
 CREATE INDEX IF NOT EXISTS {{name_dead_idx}} ON {{table}} (bucket, key) WHERE status = 'dead';
 -- Purge of retained published rows.
 CREATE INDEX IF NOT EXISTS {{name_published_idx}} ON {{table}} (published_at) WHERE status = 'published';
