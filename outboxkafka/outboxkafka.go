@@ -67,14 +67,18 @@ func New(client *kgo.Client, cfg *Config) (*Publisher, error) {
 }
 
 // ProducerOpts are the client options the outbox is built for, to pass to kgo.NewClient
-// beside the caller's own. franz-go's defaults already give idempotent writes, acks=all
-// and the Java client's murmur2 partitioning; this adds
-// kgo.AllowIdempotentProduceCancellation, so that a publish gives up at its deadline
-// even while the network to the broker is gone, instead of waiting for it to return.
-// The cost: a record whose fate was unknown may be sent again, a duplicate that
-// at-least-once delivery allows anyway.
+// before the caller's own. franz-go's defaults already give idempotent writes, acks=all
+// and the Java client's murmur2 partitioning; this adds:
+//
+//   - kgo.AllowIdempotentProduceCancellation, so that a publish gives up at its
+//     deadline even while the network to the broker is gone, instead of waiting for it
+//     to return. The cost: a record whose fate was unknown may be sent again, a
+//     duplicate that at-least-once delivery allows anyway.
+//   - kgo.ProducerLinger(0): the relay hands over whole batches, so franz-go's default
+//     10ms linger would only add latency (records still batch behind a request in
+//     flight).
 func ProducerOpts() []kgo.Opt {
-	return []kgo.Opt{kgo.AllowIdempotentProduceCancellation()}
+	return []kgo.Opt{kgo.AllowIdempotentProduceCancellation(), kgo.ProducerLinger(0)}
 }
 
 // cancelGrace is how long Publish waits past its context's end for franz-go to fail

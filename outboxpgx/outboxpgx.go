@@ -91,6 +91,7 @@ func (w *Writer) Write(ctx context.Context, db Execer, msgs ...outbox.Message) e
 // commands (Migrate, Status, Dead, Retry, PurgeDead).
 type Store struct {
 	*pgstore.Store
+	pool *pgxpool.Pool // for LISTEN connections
 }
 
 // Status counts the outbox's rows by state.
@@ -108,5 +109,5 @@ func NewStore(pool *pgxpool.Pool, cfg *Config) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Store{pgstore.New(poolDB{pool}, n)}, nil
+	return &Store{Store: pgstore.New(poolDB{pool}, n), pool: pool}, nil
 }

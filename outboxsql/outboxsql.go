@@ -86,7 +86,9 @@ func (w *Writer) Write(ctx context.Context, db Execer, msgs ...outbox.Message) e
 }
 
 // Store is the relay's view of the outbox table over a *sql.DB, plus the operator
-// commands (Migrate, Status, Dead, Retry, PurgeDead).
+// commands (Migrate, Status, Dead, Retry, PurgeDead). database/sql has no way to wait
+// for notifications, so a relay over this store finds new messages by polling
+// (relay.Config.PollInterval); outboxpgx.Store is woken within milliseconds.
 type Store struct {
 	*pgstore.Store
 }

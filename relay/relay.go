@@ -29,6 +29,7 @@ type Relay struct {
 	leases atomic.Pointer[leases]
 	synced chan struct{} // closed after the first lease sync
 	retry  backoff
+	wake   *waker
 }
 
 // New validates cfg and returns a relay from store to pub.
@@ -41,7 +42,7 @@ func New(store Store, pub outbox.Publisher, cfg *Config) (*Relay, error) {
 		return nil, err
 	}
 	r := &Relay{store: store, pub: pub, cfg: c, log: c.Logger.With("relay", c.ID), synced: make(chan struct{}),
-		retry: backoff{base: c.Backoff, max: c.MaxBackoff}}
+		retry: backoff{base: c.Backoff, max: c.MaxBackoff}, wake: newWaker()}
 	r.leases.Store(&leases{})
 	return r, nil
 }
@@ -62,6 +63,9 @@ func (r *Relay) Run(ctx context.Context) error {
 	}
 	if r.cfg.Retention > 0 {
 		g.Go(func() error { return r.purgeLoop(gctx) })
+	}
+	if n, ok := r.store.(Notifier); ok {
+		g.Go(func() error { return r.watch(gctx, n) })
 	}
 	err := g.Wait()
 	leave, cancel := context.WithTimeout(context.WithoutCancel(ctx), r.cfg.ShutdownTimeout)
@@ -107,6 +111,7 @@ func (r *Relay) work(ctx context.Context, w int) error {
 			sleep(ctx, d)
 			continue
 		}
+		woken := r.wake.wait()
 		n, err := r.step(ctx, w)
 		switch {
 		case ctx.Err() != nil:
@@ -115,11 +120,11 @@ func (r *Relay) work(ctx context.Context, w int) error {
 			r.retry.fail()
 			r.log.Warn("relay step failed", "worker", w, "err", err, "failures", r.retry.count())
 		case n == 0:
-			sleep(ctx, r.cfg.PollInterval)
+			r.idle(ctx, woken)
 		default:
 			r.retry.ok()
 			if n < r.cfg.BatchSize {
-				sleep(ctx, r.cfg.PollInterval)
+				r.idle(ctx, woken)
 			}
 		}
 	}

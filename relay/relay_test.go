@@ -315,3 +315,20 @@ func TestThreeRelaysWithRetries(t *testing.T) {
 		t.Fatalf("3 relays with retries: %v", rep)
 	}
 }
+
+func kgoConsume(topic string) []kgo.Opt {
+	return []kgo.Opt{kgo.ConsumeTopics(topic), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart())}
+}
+
+// waitRecord polls until one record arrives, failing the test after timeout.
+func waitRecord(t *testing.T, cl *kgo.Client, timeout time.Duration) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	for ctx.Err() == nil {
+		if fs := cl.PollRecords(ctx, 1); fs.NumRecords() > 0 {
+			return
+		}
+	}
+	t.Fatalf("no record within %s", timeout)
+}

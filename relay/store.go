@@ -85,3 +85,23 @@ type Record struct {
 	// inserted by hand with bad headers, say); the relay dead-letters it at once.
 	DecodeErr error
 }
+
+// Notifier is implemented by stores that can wake an idle relay soon after a message is
+// written (outboxpgx: LISTEN/NOTIFY). Without it, a relay finds new messages by polling
+// every PollInterval.
+type Notifier interface {
+	// Watermark returns a number that changes whenever a message may have been written;
+	// it must be cheap enough to call every few milliseconds.
+	Watermark(ctx context.Context) (int64, error)
+	// Listen opens a listener for one relay.
+	Listen(ctx context.Context, owner string) (Listener, error)
+}
+
+// Listener waits for writes on behalf of one relay.
+type Listener interface {
+	// Wait returns when a write is announced, at once if the watermark is no longer
+	// since, after timeout, or when ctx ends. Writers announce writes only to relays
+	// that wait, so a busy relay costs them nothing.
+	Wait(ctx context.Context, since int64, timeout time.Duration) error
+	Close()
+}

@@ -32,6 +32,9 @@ func (n Names) loadMigrations() ([]migration, error) {
 		"{{name_blocked_idx}}", quote(n.Table+"_blocked_idx"),
 		"{{name_dead_idx}}", quote(n.Table+"_dead_idx"),
 		"{{name_published_idx}}", quote(n.Table+"_published_idx"),
+		"{{notify_fn}}", `"`+n.Schema+`".`+quote(n.Table+"_notify"),
+		"{{notify_trigger}}", quote(n.Table+"_notify"),
+		"{{channel}}", n.Channel(),
 	)
 	var ms []migration
 	for _, e := range entries {

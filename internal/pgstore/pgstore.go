@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"hash/fnv"
 	"regexp"
+	"strings"
 
 	"github.com/firstunicorn/outbox"
 )
@@ -85,6 +86,9 @@ func NewNames(schema, table string) (Names, error) {
 		appName:    fmt.Sprintf("outbox-batch:%08x:", sum),
 	}, nil
 }
+
+// Channel is the LISTEN/NOTIFY channel on which inserts into this outbox are announced.
+func (n Names) Channel() string { return strings.TrimSuffix(n.appName, ":") }
 
 // Qualified returns the quoted, schema-qualified outbox table name.
 func (n Names) Qualified() string { return n.table }

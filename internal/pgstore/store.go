@@ -46,6 +46,13 @@ func (s *Store) Claim(ctx context.Context, p *relay.ClaimParams) (relay.Batch, e
 	if len(p.Buckets) == 0 || p.Limit <= 0 {
 		return nil, nil
 	}
+	var claimable bool
+	if err := queryRow(ctx, s.db, s.q.peek, []any{intArray(p.Buckets)}, &claimable); err != nil {
+		return nil, fmt.Errorf("claim: %w", err)
+	}
+	if !claimable {
+		return nil, nil
+	}
 	tx, err := s.db.Begin(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("claim: begin: %w", err)

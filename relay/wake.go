@@ -1,0 +1,97 @@
+package relay
+
+import (
+	"context"
+	"sync"
+	"time"
+)
+
+// While messages flow, the watcher polls the store's watermark every hotPoll; after
+// quietAfter without a change it waits for a notification instead (Notifier.Listen), so
+// an idle relay costs the database almost nothing and writers are notified only then.
+const (
+	hotPoll    = 2 * time.Millisecond
+	quietAfter = 250 * time.Millisecond
+	// listenWait bounds one wait for a notification; workers still poll every
+	// PollInterval in case a notification is lost.
+	listenWait = 5 * time.Second
+)
+
+// waker wakes every idle worker at once.
+type waker struct {
+	mu sync.Mutex
+	ch chan struct{}
+}
+
+func newWaker() *waker { return &waker{ch: make(chan struct{})} }
+
+// wait returns a channel closed at the next wake. Take it before looking for work, so a
+// wake between an empty look and the wait is not missed.
+func (w *waker) wait() <-chan struct{} {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.ch
+}
+
+func (w *waker) wake() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	close(w.ch)
+	w.ch = make(chan struct{})
+}
+
+// idle waits until woken, PollInterval passes, or ctx ends.
+func (r *Relay) idle(ctx context.Context, woken <-chan struct{}) {
+	t := time.NewTimer(r.cfg.PollInterval)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+	case <-woken:
+	case <-t.C:
+	}
+}
+
+// watch wakes the workers when the store's watermark moves.
+func (r *Relay) watch(ctx context.Context, n Notifier) error {
+	var l Listener
+	defer func() {
+		if l != nil {
+			l.Close()
+		}
+	}()
+	last, _ := n.Watermark(ctx)
+	lastChange := time.Now()
+	for ctx.Err() == nil {
+		if time.Since(lastChange) < quietAfter {
+			sleep(ctx, hotPoll)
+		} else {
+			var err error
+			if l == nil {
+				l, err = n.Listen(ctx, r.cfg.ID)
+			}
+			if err == nil {
+				err = l.Wait(ctx, last, listenWait)
+			}
+			if err != nil && ctx.Err() == nil {
+				r.log.Warn("wait for writes", "err", err)
+				if l != nil {
+					l.Close()
+					l = nil
+				}
+				sleep(ctx, r.cfg.PollInterval)
+			}
+		}
+		w, err := n.Watermark(ctx)
+		if err != nil {
+			if ctx.Err() == nil {
+				sleep(ctx, r.cfg.PollInterval)
+			}
+			continue
+		}
+		if w != last {
+			last, lastChange = w, time.Now()
+			r.wake.wake()
+		}
+	}
+	return nil
+}

@@ -1,0 +1,69 @@
+package relay_test
+
+import (
+	"context"
+	"database/sql"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	_ "github.com/jackc/pgx/v5/stdlib"
+
+	"github.com/firstunicorn/outbox"
+	"github.com/firstunicorn/outbox/internal/testenv"
+	"github.com/firstunicorn/outbox/outboxsql"
+	"github.com/firstunicorn/outbox/relay"
+)
+
+// An idle relay (past the watcher's quiet period, listening) publishes a new event
+// within milliseconds, though it polls only every 10s: the insert trigger's NOTIFY woke it.
+func TestIdleRelayWokenByNotify(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, outbox.Limits{})
+	start(t, e.store, publisher(t), relay.Config{PollInterval: 10 * time.Second})
+	ctx := context.Background()
+	consumer := testenv.Client(t, kgoConsume(e.topic)...)
+	var worst time.Duration
+	for i := 0; i < 5; i++ {
+		time.Sleep(600 * time.Millisecond) // quiet long enough to be listening, not polling
+		key := "idle"
+		m := outbox.Message{Topic: e.topic, Key: []byte(key), Payload: e.ledger.Add(key)}
+		if err := pgx.BeginFunc(ctx, e.pool, func(tx pgx.Tx) error { return e.writer.Write(ctx, tx, m) }); err != nil {
+			t.Fatal(err)
+		}
+		committed := time.Now()
+		waitRecord(t, consumer, 5*time.Second)
+		worst = max(worst, time.Since(committed))
+	}
+	t.Logf("idle relay, 5 single events: slowest commit→consumer %s", worst.Round(time.Millisecond))
+	if worst > time.Second {
+		t.Fatalf("an idle relay took %s to publish; notifications are not waking it (PollInterval is 10s)", worst)
+	}
+}
+
+// A store without notifications (database/sql) is relayed by polling alone.
+func TestRelayOverDatabaseSQL(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, outbox.Limits{})
+	db, err := sql.Open("pgx", testenv.DatabaseURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = db.Close() })
+	store, err := outboxsql.NewStore(db, &outboxsql.Config{Schema: e.store.Names().Schema})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var _ relay.Store = store
+	if _, ok := any(store).(relay.Notifier); ok {
+		t.Fatal("outboxsql.Store claims notifications it cannot deliver")
+	}
+	for i := 0; i < 10; i++ {
+		e.commit(t, keys(30)...)
+	}
+	start(t, store, publisher(t), relay.Config{PollInterval: 20 * time.Millisecond})
+	recs := testenv.ConsumeAll(t, e.topic, 300, time.Second, 30*time.Second)
+	if rep := testenv.Verify(e.ledger, recs); rep.Received != 300 || !rep.OK() || rep.Duplicates != 0 {
+		t.Fatalf("relay over database/sql: %v", rep)
+	}
+}
