@@ -113,13 +113,15 @@ func (e *env) latency(ctx context.Context, rep *Report) error {
 			return err
 		}
 		waitStart := time.Now()
-		for arr.pending() > 0 && time.Since(waitStart) < 30*time.Second {
+		for arr.pending() > 0 && time.Since(waitStart) < time.Minute {
 			time.Sleep(10 * time.Millisecond)
 		}
 		caughtUp := time.Since(waitStart)
 		samples, missing := arr.phase()
 		if missing > 0 {
-			return fmt.Errorf("at %d events/s, %d committed events had not arrived 30s later; relay output:\n%s", target, missing, relayOut.String())
+			st, _ := e.store.Status(ctx)
+			return fmt.Errorf("at %d events/s, %d committed events had not reached the consumer a minute later; "+
+				"the outbox holds %d pending and %d in flight; relay output:\n%s", target, missing, st.Pending, st.InFlight, relayOut.String())
 		}
 		if !warm {
 			warm = true

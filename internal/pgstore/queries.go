@@ -27,8 +27,13 @@ func newQueries(n Names) queries {
 		lock: `SELECT set_config('idle_in_transaction_session_timeout', $3, true),
 	(SELECT coalesce(array_agg(b), '{}')::text FROM unnest($1::text::int[]) b WHERE pg_try_advisory_xact_lock($2, b))`,
 		// Keys with an earlier row waiting for its retry (or, with $3, a dead row) are
-		// skipped, so they stay in order while the other keys go on. The batch's size goes
-		// into application_name until it ends: the in-flight count of Status.
+		// skipped, so they stay in order while the other keys go on. Each bucket is read
+		// through the claim index, oldest first, at most $5 rows (a few times its share
+		// of the batch): the cost is bounded by the batch, not by the backlog, and index
+		// scans skip the entries of deleted rows once seen, where a bitmap scan over all
+		// the buckets' rows, then a sort, slowed down with every row not yet vacuumed.
+		// The batch's size goes into application_name until it ends: the in-flight count
+		// of Status.
 		claim: r.Replace(`
 WITH blocked AS (
 	SELECT key FROM {T}
@@ -37,12 +42,18 @@ WITH blocked AS (
 	UNION ALL
 	SELECT key FROM {T}
 	WHERE $3 AND bucket = ANY($1::text::int[]) AND key IS NOT NULL AND status = 'dead'
-), claimed AS (
-	SELECT ` + claimedCols + ` FROM {T}
-	WHERE bucket = ANY($1::text::int[]) AND status = 'pending' AND available_at <= now()
-	  AND (key IS NULL OR key NOT IN (SELECT key FROM blocked))
-	ORDER BY seq
+), picked AS (
+	SELECT p.seq FROM unnest($1::text::int[]) b, LATERAL (
+		SELECT seq FROM {T}
+		WHERE bucket = b AND status = 'pending' AND available_at <= now()
+		  AND (key IS NULL OR key NOT IN (SELECT key FROM blocked))
+		ORDER BY seq
+		LIMIT $5
+	) p
+	ORDER BY p.seq
 	LIMIT $2
+), claimed AS (
+	SELECT ` + claimedCols + ` FROM {T} WHERE seq IN (SELECT seq FROM picked) ORDER BY seq
 )
 SELECT *, set_config('application_name', $4 || (SELECT count(*) FROM claimed), true) FROM claimed`),
 		markDeleted: r.Replace(`DELETE FROM {T} WHERE seq = ANY($1::text::bigint[])`),

@@ -80,7 +80,7 @@ func (s *Store) claim(ctx context.Context, tx Tx, p *relay.ClaimParams) ([]relay
 	if locked == "{}" {
 		return nil, nil
 	}
-	rows, err := tx.Query(ctx, s.q.claim, locked, p.Limit, p.HoldDeadKeys, s.names.appName)
+	rows, err := tx.Query(ctx, s.q.claim, locked, p.Limit, p.HoldDeadKeys, s.names.appName, perBucket(p.Limit, len(p.Buckets)))
 	if err != nil {
 		return nil, err
 	}
@@ -94,6 +94,13 @@ func (s *Store) claim(ctx context.Context, tx Tx, p *relay.ClaimParams) ([]relay
 		recs = append(recs, rec)
 	}
 	return recs, rows.Err()
+}
+
+// perBucket is how many rows a claim reads at most from each bucket: four times an even
+// share of the batch, at least 16. A bucket with a backlog of its own (a hot key) still
+// gets that many per batch; the batch is filled from the oldest candidates.
+func perBucket(limit, buckets int) int {
+	return max(16, (4*limit+buckets-1)/max(buckets, 1))
 }
 
 // batch is an open claim transaction.
