@@ -14,7 +14,9 @@ import (
 )
 
 // newOutbox migrates a fresh outbox in its own schema and returns the pool, store and writer.
-func newOutbox(t *testing.T) (*pgxpool.Pool, *outboxpgx.Store, *outboxpgx.Writer) { return newOutboxB(t) }
+func newOutbox(t *testing.T) (*pgxpool.Pool, *outboxpgx.Store, *outboxpgx.Writer) {
+	return newOutboxB(t)
+}
 
 func newOutboxB(t testing.TB) (*pgxpool.Pool, *outboxpgx.Store, *outboxpgx.Writer) {
 	t.Helper()

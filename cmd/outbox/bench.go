@@ -26,7 +26,7 @@ func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		drainN   = f.Int("drain-events", 1_000_000, "backlog of the drain scenario (scale-out uses half)")
 		writers  = f.Int("writers", 8, "writer connections")
 		duration = f.Duration("duration", 5*time.Second, "length of each timed write scenario")
-		rates    = f.String("rates", "1000,5000,20000", "sustained end-to-end rates, events/s")
+		rates    = f.String("rates", "1000,5000,10000,20000", "sustained end-to-end rates, events/s")
 		scale    = f.String("scale", "1,2,4", "relay process counts for scale-out")
 		only     = f.String("only", "", "comma-separated scenarios to run: limits,drain,overhead,latency,scale (default all)")
 		asJSON   = f.Bool("json", false, "print JSON")

@@ -35,7 +35,7 @@ type Config struct {
 	Writers int
 	// Duration is how long each timed write scenario runs. Default 5s.
 	Duration time.Duration
-	// Rates are the sustained end-to-end rates, events/s. Default 1000, 5000, 20000.
+	// Rates are the sustained end-to-end rates, events/s. Default 1000, 5000, 10000, 20000.
 	Rates []int
 	// Scale are the relay counts of the scale-out scenario. Default 1, 2, 4.
 	Scale []int
@@ -61,7 +61,7 @@ func (c *Config) defaults() {
 		c.Duration = 5 * time.Second
 	}
 	if c.Rates == nil {
-		c.Rates = []int{1000, 5000, 20000}
+		c.Rates = []int{1000, 5000, 10000, 20000}
 	}
 	if c.Scale == nil {
 		c.Scale = []int{1, 2, 4}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -25,6 +26,9 @@ type arrivals struct {
 	committed map[string]time.Time
 	early     map[string]bool
 	samples   []time.Duration
+	// handed is, per sample, commit → the relay's Produce call (the record's timestamp,
+	// set by franz-go): the outbox's part of the latency; the rest is Kafka's.
+	handed []time.Duration
 }
 
 func (a *arrivals) commit(id uuid.UUID) {
@@ -47,6 +51,7 @@ func (a *arrivals) arrive(r *kgo.Record, now time.Time) {
 		a.mu.Lock()
 		if t, ok := a.committed[string(h.Value)]; ok {
 			a.samples = append(a.samples, now.Sub(t))
+			a.handed = append(a.handed, max(0, r.Timestamp.Sub(t)))
 			delete(a.committed, string(h.Value))
 		} else {
 			a.early[string(h.Value)] = true
@@ -56,12 +61,12 @@ func (a *arrivals) arrive(r *kgo.Record, now time.Time) {
 }
 
 // phase returns and resets the samples, and how many commits have not arrived.
-func (a *arrivals) phase() (samples []time.Duration, missing int) {
+func (a *arrivals) phase() (samples, handed []time.Duration, missing int) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	s := a.samples
-	a.samples = nil
-	return s, len(a.committed)
+	s, h := a.samples, a.handed
+	a.samples, a.handed = nil, nil
+	return s, h, len(a.committed)
 }
 
 // latency: writers commit at fixed rates while one relay process runs; each event's
@@ -117,11 +122,13 @@ func (e *env) latency(ctx context.Context, rep *Report) error {
 			time.Sleep(10 * time.Millisecond)
 		}
 		caughtUp := time.Since(waitStart)
-		samples, missing := arr.phase()
+		samples, handed, missing := arr.phase()
 		if missing > 0 {
 			st, _ := e.store.Status(ctx)
+			vr, verr := e.verify(ctx, topic, mergeLedgers(ledgers))
 			return fmt.Errorf("at %d events/s, %d committed events had not reached the consumer a minute later; "+
-				"the outbox holds %d pending and %d in flight; relay output:\n%s", target, missing, st.Pending, st.InFlight, relayOut.String())
+				"the outbox holds %d pending and %d in flight; a fresh read of the topic: %v (%v); relay output:\n%s",
+				target, missing, st.Pending, st.InFlight, vr, verr, relayOut.String())
 		}
 		if !warm {
 			warm = true
@@ -135,15 +142,27 @@ func (e *env) latency(ctx context.Context, rep *Report) error {
 		rep.add(name+".p99", ms(pct(samples, 0.99)), "ms", "writers achieved %.0f events/s (%d per tx); kept up: %v",
 			achieved, perTx(target, e.cfg.Writers), yes(kept))
 		rep.add(name+".max", ms(samples[len(samples)-1]), "ms", "")
+		slices.Sort(handed)
+		rep.add(name+".to_producer_p99", ms(pct(handed, 0.99)), "ms", "commit→relay's Produce call (record timestamp): the outbox's own part, p50 %.2fms", ms(pct(handed, 0.5)))
 	}
+	if warns := strings.Count(relayOut.String(), "level=WARN"); warns > 0 {
+		first, _, _ := strings.Cut(relayOut.String()[strings.Index(relayOut.String(), "level=WARN"):], "\n")
+		rep.add("latency.relay_warnings", float64(warns), "lines", "first: %s", first)
+	}
+	if _, err := e.verify(ctx, topic, mergeLedgers(ledgers)); err != nil {
+		return err
+	}
+	return e.kafkaControl(ctx, rep, slices.Max(e.cfg.Rates))
+}
+
+func mergeLedgers(ls []ledger.Ledger) ledger.Ledger {
 	all := ledger.Ledger{}
-	for _, l := range ledgers {
+	for _, l := range ls {
 		for k, v := range l {
 			all[k] = v
 		}
 	}
-	_, err = e.verify(ctx, topic, all)
-	return err
+	return all
 }
 
 // pending is how many commits have not arrived yet.
