@@ -1,12 +1,10 @@
 package pgstore
 
 import (
-	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
 	"math"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -191,10 +189,6 @@ func (s *Store) Purge(ctx context.Context, age time.Duration) (int64, error) {
 // maxLimits checks what a stored row must satisfy to be sent at all; size limits are the
 // writer's business, and the broker has the last word on them.
 var maxLimits = outbox.Limits{MaxKeyBytes: math.MaxInt, MaxPayloadBytes: math.MaxInt, MaxHeadersBytes: math.MaxInt}
-
-func sortBySeq(recs []relay.Record) {
-	slices.SortFunc(recs, func(a, b relay.Record) int { return cmp.Compare(a.Seq, b.Seq) })
-}
 
 func int64Array(vs []int64) string {
 	var b strings.Builder
