@@ -13,10 +13,12 @@ test: services check
 demo: services
 	$(ENV) && go run ./cmd/outbox migrate && go run ./examples/orders --demo
 
-## bench: start the services, then run every benchmark scenario and print one table (BENCHFLAGS to adjust)
+## bench: start the services, run every scenario, then Watermill's forwarder (bench/watermill,
+## its own module) on the same services, and print one table with the ratio (BENCHFLAGS, WMFLAGS to adjust)
 bench: services
 	go build -o bin/outbox ./cmd/outbox
-	$(ENV) && bin/outbox bench $(BENCHFLAGS)
+	$(ENV) && bin/outbox bench --json $(BENCHFLAGS) > bin/bench.json
+	$(ENV) && cd bench/watermill && go run . --outbox-report ../../bin/bench.json $(WMFLAGS)
 
 ## check: formatting and vet, no services needed
 check:
