@@ -24,7 +24,12 @@ func newQueries(n Names) queries {
 	WHERE bucket = ANY($1::text::int[]) AND status = 'pending' AND available_at <= now())`),
 		// A batch holds the buckets it could lock until it ends; a bucket another batch
 		// holds is left out. The idle timeout lets the server end a batch whose relay froze.
+		// The batch's commit records only that published rows are gone (or a retry is
+		// due): losing the last few such commits in a crash means sending those events
+		// again, which at-least-once allows, so it does not wait for the WAL flush.
+		// Writers' transactions keep their own synchronous_commit.
 		lock: `SELECT set_config('idle_in_transaction_session_timeout', $3, true),
+	set_config('synchronous_commit', 'off', true),
 	(SELECT coalesce(array_agg(b), '{}')::text FROM unnest($1::text::int[]) b WHERE pg_try_advisory_xact_lock($2, b))`,
 		// Keys with an earlier row waiting for its retry (or, with $3, a dead row) are
 		// skipped, so they stay in order while the other keys go on. Each bucket is read

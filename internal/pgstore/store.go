@@ -68,11 +68,11 @@ func (s *Store) Claim(ctx context.Context, p *relay.ClaimParams) (relay.Batch, e
 
 func (s *Store) claim(ctx context.Context, tx Tx, p *relay.ClaimParams) ([]relay.Record, error) {
 	var (
-		timeout string
-		locked  string
+		timeout, syncCommit string // set_config's results, read and dropped
+		locked              string
 	)
 	idle := strconv.FormatInt(p.IdleTimeout.Milliseconds(), 10)
-	if err := queryRow(ctx, tx, s.q.lock, []any{intArray(p.Buckets), s.names.lockClass, idle}, &timeout, &locked); err != nil {
+	if err := queryRow(ctx, tx, s.q.lock, []any{intArray(p.Buckets), s.names.lockClass, idle}, &timeout, &syncCommit, &locked); err != nil {
 		return nil, fmt.Errorf("lock buckets: %w", err)
 	}
 	if locked == "{}" {
