@@ -3,7 +3,7 @@ SHELL := /bin/bash
 SERVICES := scripts/services.sh
 ENV = eval "$$($(SERVICES) env | sed 's/^/export /')"
 
-.PHONY: test demo bench services services-down status check fuzz
+.PHONY: test demo bench chaos services services-down status check fuzz
 
 ## test: start the services, then gofmt, go vet and every test (integration included) with the race detector
 test: services check
@@ -19,6 +19,10 @@ bench: services
 	go build -o bin/outbox ./cmd/outbox
 	$(ENV) && bin/outbox bench --json $(BENCHFLAGS) > bin/bench.json
 	$(ENV) && cd bench/watermill && go run . --outbox-report ../../bin/bench.json $(WMFLAGS)
+
+## chaos: restart PostgreSQL (fast, immediate) and SIGKILL Kafka under load; runs alone (it stops shared services)
+chaos: services
+	$(ENV) && go test -tags chaos -count=1 -p 1 -v -timeout 20m ./internal/chaos
 
 ## check: formatting and vet, no services needed
 check:
