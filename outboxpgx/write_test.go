@@ -10,6 +10,7 @@ import (
 
 	"github.com/firstunicorn/outbox"
 	"github.com/firstunicorn/outbox/outboxpgx"
+	"github.com/firstunicorn/outbox/relay"
 )
 
 // countingExecer counts the statements Write sends.
@@ -114,5 +115,40 @@ func TestConfigValidation(t *testing.T) {
 		if _, err := outboxpgx.NewStore(nil, &cfg); err == nil {
 			t.Errorf("NewStore(nil, %+v) accepted", cfg)
 		}
+	}
+}
+
+// Status counts the messages of open batches as in flight, and the rest as pending.
+func TestStatusInFlight(t *testing.T) {
+	t.Parallel()
+	pool, store, w := newOutbox(t)
+	ctx := context.Background()
+	msgs := make([]outbox.Message, 10)
+	for i := range msgs {
+		msgs[i] = outbox.Message{Topic: "t", Key: []byte{byte(i)}}
+	}
+	if err := w.Write(ctx, pool, msgs...); err != nil {
+		t.Fatal(err)
+	}
+	buckets := make([]int, store.Buckets())
+	for i := range buckets {
+		buckets[i] = i
+	}
+	b, err := store.Claim(ctx, &relay.ClaimParams{Buckets: buckets, Limit: 4})
+	if err != nil || b == nil {
+		t.Fatalf("claim: %v", err)
+	}
+	st, err := store.Status(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.InFlight != 4 || st.Pending != 6 {
+		t.Fatalf("with a batch of 4 open: %+v, want 4 in flight and 6 pending", st)
+	}
+	if err := b.Rollback(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if st, _ := store.Status(ctx); st.InFlight != 0 || st.Pending != 10 {
+		t.Fatalf("after the batch ended: %+v", st)
 	}
 }
