@@ -30,6 +30,7 @@ func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		scale    = f.String("scale", "1,2,4", "relay process counts for scale-out")
 		only     = f.String("only", "", "comma-separated scenarios to run: limits,drain,overhead,latency,scale (default all)")
 		asJSON   = f.Bool("json", false, "print JSON")
+		relayArg = f.String("relay-args", "", "extra flags for every relay process, space-separated (e.g. \"--cpuprofile /tmp/relay.prof\")")
 	)
 	if err := f.parse(args); err != nil {
 		return err
@@ -58,7 +59,8 @@ func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		DatabaseURL: *url, Brokers: bl, PayloadBytes: *payload, Keys: *keys, LimitEvents: *limitN,
 		DrainEvents: *drainN, Writers: *writers, Duration: *duration, Rates: rs, Scale: ss, Logger: log,
 		Relay: func(args ...string) *exec.Cmd {
-			return exec.Command(exe, append([]string{"relay", "--database-url", *url, "--kafka-brokers", *brokers}, args...)...)
+			args = append(append([]string{"relay", "--database-url", *url, "--kafka-brokers", *brokers}, args...), strings.Fields(*relayArg)...)
+			return exec.Command(exe, args...)
 		},
 	}
 	if *only != "" {

@@ -8,6 +8,8 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
+	"runtime/pprof"
 	"time"
 
 	"github.com/firstunicorn/outbox/outboxkafka"
@@ -32,6 +34,7 @@ func cmdRelay(ctx context.Context, args []string, _, stderr io.Writer) error {
 		metricsAddr = f.string("metrics-addr", "", "serve Prometheus metrics and /healthz here, e.g. :9100 (empty = off)")
 		logLevel    = f.string("log-level", "info", "debug, info, warn or error")
 		logJSON     = f.bool("log-json", false, "log JSON lines instead of text")
+		cpuProfile  = f.string("cpuprofile", "", "write a CPU profile (go tool pprof) to this file until the relay stops")
 	)
 	if err := f.parse(args); err != nil {
 		return err
@@ -71,6 +74,13 @@ func cmdRelay(ctx context.Context, args []string, _, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	if *cpuProfile != "" {
+		stop, err := startCPUProfile(*cpuProfile)
+		if err != nil {
+			return err
+		}
+		defer stop()
+	}
 	if *metricsAddr != "" {
 		stop, err := serveMetrics(*metricsAddr, m, log)
 		if err != nil {
@@ -79,6 +89,18 @@ func cmdRelay(ctx context.Context, args []string, _, stderr io.Writer) error {
 		defer stop()
 	}
 	return r.Run(ctx)
+}
+
+func startCPUProfile(path string) (stop func(), err error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, fmt.Errorf("--cpuprofile: %w", err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		_ = f.Close()
+		return nil, fmt.Errorf("--cpuprofile: %w", err)
+	}
+	return func() { pprof.StopCPUProfile(); _ = f.Close() }, nil
 }
 
 func newLogger(w io.Writer, level string, json bool) (*slog.Logger, error) {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"syscall"
 	"sync"
 	"time"
 
@@ -105,7 +106,17 @@ func (e *env) latency(ctx context.Context, rep *Report) error {
 	if err := relayProc.Start(); err != nil {
 		return err
 	}
-	defer func() { _ = relayProc.Process.Kill(); _ = relayProc.Wait() }()
+	defer func() { // SIGTERM: the relay drains and stops as in production (and flushes a --cpuprofile)
+		_ = relayProc.Process.Signal(syscall.SIGTERM)
+		stopped := make(chan struct{})
+		go func() { _ = relayProc.Wait(); close(stopped) }()
+		select {
+		case <-stopped:
+		case <-time.After(30 * time.Second):
+			_ = relayProc.Process.Kill()
+			<-stopped
+		}
+	}()
 	ledgers := make([]ledger.Ledger, e.cfg.Writers)
 	for i := range ledgers {
 		ledgers[i] = ledger.Ledger{}
