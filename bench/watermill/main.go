@@ -6,7 +6,6 @@ package main
 
 import (
 	"context"
-	stdsql "database/sql"
 	"encoding/json"
 	"flag"
 	"fmt"
@@ -15,13 +14,9 @@ import (
 	"time"
 
 	"github.com/ThreeDotsLabs/watermill"
-	"github.com/ThreeDotsLabs/watermill-kafka/v3/pkg/kafka"
-	wsql "github.com/ThreeDotsLabs/watermill-sql/v4/pkg/sql"
-	"github.com/ThreeDotsLabs/watermill/components/forwarder"
 	"github.com/ThreeDotsLabs/watermill/message"
 	_ "github.com/jackc/pgx/v5/stdlib"
 	"github.com/twmb/franz-go/pkg/kadm"
-	"github.com/twmb/franz-go/pkg/kgo"
 )
 
 func main() {
@@ -32,6 +27,8 @@ func main() {
 		payload = flag.Int("payload-bytes", 1024, "payload size")
 		keys    = flag.Int("keys", 10_000, "distinct partition keys")
 		asJSON  = flag.Bool("json", false, "print JSON")
+		rates   = flag.String("rates", "1000,5000", "sustained latency rates, messages/s, comma-separated (empty = none)")
+		dur     = flag.Duration("duration", 5*time.Second, "length of each latency phase")
 		report  = flag.String("outbox-report", "", "`outbox bench --json` output of the same run: print it with the Watermill rows and the ratio")
 	)
 	flag.Parse()
@@ -52,6 +49,20 @@ func main() {
 		fail(err)
 	}
 	rows = append(rows, w)
+	for _, rs := range strings.Split(*rates, ",") {
+		if rs = strings.TrimSpace(rs); rs == "" {
+			continue
+		}
+		var rate int
+		if _, err := fmt.Sscan(rs, &rate); err != nil || rate <= 0 {
+			fail(fmt.Errorf("bad --rates %q", *rates))
+		}
+		lr, err := latency(context.Background(), *dbURL, strings.Split(*brokers, ","), rate, *dur, *payload, *keys)
+		if err != nil {
+			fail(err)
+		}
+		rows = append(rows, lr...)
+	}
 	for _, r := range rows {
 		if r.Scenario == "drain.1_relay" {
 			rows = append(rows, row{"watermill.ratio", r.Value / w.Value, "x", "go-outbox drain / Watermill forwarder drain, same run; target >= 10"})
@@ -79,36 +90,12 @@ type row struct {
 }
 
 func drain(ctx context.Context, dbURL string, brokers []string, n, payloadBytes, keys int) (row, error) {
-	logger := watermill.NopLogger{}
-	db, err := stdsql.Open("pgx", dbURL)
+	r, err := newRig(ctx, dbURL, brokers)
 	if err != nil {
 		return row{}, err
 	}
-	defer db.Close()
-	suffix := fmt.Sprint(time.Now().UnixNano())
-	fwdTopic, topic := "bench_forwarder_"+suffix, "watermill-bench-"+suffix
-	defer func() {
-		_, _ = db.Exec(`DROP TABLE IF EXISTS "watermill_` + fwdTopic + `", "watermill_offsets_` + fwdTopic + `"`)
-	}()
-
-	kcl, err := kgo.NewClient(kgo.SeedBrokers(brokers...))
-	if err != nil {
-		return row{}, err
-	}
-	defer kcl.Close()
-	adm := kadm.NewClient(kcl)
-	if _, err := adm.CreateTopic(ctx, 8, 1, nil, topic); err != nil {
-		return row{}, fmt.Errorf("create topic: %w", err)
-	}
-	defer func() { _, _ = adm.DeleteTopics(context.Background(), topic) }()
-
+	defer r.close()
 	// Pre-fill the backlog as an application would: enveloped messages in the SQL table.
-	schema := wsql.DefaultPostgreSQLSchema{}
-	sqlPub, err := wsql.NewPublisher(wsql.BeginnerFromStdSQL(db), wsql.PublisherConfig{SchemaAdapter: schema, AutoInitializeSchema: true}, logger)
-	if err != nil {
-		return row{}, err
-	}
-	pub := forwarder.NewPublisher(sqlPub, forwarder.PublisherConfig{ForwarderTopic: fwdTopic})
 	pad := make([]byte, payloadBytes)
 	for start := 0; start < n; start += 1000 {
 		msgs := make([]*message.Message, 0, 1000)
@@ -117,36 +104,18 @@ func drain(ctx context.Context, dbURL string, brokers []string, n, payloadBytes,
 			m.Metadata.Set("partition_key", fmt.Sprint("k", i%keys))
 			msgs = append(msgs, m)
 		}
-		if err := pub.Publish(topic, msgs...); err != nil {
+		if err := r.pub.Publish(r.topic, msgs...); err != nil {
 			return row{}, fmt.Errorf("prefill: %w", err)
 		}
-	}
-
-	sub, err := wsql.NewSubscriber(wsql.BeginnerFromStdSQL(db), wsql.SubscriberConfig{
-		ConsumerGroup: "forwarder", SchemaAdapter: schema, OffsetsAdapter: wsql.DefaultPostgreSQLOffsetsAdapter{},
-		InitializeSchema: true, PollInterval: 10 * time.Millisecond,
-	}, logger)
-	if err != nil {
-		return row{}, err
-	}
-	kpub, err := kafka.NewPublisher(kafka.PublisherConfig{Brokers: brokers, Marshaler: kafka.DefaultMarshaler{}}, logger)
-	if err != nil {
-		return row{}, err
-	}
-	defer kpub.Close()
-	fwd, err := forwarder.NewForwarder(sub, kpub, logger, forwarder.Config{ForwarderTopic: fwdTopic})
-	if err != nil {
-		return row{}, err
 	}
 	rctx, stop := context.WithCancel(ctx)
 	defer stop()
 	start := time.Now()
-	go func() { _ = fwd.Run(rctx) }()
-
+	r.run(rctx)
 	deadline := time.Now().Add(30 * time.Minute)
 	var got int64
 	for time.Now().Before(deadline) {
-		ends, err := adm.ListEndOffsets(ctx, topic)
+		ends, err := r.adm.ListEndOffsets(ctx, r.topic)
 		if err == nil {
 			got = 0
 			ends.Each(func(o kadm.ListedOffset) { got += o.Offset })
