@@ -3,6 +3,7 @@ package outboxpgx_test
 import (
 	"context"
 	"errors"
+	"strings"
 	"testing"
 
 	"github.com/jackc/pgx/v5"
@@ -150,5 +151,26 @@ func TestStatusInFlight(t *testing.T) {
 	}
 	if st, _ := store.Status(ctx); st.InFlight != 0 || st.Pending != 10 {
 		t.Fatalf("after the batch ended: %+v", st)
+	}
+}
+
+// A database refusing writes (here: read-only transactions) fails the caller's
+// transaction as a whole, with the database's reason in the error, and stores nothing.
+func TestWriteRefusedByDatabase(t *testing.T) {
+	t.Parallel()
+	pool, store, w := newOutbox(t)
+	ctx := context.Background()
+	err := pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, "SET TRANSACTION READ ONLY"); err != nil {
+			return err
+		}
+		return w.Write(ctx, tx, outbox.Message{Topic: "t", Key: []byte("k")})
+	})
+	var pgErr *pgconn.PgError
+	if !errors.As(err, &pgErr) || pgErr.Code != "25006" || !strings.Contains(err.Error(), "outbox: write 1 messages") {
+		t.Fatalf("err = %v; want the write's context and SQLSTATE 25006 (read-only transaction)", err)
+	}
+	if st, _ := store.Status(ctx); st.Pending != 0 {
+		t.Fatalf("a refused write stored %d events", st.Pending)
 	}
 }
