@@ -73,3 +73,24 @@ func TestNewRequiresStoreAndPublisher(t *testing.T) {
 		t.Fatalf("New(nil, nil): %v", err)
 	}
 }
+
+func TestBackoffSchedule(t *testing.T) {
+	t.Parallel()
+	b := backoff{base: 100 * time.Millisecond, max: 400 * time.Millisecond}
+	for i, want := range []time.Duration{100, 200, 400, 400} { // doubling, then capped
+		b.fail()
+		want *= time.Millisecond
+		if p := b.pause(); p < want/2-5*time.Millisecond || p > want {
+			t.Fatalf("failure %d: pause %s, want within [%s, %s]", i+1, p, want/2, want)
+		}
+		b.until = time.Time{} // next delay measured on its own
+	}
+	b.ok()
+	if b.count() != 0 {
+		t.Fatalf("ok left %d failures", b.count())
+	}
+	b.fail()
+	if p := b.pause(); p > 100*time.Millisecond {
+		t.Fatalf("after ok the schedule must restart at Backoff, pause %s", p)
+	}
+}

@@ -81,18 +81,18 @@ func (r *Relay) Run(ctx context.Context) error {
 // It needs no pause in the batches: a bucket given up mid-batch stays locked by that
 // batch until it ends, so its next holder cannot overtake it.
 func (r *Relay) leaseLoop(ctx context.Context) error {
-	failures := 0
+	retry := backoff{base: r.cfg.Backoff, max: r.cfg.MaxBackoff} // its own: a sync failure need not pause the batches
 	for ctx.Err() == nil {
 		wait := r.cfg.LeaseTTL / 3
 		if err := r.sync(ctx); err != nil {
 			if ctx.Err() != nil {
 				break
 			}
-			failures++
-			r.log.Warn("lease sync failed", "err", err, "failures", failures)
-			wait = min(wait, jitter(min(r.cfg.MaxBackoff, r.cfg.Backoff<<min(failures-1, 16))))
+			retry.fail()
+			r.log.Warn("lease sync failed", "err", err, "failures", retry.count())
+			wait = min(wait, retry.pause())
 		} else {
-			failures = 0
+			retry.ok()
 		}
 		sleep(ctx, wait)
 	}
