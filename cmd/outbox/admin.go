@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+
+	"github.com/firstunicorn/outbox/outboxpgx"
 )
 
 func cmdMigrate(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -17,21 +19,18 @@ func cmdMigrate(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if err := f.parse(args); err != nil {
 		return err
 	}
-	pool, store, err := db.open(ctx)
-	if err != nil {
-		return err
-	}
-	defer pool.Close()
-	applied, err := store.Migrate(ctx)
-	if err != nil {
-		return err
-	}
-	if len(applied) == 0 {
-		fmt.Fprintf(stdout, "%s is up to date\n", store.Names().Qualified())
+	return db.withStore(ctx, func(store *outboxpgx.Store) error {
+		applied, err := store.Migrate(ctx)
+		if err != nil {
+			return err
+		}
+		if len(applied) == 0 {
+			fmt.Fprintf(stdout, "%s is up to date\n", store.Names().Qualified())
+			return nil
+		}
+		fmt.Fprintf(stdout, "%s: applied migrations %v\n", store.Names().Qualified(), applied)
 		return nil
-	}
-	fmt.Fprintf(stdout, "%s: applied migrations %v\n", store.Names().Qualified(), applied)
-	return nil
+	})
 }
 
 func cmdStatus(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -41,27 +40,24 @@ func cmdStatus(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err := f.parse(args); err != nil {
 		return err
 	}
-	pool, store, err := db.open(ctx)
-	if err != nil {
-		return err
-	}
-	defer pool.Close()
-	st, err := store.Status(ctx)
-	if err != nil {
-		return err
-	}
-	if *asJSON {
-		return json.NewEncoder(stdout).Encode(struct {
-			Pending  int64   `json:"pending"`
-			InFlight int64   `json:"in_flight"`
-			Dead     int64   `json:"dead"`
-			Age      float64 `json:"oldest_pending_age_seconds"`
-		}{st.Pending, st.InFlight, st.Dead, st.OldestPendingAgeSeconds})
-	}
-	age := time.Duration(st.OldestPendingAgeSeconds * float64(time.Second)).Round(time.Millisecond)
-	fmt.Fprintf(stdout, "pending:            %d\nin flight:          %d\ndead:               %d\npublished (kept):   %d\noldest pending age: %s\n",
-		st.Pending, st.InFlight, st.Dead, st.Published, age)
-	return nil
+	return db.withStore(ctx, func(store *outboxpgx.Store) error {
+		st, err := store.Status(ctx)
+		if err != nil {
+			return err
+		}
+		if *asJSON {
+			return json.NewEncoder(stdout).Encode(struct {
+				Pending  int64   `json:"pending"`
+				InFlight int64   `json:"in_flight"`
+				Dead     int64   `json:"dead"`
+				Age      float64 `json:"oldest_pending_age_seconds"`
+			}{st.Pending, st.InFlight, st.Dead, st.OldestPendingAgeSeconds})
+		}
+		age := time.Duration(st.OldestPendingAgeSeconds * float64(time.Second)).Round(time.Millisecond)
+		fmt.Fprintf(stdout, "pending:            %d\nin flight:          %d\ndead:               %d\npublished (kept):   %d\noldest pending age: %s\n",
+			st.Pending, st.InFlight, st.Dead, st.Published, age)
+		return nil
+	})
 }
 
 func cmdDead(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -75,31 +71,28 @@ func cmdDead(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if *limit <= 0 {
 		return fmt.Errorf("--limit must be positive")
 	}
-	pool, store, err := db.open(ctx)
-	if err != nil {
-		return err
-	}
-	defer pool.Close()
-	dead, err := store.Dead(ctx, *limit)
-	if err != nil {
-		return err
-	}
-	if *asJSON {
-		enc := json.NewEncoder(stdout)
-		for _, d := range dead {
-			if err := enc.Encode(d); err != nil {
-				return err
-			}
+	return db.withStore(ctx, func(store *outboxpgx.Store) error {
+		dead, err := store.Dead(ctx, *limit)
+		if err != nil {
+			return err
 		}
-		return nil
-	}
-	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "ID\tTOPIC\tKEY\tTYPE\tATTEMPTS\tCREATED\tLAST ERROR")
-	for _, d := range dead {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\t%s\n", d.ID, d.Topic, d.Key, d.Type, d.Attempts,
-			d.CreatedAt.UTC().Format(time.RFC3339), d.LastError)
-	}
-	return tw.Flush()
+		if *asJSON {
+			enc := json.NewEncoder(stdout)
+			for _, d := range dead {
+				if err := enc.Encode(d); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+		tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "ID\tTOPIC\tKEY\tTYPE\tATTEMPTS\tCREATED\tLAST ERROR")
+		for _, d := range dead {
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\t%s\n", d.ID, d.Topic, d.Key, d.Type, d.Attempts,
+				d.CreatedAt.UTC().Format(time.RFC3339), d.LastError)
+		}
+		return tw.Flush()
+	})
 }
 
 func cmdRetry(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -120,20 +113,17 @@ func cmdRetry(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			return fmt.Errorf("bad --id %q: want a UUID as 'outbox dead' prints it", *id)
 		}
 	}
-	pool, store, err := db.open(ctx)
-	if err != nil {
-		return err
-	}
-	defer pool.Close()
-	n, err := store.Retry(ctx, target)
-	if err != nil {
-		return err
-	}
-	if *id != "" && n == 0 {
-		return fmt.Errorf("no dead event with id %s", *id)
-	}
-	fmt.Fprintf(stdout, "requeued %d dead events\n", n)
-	return nil
+	return db.withStore(ctx, func(store *outboxpgx.Store) error {
+		n, err := store.Retry(ctx, target)
+		if err != nil {
+			return err
+		}
+		if *id != "" && n == 0 {
+			return fmt.Errorf("no dead event with id %s", *id)
+		}
+		fmt.Fprintf(stdout, "requeued %d dead events\n", n)
+		return nil
+	})
 }
 
 func cmdPurge(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -146,15 +136,12 @@ func cmdPurge(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if *age <= 0 {
 		return fmt.Errorf("set --dead-older-than to a positive duration, e.g. 168h")
 	}
-	pool, store, err := db.open(ctx)
-	if err != nil {
-		return err
-	}
-	defer pool.Close()
-	n, err := store.PurgeDead(ctx, *age)
-	if err != nil {
-		return err
-	}
-	fmt.Fprintf(stdout, "purged %d dead events\n", n)
-	return nil
+	return db.withStore(ctx, func(store *outboxpgx.Store) error {
+		n, err := store.PurgeDead(ctx, *age)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "purged %d dead events\n", n)
+		return nil
+	})
 }

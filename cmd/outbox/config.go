@@ -128,6 +128,16 @@ func (d dbFlags) open(ctx context.Context) (*pgxpool.Pool, *outboxpgx.Store, err
 	return pool, store, nil
 }
 
+// withStore opens the outbox, runs fn on it, and closes the connections.
+func (d dbFlags) withStore(ctx context.Context, fn func(*outboxpgx.Store) error) error {
+	pool, store, err := d.open(ctx)
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+	return fn(store)
+}
+
 // parseBrokers checks a comma-separated host:port list.
 func parseBrokers(list string) ([]string, error) {
 	if strings.TrimSpace(list) == "" {
