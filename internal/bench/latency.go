@@ -101,8 +101,8 @@ func (e *env) latency(ctx context.Context, rep *Report) error {
 	}()
 
 	relayProc := e.cfg.Relay("--schema", e.schema, "--log-level", "warn")
-	var relayOut bytes.Buffer
-	relayProc.Stdout, relayProc.Stderr = &relayOut, &relayOut
+	relayOut := &output{}
+	relayProc.Stdout, relayProc.Stderr = relayOut, relayOut
 	if err := relayProc.Start(); err != nil {
 		return err
 	}
@@ -156,8 +156,9 @@ func (e *env) latency(ctx context.Context, rep *Report) error {
 		slices.Sort(handed)
 		rep.add(name+".to_producer_p99", ms(pct(handed, 0.99)), "ms", "commit→relay's Produce call (record timestamp): the outbox's own part, p50 %.2fms", ms(pct(handed, 0.5)))
 	}
-	if warns := strings.Count(relayOut.String(), "level=WARN"); warns > 0 {
-		first, _, _ := strings.Cut(relayOut.String()[strings.Index(relayOut.String(), "level=WARN"):], "\n")
+	if out := relayOut.String(); strings.Contains(out, "level=WARN") {
+		warns := strings.Count(out, "level=WARN")
+		first, _, _ := strings.Cut(out[strings.Index(out, "level=WARN"):], "\n")
 		rep.add("latency.relay_warnings", float64(warns), "lines", "first: %s", first)
 	}
 	if _, err := e.verify(ctx, topic, mergeLedgers(ledgers)); err != nil {

@@ -1,7 +1,6 @@
 package bench
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"os/exec"
@@ -21,11 +20,11 @@ type relayRun struct {
 func (e *env) runRelays(ctx context.Context, n int, timeout time.Duration, args ...string) (relayRun, error) {
 	var run relayRun
 	procs := make([]*exec.Cmd, n)
-	outs := make([]*bytes.Buffer, n)
+	outs := make([]*output, n)
 	start := time.Now()
 	for i := range procs {
 		procs[i] = e.cfg.Relay(append([]string{"--schema", e.schema, "--log-level", "warn"}, args...)...)
-		outs[i] = &bytes.Buffer{}
+		outs[i] = &output{}
 		procs[i].Stdout, procs[i].Stderr = outs[i], outs[i]
 		if err := procs[i].Start(); err != nil {
 			return run, fmt.Errorf("start relay: %w", err)
