@@ -11,6 +11,10 @@
 #   OUTBOX_CACHE_DIR     downloaded Kafka jars          [$HOME/.cache/go-outbox]
 #   OUTBOX_PG_PORT       PostgreSQL port                [55432]
 #   OUTBOX_KAFKA_PORT    Kafka client port              [59092] (controller: +1)
+#
+# Kafka has a second client listener for fault-injection tests, on OUTBOX_KAFKA_PORT+2,
+# which advertises OUTBOX_KAFKA_PORT+3: a test proxy listening there (internal/faultproxy)
+# sits between its clients and the broker on every connection, metadata included.
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -19,6 +23,8 @@ cache=${OUTBOX_CACHE_DIR:-$HOME/.cache/go-outbox}
 pg_port=${OUTBOX_PG_PORT:-55432}
 kafka_port=${OUTBOX_KAFKA_PORT:-59092}
 controller_port=$((kafka_port + 1))
+proxied_port=$((kafka_port + 2))
+proxy_port=$((kafka_port + 3))
 pg_version=15
 pg_bin=/usr/lib/postgresql/$pg_version/bin
 kafka_version=$(sed -n 's:.*<kafka.version>\(.*\)</kafka.version>.*:\1:p' "$here/kafka/pom.xml")
@@ -94,15 +100,15 @@ kafka_fetch() {
 kafka_config() {
 	local dir=$state/kafka
 	mkdir -p "$dir" "$logs"
-	cat >"$dir/server.properties" <<-EOF
+	cat >"$dir/server.properties.new" <<-EOF
 		process.roles=broker,controller
 		node.id=1
 		controller.quorum.voters=1@127.0.0.1:$controller_port
-		listeners=PLAINTEXT://127.0.0.1:$kafka_port,CONTROLLER://127.0.0.1:$controller_port
-		advertised.listeners=PLAINTEXT://127.0.0.1:$kafka_port
+		listeners=PLAINTEXT://127.0.0.1:$kafka_port,CONTROLLER://127.0.0.1:$controller_port,PROXIED://127.0.0.1:$proxied_port
+		advertised.listeners=PLAINTEXT://127.0.0.1:$kafka_port,PROXIED://127.0.0.1:$proxy_port
 		controller.listener.names=CONTROLLER
 		inter.broker.listener.name=PLAINTEXT
-		listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT
+		listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT,PROXIED:PLAINTEXT
 		log.dirs=$dir/data
 		num.partitions=4
 		auto.create.topics.enable=false
@@ -113,6 +119,17 @@ kafka_config() {
 		share.coordinator.state.topic.min.isr=1
 		group.initial.rebalance.delay.ms=0
 	EOF
+	# A broker running with an older configuration is restarted, so `up` always leaves
+	# the broker this script describes.
+	if ! cmp -s "$dir/server.properties.new" "$dir/server.properties"; then
+		if kafka_running; then
+			log "Kafka configuration changed: restarting the broker"
+			kafka_down
+		fi
+		mv "$dir/server.properties.new" "$dir/server.properties"
+	else
+		rm "$dir/server.properties.new"
+	fi
 	cat >"$dir/log4j2.properties" <<-EOF
 		rootLogger.level=INFO
 		rootLogger.appenderRef.file.ref=file
@@ -191,6 +208,8 @@ kafka_down() {
 print_env() {
 	echo "OUTBOX_DATABASE_URL=postgres://postgres@127.0.0.1:$pg_port/outbox?sslmode=disable"
 	echo "OUTBOX_KAFKA_BROKERS=127.0.0.1:$kafka_port"
+	echo "OUTBOX_KAFKA_PROXIED_LISTENER=127.0.0.1:$proxied_port"
+	echo "OUTBOX_KAFKA_PROXY_ADDR=127.0.0.1:$proxy_port"
 }
 
 status() {

@@ -94,6 +94,7 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"relay", db, "--kafka-brokers=localhost"}, 1, `bad Kafka broker "localhost"`},
 		{[]string{"relay", db, "--kafka-brokers=a:1", "--poll-interval=-1s"}, 1, "PollInterval is negative"},
 		{[]string{"relay", db, "--kafka-brokers=a:1", "--log-level=loud"}, 1, "bad --log-level"},
+		{[]string{"relay", db, "--kafka-brokers=a:1", "--max-record-bytes=10"}, 1, "bad --max-record-bytes 10"},
 		{[]string{"relay", db, "--kafka-brokers=127.0.0.1:1"}, 1, "cannot reach Kafka at 127.0.0.1:1"},
 	}
 	for _, tt := range tests {

@@ -12,6 +12,8 @@ import (
 	"runtime/pprof"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kgo"
+
 	"github.com/firstunicorn/outbox/outboxkafka"
 	"github.com/firstunicorn/outbox/relay"
 )
@@ -31,6 +33,7 @@ func cmdRelay(ctx context.Context, args []string, _, stderr io.Writer) error {
 		maxBackoff  = f.duration("max-backoff", 30*time.Second, "longest retry delay")
 		holdKey     = f.bool("hold-key-on-dead", false, "stop a key's later events while one of its events is dead")
 		retention   = f.duration("retention", 0, "keep published events this long (0 = delete at once)")
+		maxRecord   = f.int("max-record-bytes", 1000012, "largest record batch the producer sends; larger events are dead-lettered (keep <= the topics' max.message.bytes)")
 		metricsAddr = f.string("metrics-addr", "", "serve Prometheus metrics and /healthz here, e.g. :9100 (empty = off)")
 		logLevel    = f.string("log-level", "info", "debug, info, warn or error")
 		logJSON     = f.bool("log-json", false, "log JSON lines instead of text")
@@ -47,6 +50,9 @@ func cmdRelay(ctx context.Context, args []string, _, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	if *maxRecord < 1024 || *maxRecord > 1<<30 {
+		return fmt.Errorf("bad --max-record-bytes %d: use 1024 to 1073741824, at most the topics' max.message.bytes", *maxRecord)
+	}
 	m := &metrics{}
 	cfg := &relay.Config{
 		ID: *id, BatchSize: *batch, Workers: *workers, PollInterval: *poll, LeaseTTL: *leaseTTL, MaxAttempts: *attempts,
@@ -61,7 +67,7 @@ func cmdRelay(ctx context.Context, args []string, _, stderr io.Writer) error {
 		return err
 	}
 	defer pool.Close()
-	client, err := kafkaClient(ctx, bl, outboxkafka.ProducerOpts()...)
+	client, err := kafkaClient(ctx, bl, append(outboxkafka.ProducerOpts(), kgo.ProducerBatchMaxBytes(int32(*maxRecord)))...)
 	if err != nil {
 		return err
 	}
