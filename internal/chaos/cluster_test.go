@@ -1,0 +1,212 @@
+//go:build chaos
+
+package chaos
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"math/rand/v2"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/firstunicorn/outbox/internal/faultproxy"
+	"github.com/firstunicorn/outbox/internal/testenv"
+)
+
+// options shape one scenario's cluster.
+type options struct {
+	Relays, Workers, Batch int
+	LeaseTTL               time.Duration
+	// ProxyPG relays (the first ones) reach PostgreSQL through a fault proxy; the
+	// others connect directly. ProxyKafka puts every relay's Kafka behind one.
+	ProxyPG    int
+	ProxyKafka bool
+	Partitions int32
+}
+
+// cluster is one scenario run: an outbox schema, a topic, relay processes, the proxies
+// in front of them, and the record of when faults ended.
+type cluster struct {
+	t      *testing.T
+	rng    *rand.Rand
+	opt    options
+	pool   *pgxpool.Pool
+	schema string
+	topic  string
+	dir    string
+
+	pgProxy, kafkaProxy *faultproxy.Proxy
+
+	mu     sync.Mutex
+	relays []*proc
+	n      int     // relays started so far
+	marks  []int64 // when faults ended, Unix ms
+	hit    int     // relays hit by faults that may duplicate their batches in flight
+}
+
+func newCluster(t *testing.T, rng *rand.Rand, opt options) *cluster {
+	services(t, "up") // a scenario that failed may have left a service down
+	pool := testenv.Pool(t)
+	lat := "LogAppendTime" // arrival times come from the broker's clock
+	c := &cluster{t: t, rng: rng, opt: opt, pool: pool, schema: testenv.Schema(t, pool),
+		topic: testenv.Topic(t, opt.Partitions, map[string]*string{"message.timestamp.type": &lat}), dir: t.TempDir()}
+	if out, err := c.outbox("migrate"); err != nil {
+		t.Fatalf("migrate: %v\n%s", err, out)
+	}
+	var err error
+	if opt.ProxyPG > 0 {
+		u, _ := url.Parse(testenv.DatabaseURL())
+		if c.pgProxy, err = faultproxy.Listen("127.0.0.1:0", u.Host); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.pgProxy.Close() })
+	}
+	if opt.ProxyKafka {
+		// The broker's PROXIED listener advertises the proxy's address, so every
+		// connection the relays open, after metadata too, goes through the proxy.
+		if c.kafkaProxy, err = faultproxy.Listen(env("OUTBOX_KAFKA_PROXY_ADDR", "127.0.0.1:59095"),
+			env("OUTBOX_KAFKA_PROXIED_LISTENER", "127.0.0.1:59094")); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.kafkaProxy.Close() })
+	}
+	for range opt.Relays {
+		c.relays = append(c.relays, c.startRelay(len(c.relays)))
+	}
+	t.Cleanup(func() {
+		for _, r := range c.relays {
+			r.stop(15 * time.Second)
+		}
+		if t.Failed() {
+			logs, _ := filepath.Glob(filepath.Join(c.dir, "*.log"))
+			for _, l := range logs {
+				b, _ := exec.Command("tail", "-n", "15", l).Output()
+				t.Logf("--- %s\n%s", filepath.Base(l), b)
+			}
+		}
+	})
+	return c
+}
+
+func env(name, def string) string {
+	if v := os.Getenv(name); v != "" {
+		return v
+	}
+	return def
+}
+
+// dsn is the database URL for a client named app, through the proxy if via.
+func (c *cluster) dsn(app string, via *faultproxy.Proxy) string {
+	u, _ := url.Parse(testenv.DatabaseURL())
+	q := u.Query()
+	q.Set("application_name", app)
+	q.Set("connect_timeout", "5")
+	u.RawQuery = q.Encode()
+	if via != nil {
+		u.Host = via.Addr()
+	}
+	return u.String()
+}
+
+// outbox runs an operator command against the cluster's outbox.
+func (c *cluster) outbox(args ...string) (string, error) {
+	args = append(args, "--database-url", c.dsn("chaos-admin", nil), "--schema", c.schema)
+	out, err := exec.Command(outboxBin, args...).CombinedOutput()
+	return string(out), err
+}
+
+// startRelay starts relay process slot i with the scenario's settings.
+func (c *cluster) startRelay(i int, extra ...string) *proc {
+	var pg *faultproxy.Proxy
+	if i < c.opt.ProxyPG {
+		pg = c.pgProxy
+	}
+	brokers := strings.Join(testenv.Brokers(), ",")
+	if c.kafkaProxy != nil {
+		brokers = c.kafkaProxy.Addr()
+	}
+	args := append([]string{"relay", "--database-url", c.dsn("chaos-relay", pg), "--kafka-brokers", brokers,
+		"--schema", c.schema, "--lease-ttl", c.opt.LeaseTTL.String(),
+		"--workers", fmt.Sprint(c.opt.Workers), "--batch-size", fmt.Sprint(c.opt.Batch),
+		"--backoff", "100ms", "--max-backoff", "2s", "--max-attempts", "3"}, extra...)
+	c.n++
+	return c.start(fmt.Sprintf("relay-%d", c.n), exec.Command(outboxBin, args...))
+}
+
+// bound is the most duplicates the faults so far may cause, as the README promises:
+// each fault may repeat the batches in flight (Workers x Batch) of each relay it hit.
+func (c *cluster) bound() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.hit * c.opt.Workers * c.opt.Batch
+}
+
+// mark records that a fault which hit relays relays ended now.
+func (c *cluster) mark(relays int) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.marks = append(c.marks, time.Now().UnixMilli())
+	c.hit += relays
+}
+
+// waitDrained waits until `outbox status` shows nothing pending or in flight.
+func (c *cluster) waitDrained(timeout time.Duration) {
+	deadline := time.Now().Add(timeout)
+	for {
+		out, err := c.outbox("status", "--json")
+		var st struct{ Pending, InFlight, Dead int64 }
+		if err == nil && json.Unmarshal([]byte(out), &st) == nil && st.Pending == 0 && st.InFlight == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			c.t.Fatalf("outbox not drained after %s: %s %v", timeout, out, err)
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
+}
+
+// verify runs the verifier process over topics and the writers' ledgers.
+func (c *cluster) verify(ledgers []string, poison bool, topics ...string) verdict {
+	c.mu.Lock()
+	cfg := verifierConfig{Brokers: testenv.Brokers(), Topics: append([]string{c.topic}, topics...), Ledgers: ledgers,
+		Poison: poison, Marks: c.marks, Quiet: 2 * time.Second, Timeout: 3 * time.Minute}
+	c.mu.Unlock()
+	cmd := self("verifier", cfg)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		c.t.Fatalf("verifier: %v\n%s", err, stderr.String())
+	}
+	var v verdict
+	if err := json.Unmarshal(stdout.Bytes(), &v); err != nil {
+		c.t.Fatalf("verifier output %q: %v", stdout.String(), err)
+	}
+	return v
+}
+
+// self is this test binary as a writer or verifier process.
+func self(role string, cfg any) *exec.Cmd {
+	b, _ := json.Marshal(cfg)
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), "OUTBOX_CHAOS_ROLE="+role, "OUTBOX_CHAOS_CONFIG="+string(b))
+	return cmd
+}
+
+// terminateRelayConns kills every PostgreSQL connection of the relays (their pools'
+// and their open batches') and reports how many.
+func (c *cluster) terminateRelayConns() int64 {
+	var n int64
+	_ = c.pool.QueryRow(context.Background(), `SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
+		WHERE application_name = 'chaos-relay' OR starts_with(application_name, 'outbox-batch:')`).Scan(&n)
+	return n
+}

@@ -1,0 +1,170 @@
+//go:build chaos
+
+package chaos
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/firstunicorn/outbox/internal/testenv"
+)
+
+// proc is a child process whose output goes to a log file in the cluster's directory.
+type proc struct {
+	name string
+	cmd  *exec.Cmd
+	done chan struct{}
+	err  error
+}
+
+func (c *cluster) start(name string, cmd *exec.Cmd) *proc {
+	f, err := os.Create(filepath.Join(c.dir, name+".log"))
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	cmd.Stdout, cmd.Stderr = f, f
+	if err := cmd.Start(); err != nil {
+		c.t.Fatalf("start %s: %v", name, err)
+	}
+	p := &proc{name: name, cmd: cmd, done: make(chan struct{})}
+	go func() {
+		p.err = cmd.Wait()
+		f.Close()
+		close(p.done)
+	}()
+	return p
+}
+
+func (p *proc) signal(sig syscall.Signal) { _ = p.cmd.Process.Signal(sig) }
+
+// wait waits for the process to exit and returns how it exited.
+func (p *proc) wait(timeout time.Duration) error {
+	select {
+	case <-p.done:
+		return p.err
+	case <-time.After(timeout):
+		return fmt.Errorf("%s still running after %s", p.name, timeout)
+	}
+}
+
+// stop asks the process to end with SIGTERM, and kills it if it has not within timeout.
+func (p *proc) stop(timeout time.Duration) error {
+	p.signal(syscall.SIGTERM)
+	if err := p.wait(timeout); err != nil && !strings.Contains(err.Error(), "still running") {
+		return err
+	}
+	select {
+	case <-p.done:
+		return nil
+	default:
+		p.signal(syscall.SIGKILL)
+		<-p.done
+		return fmt.Errorf("%s ignored SIGTERM for %s and was killed", p.name, timeout)
+	}
+}
+
+// killRelay SIGKILLs relay slot i and starts a replacement in it after pause.
+func (c *cluster) killRelay(i int, pause time.Duration) {
+	c.mu.Lock()
+	old := c.relays[i]
+	c.mu.Unlock()
+	old.signal(syscall.SIGKILL)
+	<-old.done
+	time.Sleep(pause)
+	r := c.startRelay(i)
+	c.mu.Lock()
+	c.relays[i] = r
+	c.mu.Unlock()
+	c.mark(1)
+}
+
+// writers runs one writer process per config and returns their ledger files once
+// all have exited; each config gets the cluster's database, schema and topic.
+type writers struct {
+	c       *cluster
+	cfgs    []writerConfig
+	procs   []*proc
+	ledgers []string
+}
+
+func (c *cluster) write(cfgs []writerConfig) *writers {
+	w := &writers{c: c, cfgs: cfgs}
+	for i, cfg := range cfgs {
+		cfg.DatabaseURL, cfg.Schema, cfg.Topic = c.dsn("chaos-writer", nil), c.schema, c.topic
+		if cfg.Name == "" {
+			cfg.Name = fmt.Sprintf("w%d", i)
+		}
+		cfg.Ledger = filepath.Join(c.dir, cfg.Name+".ledger.json")
+		w.procs = append(w.procs, c.start("writer-"+cfg.Name, self("writer", cfg)))
+		w.ledgers = append(w.ledgers, cfg.Ledger)
+	}
+	return w
+}
+
+// finish waits for the writers with a count of events to write, then stops the others
+// with SIGTERM, and waits for them; a writer may be retrying through a fault.
+func (w *writers) finish() []string {
+	for _, timed := range []bool{false, true} {
+		for i, p := range w.procs {
+			if w.cfgs[i].Events == 0 != timed {
+				continue
+			}
+			if timed {
+				p.signal(syscall.SIGTERM)
+			}
+			if err := p.wait(5 * time.Minute); err != nil {
+				w.c.t.Fatalf("writer %s: %v", p.name, err)
+			}
+		}
+	}
+	return w.ledgers
+}
+
+// services runs scripts/services.sh with cmd.
+func services(t *testing.T, cmd string) {
+	t.Helper()
+	out, err := exec.Command("../../scripts/services.sh", cmd).CombinedOutput()
+	if err != nil {
+		testenv.Need(t, "the services", fmt.Errorf("services.sh %s: %v\n%s", cmd, err, out))
+	}
+}
+
+const state = "/var/tmp/go-outbox"
+
+// stopKafka ends the broker with sig and waits until it has exited.
+func stopKafka(t *testing.T, sig syscall.Signal) {
+	b, err := os.ReadFile(env("OUTBOX_SERVICES_DIR", state) + "/kafka/pid")
+	if err != nil {
+		t.Fatal(err)
+	}
+	pid, _ := strconv.Atoi(strings.TrimSpace(string(b)))
+	if err := syscall.Kill(pid, sig); err != nil && !errors.Is(err, syscall.ESRCH) {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(90 * time.Second); syscall.Kill(pid, 0) == nil; time.Sleep(100 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("Kafka (pid %d) did not exit on %v", pid, sig)
+		}
+	}
+}
+
+// restartPostgres restarts the cluster's PostgreSQL in mode (fast or immediate).
+func restartPostgres(t *testing.T, mode string) {
+	dir := env("OUTBOX_SERVICES_DIR", state)
+	args := []string{"/usr/lib/postgresql/15/bin/pg_ctl", "-D", dir + "/pg", "-m", mode, "-w", "restart", "-l", dir + "/logs/postgres.log"}
+	if os.Getuid() == 0 { // as services.sh does: PostgreSQL refuses to run as root
+		args = append([]string{"runuser", "-u", "postgres", "--"}, args...)
+	}
+	out, err := exec.Command(args[0], args[1:]...).CombinedOutput()
+	if err != nil {
+		t.Fatalf("pg_ctl restart -m %s: %v\n%s", mode, err, out)
+	}
+}

@@ -1,0 +1,122 @@
+//go:build chaos
+
+package chaos
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"strconv"
+	"testing"
+	"time"
+)
+
+// runs is how often each scenario repeats, each time with new random timing.
+func runs() int {
+	if testing.Short() {
+		return 1
+	}
+	if n, err := strconv.Atoi(os.Getenv("OUTBOX_CHAOS_RUNS")); err == nil && n > 0 {
+		return n
+	}
+	return 3
+}
+
+// pick returns short in the short form and full otherwise.
+func pick[T any](short, full T) T {
+	if testing.Short() {
+		return short
+	}
+	return full
+}
+
+// between returns a random duration in [lo, hi).
+func between(rng *rand.Rand, lo, hi time.Duration) time.Duration {
+	return lo + time.Duration(rng.Int64N(int64(hi-lo)))
+}
+
+// scenario is one fault-injection test: a cluster, writers, and a fault schedule that
+// runs while they write.
+type scenario struct {
+	opt options
+	// writers write until fault returns (Events 0) or their count; default: 4 writers
+	// on 20 keys each, one event per transaction, plus one holding its transactions
+	// open up to 2 s.
+	writers []writerConfig
+	fault   func(c *cluster)
+	// after runs once the outbox has drained, before the verifier.
+	after func(c *cluster, ledgers []string) (poison bool, topics []string)
+}
+
+func defaultWriters() []writerConfig {
+	ws := []writerConfig{{Name: "held", Keys: 5, PerTx: 1, Hold: 2 * time.Second}}
+	for i := range 4 {
+		ws = append(ws, writerConfig{Name: fmt.Sprintf("w%d", i), Keys: 20, PerTx: 1, Pace: 2 * time.Millisecond})
+	}
+	return ws
+}
+
+// run repeats the scenario runs() times; each run checks the topic against the
+// writers' ledgers and logs one RESULT line (docs/reliability.md tabulates them).
+func (s scenario) run(t *testing.T) {
+	seed := uint64(time.Now().UnixNano())
+	if v, err := strconv.ParseUint(os.Getenv("OUTBOX_CHAOS_SEED"), 10, 64); err == nil {
+		seed = v
+	}
+	t.Logf("OUTBOX_CHAOS_SEED=%d", seed)
+	rng := rand.New(rand.NewPCG(seed, 0))
+	if s.writers == nil {
+		s.writers = defaultWriters()
+	}
+	for i := range runs() {
+		t.Run(fmt.Sprint("run", i+1), func(t *testing.T) { s.once(t, rng) })
+	}
+}
+
+func (s scenario) once(t *testing.T, rng *rand.Rand) {
+	began := time.Now()
+	c := newCluster(t, rng, s.opt)
+	w := c.write(s.writers)
+	time.Sleep(between(rng, time.Second, 2*time.Second)) // let traffic build up
+	s.fault(c)
+	time.Sleep(time.Second) // some traffic after the fault
+	ledgers := w.finish()
+	c.waitDrained(5 * time.Minute)
+	var poison bool
+	var topics []string
+	if s.after != nil {
+		poison, topics = s.after(c, ledgers)
+	}
+	v := c.verify(ledgers, poison, topics...)
+	var recovery time.Duration
+	for _, r := range v.Recovery {
+		recovery = max(recovery, r)
+	}
+	bound := c.bound()
+	t.Logf("RESULT %s | events %d | tx %d | failed commits %d | lost %d | order violations %d | duplicates %d (bound %d) | unknown %d | faults %d | recovery max %s | latency p50 %s p99 %s max %s | took %s",
+		t.Name(), v.Committed, v.Transactions, v.FailedCommits, v.Lost, v.OrderViolations, v.Duplicates, bound, v.Foreign,
+		len(v.Recovery), recovery, v.P50, v.P99, v.MaxLatency, time.Since(began).Round(time.Second))
+	if len(v.WriterErrors) > 0 {
+		t.Logf("writer errors (retried): %q", v.WriterErrors)
+	}
+	if v.Committed == 0 || v.Lost != 0 || v.OrderViolations != 0 || v.Foreign != 0 {
+		t.Fatalf("%d events committed: %v", v.Committed, v.Report)
+	}
+	if v.Duplicates > bound {
+		t.Fatalf("%d duplicates, over the bound of %d", v.Duplicates, bound)
+	}
+}
+
+// Relays SIGKILLed again and again at random points (claiming, publishing, between
+// Kafka's ack and the mark), each replaced after a random pause.
+func TestRelaysKilled(t *testing.T) {
+	scenario{
+		opt: options{Relays: 3, Workers: 4, Batch: 100, LeaseTTL: 2 * time.Second, Partitions: 8},
+		fault: func(c *cluster) {
+			for end := time.Now().Add(pick(6*time.Second, 15*time.Second)); time.Now().Before(end); {
+				time.Sleep(between(c.rng, 300*time.Millisecond, 1500*time.Millisecond))
+				c.killRelay(c.rng.IntN(c.opt.Relays), between(c.rng, 0, 500*time.Millisecond))
+			}
+		},
+	}.run(t)
+}
