@@ -7,8 +7,11 @@ import (
 	"math/rand/v2"
 	"os"
 	"strconv"
+	"syscall"
 	"testing"
 	"time"
+
+	"github.com/firstunicorn/outbox/internal/faultproxy"
 )
 
 // runs is how often each scenario repeats, each time with new random timing.
@@ -119,4 +122,101 @@ func TestRelaysKilled(t *testing.T) {
 			}
 		},
 	}.run(t)
+}
+
+// relaysOpt is the cluster most scenarios use: two relays, short leases.
+var relaysOpt = options{Relays: 2, Workers: 4, Batch: 100, LeaseTTL: 3 * time.Second, Partitions: 8}
+
+// Kafka stopped cleanly (SIGTERM) for 30 s (5 s in the short form), then started.
+func TestKafkaStopped(t *testing.T) {
+	scenario{opt: relaysOpt, fault: func(c *cluster) {
+		stopKafka(c.t, syscall.SIGTERM)
+		time.Sleep(pick(5*time.Second, 30*time.Second))
+		services(c.t, "up")
+		c.mark(c.opt.Relays)
+	}}.run(t)
+}
+
+// Kafka SIGKILLed, started again after a random pause.
+func TestKafkaKilled(t *testing.T) {
+	scenario{opt: relaysOpt, fault: func(c *cluster) {
+		stopKafka(c.t, syscall.SIGKILL)
+		time.Sleep(between(c.rng, time.Second, 5*time.Second))
+		services(c.t, "up")
+		c.mark(c.opt.Relays)
+	}}.run(t)
+}
+
+// PostgreSQL restarted under the writers and relays, in both shutdown modes.
+func TestPostgresRestarted(t *testing.T) {
+	for _, mode := range []string{"fast", "immediate"} {
+		t.Run(mode, func(t *testing.T) {
+			scenario{opt: relaysOpt, fault: func(c *cluster) {
+				restartPostgres(c.t, mode)
+				c.mark(c.opt.Relays)
+			}}.run(t)
+		})
+	}
+}
+
+// The relays' connections killed with pg_terminate_backend at random intervals.
+func TestRelayConnectionsTerminated(t *testing.T) {
+	scenario{opt: relaysOpt, fault: func(c *cluster) {
+		for end := time.Now().Add(pick(5*time.Second, 12*time.Second)); time.Now().Before(end); {
+			time.Sleep(between(c.rng, 200*time.Millisecond, 800*time.Millisecond))
+			if c.terminateRelayConns() > 0 {
+				c.mark(c.opt.Relays)
+			}
+		}
+	}}.run(t)
+}
+
+// netFaults applies delay, blackhole and reset through p, in random order, repeated.
+func netFaults(c *cluster, p *faultproxy.Proxy, delay, blackhole [2]time.Duration, hit int) {
+	faults := []func(){
+		func() {
+			p.Delay(between(c.rng, delay[0], delay[1]))
+			time.Sleep(between(c.rng, 2*time.Second, 4*time.Second))
+			p.Heal()
+		},
+		func() {
+			p.Blackhole()
+			time.Sleep(between(c.rng, blackhole[0], blackhole[1]))
+			p.Heal()
+		},
+		func() {
+			if p.Reset() == 0 { // the relays' connections must go through the proxy
+				c.t.Error("reset found no connection through the proxy")
+			}
+		},
+	}
+	for range pick(1, 2) {
+		for _, i := range c.rng.Perm(len(faults)) {
+			faults[i]()
+			c.mark(hit)
+			time.Sleep(between(c.rng, 500*time.Millisecond, 2*time.Second))
+		}
+	}
+}
+
+// Network faults between the relays and Kafka: delayed, blackholed past the publish
+// timeout, reset.
+func TestNetworkFaultsKafka(t *testing.T) {
+	opt := relaysOpt
+	opt.ProxyKafka = true
+	scenario{opt: opt, fault: func(c *cluster) {
+		netFaults(c, c.kafkaProxy, [2]time.Duration{50 * time.Millisecond, 300 * time.Millisecond},
+			[2]time.Duration{2 * time.Second, 8 * time.Second}, c.opt.Relays)
+	}}.run(t)
+}
+
+// Network faults between relays and PostgreSQL: two of three relays behind the proxy,
+// delayed, blackholed past their lease (the third takes their buckets over), reset.
+func TestNetworkFaultsPostgres(t *testing.T) {
+	opt := relaysOpt
+	opt.Relays, opt.ProxyPG = 3, 2
+	scenario{opt: opt, fault: func(c *cluster) {
+		netFaults(c, c.pgProxy, [2]time.Duration{5 * time.Millisecond, 40 * time.Millisecond},
+			[2]time.Duration{c.opt.LeaseTTL, 2 * c.opt.LeaseTTL}, c.opt.ProxyPG)
+	}}.run(t)
 }

@@ -81,6 +81,8 @@ func verify(cfg verifierConfig) (verdict, error) {
 		v.FailedCommits += l.FailedCommits
 		v.WriterErrors = append(v.WriterErrors, l.Errors...)
 	}
+	slices.Sort(v.WriterErrors)
+	v.WriterErrors = slices.Compact(v.WriterErrors)
 	v.Committed = all.Total()
 	recs, err := consume(cfg, v.Committed)
 	if err != nil {
