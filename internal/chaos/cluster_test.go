@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/twmb/franz-go/pkg/kadm"
 
 	"github.com/firstunicorn/outbox/internal/faultproxy"
 	"github.com/firstunicorn/outbox/internal/testenv"
@@ -164,7 +165,7 @@ func (c *cluster) waitDrained(timeout time.Duration) {
 	deadline := time.Now().Add(timeout)
 	for {
 		out, err := c.outbox("status", "--json")
-		var st struct{ Pending, InFlight, Dead int64 }
+		var st status
 		if err == nil && json.Unmarshal([]byte(out), &st) == nil && st.Pending == 0 && st.InFlight == 0 {
 			return
 		}
@@ -209,4 +210,76 @@ func (c *cluster) terminateRelayConns() int64 {
 	_ = c.pool.QueryRow(context.Background(), `SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
 		WHERE application_name = 'chaos-relay' OR starts_with(application_name, 'outbox-batch:')`).Scan(&n)
 	return n
+}
+
+// committed is how many events were ever written to the outbox (its sequence).
+func (c *cluster) committed() int64 {
+	var n int64
+	_ = c.pool.QueryRow(context.Background(), `SELECT coalesce(last_value, 0) FROM pg_sequences
+		WHERE schemaname = $1 AND sequencename = 'outbox_seq_seq'`, c.schema).Scan(&n)
+	return n
+}
+
+// status is `outbox status --json`.
+type status struct {
+	Pending  int64 `json:"pending"`
+	InFlight int64 `json:"in_flight"`
+	Dead     int64 `json:"dead"`
+}
+
+func (c *cluster) status() status {
+	out, err := c.outbox("status", "--json")
+	var st status
+	if err == nil {
+		err = json.Unmarshal([]byte(out), &st)
+	}
+	if err != nil {
+		c.t.Fatalf("outbox status: %v\n%s", err, out)
+	}
+	return st
+}
+
+// fixPoison removes the causes of the poison events: it creates the missing topic,
+// raises the topic's max.message.bytes and restarts the relays with a producer limit
+// to match.
+func (c *cluster) fixPoison(missing string) {
+	adm := kadm.NewClient(testenv.Client(c.t))
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if _, err := adm.CreateTopic(ctx, 2, 1, nil, missing); err != nil {
+		c.t.Fatal(err)
+	}
+	c.t.Cleanup(func() { _, _ = adm.DeleteTopics(context.Background(), missing) })
+	limit := "4194304"
+	resp, err := adm.AlterTopicConfigs(ctx, []kadm.AlterConfig{{Name: "max.message.bytes", Value: &limit}}, c.topic)
+	if err == nil {
+		_, err = resp.On(c.topic, nil)
+	}
+	if err != nil {
+		c.t.Fatalf("raise max.message.bytes: %v", err)
+	}
+	for i, r := range c.relays {
+		if err := r.stop(15 * time.Second); err != nil {
+			c.t.Errorf("relay %s: %v", r.name, err)
+		}
+		c.relays[i] = c.startRelay(i, "--max-record-bytes", limit)
+	}
+}
+
+// census counts the outbox's rows by status, kind of key and attempts, for failure reports.
+func (c *cluster) census() string {
+	rows, err := c.pool.Query(context.Background(), `SELECT status, split_part(convert_from(key, 'UTF8'), '-', 2), attempts, count(*)
+		FROM `+c.schema+`.outbox GROUP BY 1, 2, 3 ORDER BY 1, 2, 3`)
+	if err != nil {
+		return err.Error()
+	}
+	defer rows.Close()
+	var b strings.Builder
+	for rows.Next() {
+		var st, kind string
+		var attempts, n int64
+		_ = rows.Scan(&st, &kind, &attempts, &n)
+		fmt.Fprintf(&b, "[%s %s attempts=%d: %d] ", st, kind, attempts, n)
+	}
+	return b.String()
 }

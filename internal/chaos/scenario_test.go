@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/firstunicorn/outbox/internal/faultproxy"
+	"github.com/firstunicorn/outbox/internal/testenv"
 )
 
 // runs is how often each scenario repeats, each time with new random timing.
@@ -219,4 +220,62 @@ func TestNetworkFaultsPostgres(t *testing.T) {
 		netFaults(c, c.pgProxy, [2]time.Duration{5 * time.Millisecond, 40 * time.Millisecond},
 			[2]time.Duration{c.opt.LeaseTTL, 2 * c.opt.LeaseTTL}, c.opt.ProxyPG)
 	}}.run(t)
+}
+
+// 4 relays and 16 writers (and one holding its transactions open) over 500k events
+// (48k in the short form), ten per transaction; when half have committed, one relay
+// is SIGKILLed and a new one started.
+func TestScale(t *testing.T) {
+	total := pick(48_000, 500_000)
+	ws := []writerConfig{{Name: "held", Keys: 5, PerTx: 1, Hold: 2 * time.Second}}
+	for i := range 16 {
+		ws = append(ws, writerConfig{Name: fmt.Sprintf("w%d", i), Keys: 50, PerTx: 10, Events: total / 16})
+	}
+	scenario{
+		opt:     options{Relays: 4, Workers: 4, Batch: 500, LeaseTTL: 5 * time.Second, Partitions: 16},
+		writers: ws,
+		fault: func(c *cluster) {
+			for c.committed() < int64(total/2) {
+				time.Sleep(100 * time.Millisecond)
+			}
+			c.killRelay(c.rng.IntN(c.opt.Relays), 0)
+		},
+	}.run(t)
+}
+
+// Poison events mixed in: some for a topic that does not exist (auto-create is off),
+// some over the producer's record limit. They end dead-lettered while every other
+// event arrives; once the causes are fixed (topic created, limits raised, relays
+// restarted), `outbox retry --all` sends them, in order per key.
+func TestPoisonEvents(t *testing.T) {
+	missing := testenv.Name("missing")
+	ws := defaultWriters()
+	for i := range ws[1:] {
+		ws[i+1].PoisonEvery, ws[i+1].MissingTopic, ws[i+1].BigBytes = 50, missing, 1_200_000
+	}
+	scenario{
+		opt:     relaysOpt,
+		writers: ws,
+		fault:   func(c *cluster) { time.Sleep(pick(4*time.Second, 10*time.Second)) },
+		after: func(c *cluster, ledgers []string) (bool, []string) {
+			poison := poisonCount(c.t, ledgers)
+			if dead := c.status().Dead; dead != int64(poison) {
+				c.t.Fatalf("%d events dead, want the %d poison events; by status: %s", dead, poison, c.census())
+			}
+			v := c.verify(ledgers, false)
+			c.t.Logf("with %d poison events dead: %v, latency p99 %s", poison, v.Report, v.P99)
+			if v.Lost != 0 || v.OrderViolations != 0 || v.Foreign != 0 {
+				c.t.Fatalf("the other events, with poison dead: %v", v.Report)
+			}
+			c.fixPoison(missing)
+			if out, err := c.outbox("retry", "--all"); err != nil {
+				c.t.Fatalf("retry: %v\n%s", err, out)
+			}
+			c.waitDrained(time.Minute)
+			if dead := c.status().Dead; dead != 0 {
+				c.t.Fatalf("%d events still dead after the fix and a retry", dead)
+			}
+			return true, []string{missing}
+		},
+	}.run(t)
 }

@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"testing"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -152,4 +153,21 @@ func (v *verdict) timing(recs []*kgo.Record, marks []int64) {
 	}
 	slices.Sort(lat)
 	v.P50, v.P99, v.MaxLatency = lat[len(lat)/2], lat[len(lat)*99/100], lat[len(lat)-1]
+}
+
+// poisonCount is how many poison events the writers committed.
+func poisonCount(t *testing.T, ledgers []string) int {
+	n := 0
+	for _, f := range ledgers {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var l writerLedger
+		if err := json.Unmarshal(b, &l); err != nil {
+			t.Fatal(err)
+		}
+		n += l.Missing.Total() + l.Big.Total()
+	}
+	return n
 }

@@ -25,11 +25,11 @@ import (
 // writerConfig is what a writer process is told to do, as JSON in OUTBOX_CHAOS_CONFIG.
 type writerConfig struct {
 	DatabaseURL, Schema, Topic string
-	Name   string // key prefix: the writer's keys are Name-k0 .. Name-k(Keys-1)
-	Keys   int
-	Events int           // committed events to write; 0 = until SIGTERM
-	PerTx  int           // events per transaction, on random keys of the writer
-	Pace   time.Duration // pause between transactions
+	Name                       string // key prefix: the writer's keys are Name-k0 .. Name-k(Keys-1)
+	Keys                       int
+	Events                     int           // committed events to write; 0 = until SIGTERM
+	PerTx                      int           // events per transaction, on random keys of the writer
+	Pace                       time.Duration // pause between transactions
 	// Hold > 0 keeps each transaction open a random time up to Hold before it commits,
 	// while the other writers commit around it.
 	Hold time.Duration
