@@ -5,9 +5,11 @@ ENV = eval "$$($(SERVICES) env | sed 's/^/export /')"
 
 .PHONY: test demo bench chaos services services-down status check fuzz
 
-## test: start the services, then gofmt, go vet and every test (integration included) with the race detector
+## test: start the services, then gofmt, go vet, every test (integration included) with the race
+## detector, and last the short form of the fault-injection suite (it restarts the services, so alone)
 test: services check
 	$(ENV) && go test -race -count=1 -timeout 20m ./...
+	$(ENV) && go test -tags chaos -short -count=1 -p 1 -timeout 20m ./internal/chaos
 
 ## demo: start the services, migrate, run the orders example with its relay and print what reaches Kafka
 demo: services
@@ -20,14 +22,17 @@ bench: services
 	$(ENV) && bin/outbox bench --json $(BENCHFLAGS) > bin/bench.json
 	$(ENV) && cd bench/watermill && go run . --outbox-report ../../bin/bench.json $(WMFLAGS)
 
-## chaos: restart PostgreSQL (fast, immediate) and SIGKILL Kafka under load; runs alone (it stops shared services)
+## chaos: the full fault-injection suite (internal/chaos; OUTBOX_CHAOS_RUNS runs per scenario, default 3;
+## OUTBOX_CHAOS_SEED to replay): writers, relays and verifier as processes, relays killed, Kafka stopped
+## and killed, PostgreSQL restarted and out of space, network faults; prints one RESULT line per run
 chaos: services
-	$(ENV) && go test -tags chaos -count=1 -p 1 -v -timeout 20m ./internal/chaos
+	mkdir -p bin && $(ENV) && go test -tags chaos -count=1 -p 1 -v -timeout 90m ./internal/chaos 2>&1 | tee bin/chaos.log | grep -E '^(=== RUN|--- |\s+--- |ok|FAIL|panic)|RESULT|SEED|refused'; exit $${PIPESTATUS[0]}
 
 ## check: formatting and vet, no services needed
 check:
 	@unformatted=$$(gofmt -l .); if [ -n "$$unformatted" ]; then echo "gofmt needed: $$unformatted"; exit 1; fi
 	go vet ./...
+	go vet -tags chaos ./internal/chaos
 
 ## fuzz: run each fuzz target for a while (FUZZTIME, default 30s)
 FUZZTIME ?= 30s
@@ -35,6 +40,10 @@ fuzz:
 	go test -run XXX -fuzz FuzzValidateTopic -fuzztime $(FUZZTIME) .
 	go test -run XXX -fuzz FuzzNewNames -fuzztime $(FUZZTIME) ./internal/pgstore
 	go test -run XXX -fuzz FuzzParseBrokers -fuzztime $(FUZZTIME) ./cmd/outbox
+	go test -run XXX -fuzz FuzzRelayFlags -fuzztime $(FUZZTIME) ./cmd/outbox
+	go test -run XXX -fuzz FuzzDecodeHeaders -fuzztime $(FUZZTIME) ./internal/pgstore
+	go test -run XXX -fuzz FuzzConfig -fuzztime $(FUZZTIME) ./relay
+	go test -run XXX -fuzz FuzzNewMessage -fuzztime $(FUZZTIME) .
 
 services:
 	$(SERVICES) up

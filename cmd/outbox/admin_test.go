@@ -3,6 +3,8 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"io"
+	"net"
 	"strings"
 	"testing"
 
@@ -141,4 +143,31 @@ func TestEnvConfiguration(t *testing.T) {
 	if code, out := runCmd(t, "relay", "--lease-ttl=-1s"); code != 1 || !strings.Contains(out, "LeaseTTL is negative") {
 		t.Fatalf("flag over env: %d %s", code, out)
 	}
+}
+
+// Any command line either fails to parse with an error or usage, or gives a relay
+// configuration that validates, with brokers and a record limit the client accepts.
+func FuzzRelayFlags(f *testing.F) {
+	for _, s := range []string{"", "--kafka-brokers=a:1", "--kafka-brokers a:1 --workers 0 --lease-ttl 1s",
+		"--kafka-brokers=a:1,b:2 --batch-size=-5", "--kafka-brokers=a:1 --lease-ttl=2s --max-backoff=1ms",
+		"--kafka-brokers=[::1]:9092 --max-record-bytes=1024 --log-level=warn --hold-key-on-dead", "x --", "-h"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, line string) {
+		o, err := parseRelay(strings.Fields(line), io.Discard)
+		if err != nil {
+			return
+		}
+		if err := o.cfg.Validate(); err != nil {
+			t.Fatalf("%q parsed into an invalid config: %v", line, err)
+		}
+		if len(o.brokers) == 0 || o.maxRecord < 1024 || o.maxRecord > 1<<30 || o.cfg.Logger == nil {
+			t.Fatalf("%q parsed into brokers %q, record limit %d", line, o.brokers, o.maxRecord)
+		}
+		for _, b := range o.brokers {
+			if _, _, err := net.SplitHostPort(b); err != nil {
+				t.Fatalf("%q parsed into broker %q: %v", line, b, err)
+			}
+		}
+	})
 }

@@ -18,9 +18,20 @@ import (
 	"github.com/firstunicorn/outbox/relay"
 )
 
-func cmdRelay(ctx context.Context, args []string, _, stderr io.Writer) error {
+// relayOptions is the relay command's parsed and validated command line.
+type relayOptions struct {
+	db                      dbFlags
+	cfg                     *relay.Config
+	metrics                 *metrics
+	brokers                 []string
+	maxRecord               int
+	metricsAddr, cpuProfile string
+}
+
+// parseRelay parses the relay's flags and checks everything that needs no connection.
+func parseRelay(args []string, stderr io.Writer) (relayOptions, error) {
 	f := newFlags("relay", stderr)
-	db := addDBFlags(f)
+	o := relayOptions{db: addDBFlags(f), metrics: &metrics{}}
 	var (
 		brokers     = f.string("kafka-brokers", "", "comma-separated Kafka bootstrap brokers, host:port")
 		id          = f.string("relay-id", "", "relay name in leases and logs (default hostname-pid-random)")
@@ -40,34 +51,38 @@ func cmdRelay(ctx context.Context, args []string, _, stderr io.Writer) error {
 		cpuProfile  = f.string("cpuprofile", "", "write a CPU profile (go tool pprof) to this file until the relay stops")
 	)
 	if err := f.parse(args); err != nil {
-		return err
+		return o, err
 	}
 	log, err := newLogger(stderr, *logLevel, *logJSON)
 	if err != nil {
-		return err
+		return o, err
 	}
-	bl, err := parseBrokers(*brokers)
+	if o.brokers, err = parseBrokers(*brokers); err != nil {
+		return o, err
+	}
+	if *maxRecord < 1024 || *maxRecord > 1<<30 {
+		return o, fmt.Errorf("bad --max-record-bytes %d: use 1024 to 1073741824, at most the topics' max.message.bytes", *maxRecord)
+	}
+	o.maxRecord, o.metricsAddr, o.cpuProfile = *maxRecord, *metricsAddr, *cpuProfile
+	o.cfg = &relay.Config{
+		ID: *id, BatchSize: *batch, Workers: *workers, PollInterval: *poll, LeaseTTL: *leaseTTL, MaxAttempts: *attempts,
+		Backoff: *backoff, MaxBackoff: *maxBackoff, HoldKeyOnDead: *holdKey, Retention: *retention,
+		Logger: log, Hooks: o.metrics.hooks(),
+	}
+	return o, o.cfg.Validate()
+}
+
+func cmdRelay(ctx context.Context, args []string, _, stderr io.Writer) error {
+	o, err := parseRelay(args, stderr)
 	if err != nil {
 		return err
 	}
-	if *maxRecord < 1024 || *maxRecord > 1<<30 {
-		return fmt.Errorf("bad --max-record-bytes %d: use 1024 to 1073741824, at most the topics' max.message.bytes", *maxRecord)
-	}
-	m := &metrics{}
-	cfg := &relay.Config{
-		ID: *id, BatchSize: *batch, Workers: *workers, PollInterval: *poll, LeaseTTL: *leaseTTL, MaxAttempts: *attempts,
-		Backoff: *backoff, MaxBackoff: *maxBackoff, HoldKeyOnDead: *holdKey, Retention: *retention,
-		Logger: log, Hooks: m.hooks(),
-	}
-	if err := cfg.Validate(); err != nil {
-		return err
-	}
-	pool, store, err := db.open(ctx)
+	pool, store, err := o.db.open(ctx)
 	if err != nil {
 		return err
 	}
 	defer pool.Close()
-	client, err := kafkaClient(ctx, bl, append(outboxkafka.ProducerOpts(), kgo.ProducerBatchMaxBytes(int32(*maxRecord)))...)
+	client, err := kafkaClient(ctx, o.brokers, append(outboxkafka.ProducerOpts(), kgo.ProducerBatchMaxBytes(int32(o.maxRecord)))...)
 	if err != nil {
 		return err
 	}
@@ -76,19 +91,19 @@ func cmdRelay(ctx context.Context, args []string, _, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	r, err := relay.New(store, pub, cfg)
+	r, err := relay.New(store, pub, o.cfg)
 	if err != nil {
 		return err
 	}
-	if *cpuProfile != "" {
-		stop, err := startCPUProfile(*cpuProfile)
+	if o.cpuProfile != "" {
+		stop, err := startCPUProfile(o.cpuProfile)
 		if err != nil {
 			return err
 		}
 		defer stop()
 	}
-	if *metricsAddr != "" {
-		stop, err := serveMetrics(*metricsAddr, m, log)
+	if o.metricsAddr != "" {
+		stop, err := serveMetrics(o.metricsAddr, o.metrics, o.cfg.Logger)
 		if err != nil {
 			return err
 		}

@@ -3,6 +3,7 @@ package pgstore
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math"
 	"strconv"
@@ -160,15 +161,31 @@ func scanRecord(rows Rows) (relay.Record, error) {
 	if payloadNull {
 		rec.DecodeErr = fmt.Errorf("payload is NULL: write an empty payload instead")
 	}
-	if headers != "{}" {
-		if err := json.Unmarshal([]byte(headers), &m.Headers); err != nil {
-			rec.DecodeErr = fmt.Errorf("headers %s are not a JSON object of strings: %w", headers, err)
-		}
+	if h, err := decodeHeaders(headers); err != nil {
+		rec.DecodeErr = err
+	} else {
+		m.Headers = h
 	}
 	if rec.DecodeErr == nil {
 		rec.DecodeErr = m.Validate(maxLimits)
 	}
 	return rec, nil
+}
+
+// decodeHeaders decodes the headers column, a JSON object of strings ("{}" = none). A
+// row written by hand may hold any JSON: anything else is the row's decode error.
+func decodeHeaders(s string) (map[string]string, error) {
+	if s == "{}" {
+		return nil, nil
+	}
+	var h map[string]string
+	if err := json.Unmarshal([]byte(s), &h); err != nil || h == nil {
+		if err == nil {
+			err = errors.New("not an object")
+		}
+		return nil, fmt.Errorf("headers %.200s are not a JSON object of strings: %w", s, err)
+	}
+	return h, nil
 }
 
 // Purge implements relay.Store: it deletes in chunks so no statement runs long.
