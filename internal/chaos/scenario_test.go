@@ -44,8 +44,8 @@ func between(rng *rand.Rand, lo, hi time.Duration) time.Duration {
 type scenario struct {
 	opt options
 	// writers write until fault returns (Events 0) or their count; default: 4 writers
-	// on 20 keys each, one event per transaction, plus one holding its transactions
-	// open up to 2 s.
+	// on 20 keys each, one event per transaction, plus one holding each transaction
+	// open a random time up to 3 s (10 s in the full form: longer than the leases).
 	writers []writerConfig
 	fault   func(c *cluster)
 	// after runs once the outbox has drained, before the verifier.
@@ -53,7 +53,7 @@ type scenario struct {
 }
 
 func defaultWriters() []writerConfig {
-	ws := []writerConfig{{Name: "held", Keys: 5, PerTx: 1, Hold: 2 * time.Second}}
+	ws := []writerConfig{{Name: "held", Keys: 5, PerTx: 1, Hold: pick(3*time.Second, 10*time.Second)}}
 	for i := range 4 {
 		ws = append(ws, writerConfig{Name: fmt.Sprintf("w%d", i), Keys: 20, PerTx: 1, Pace: 2 * time.Millisecond})
 	}
@@ -227,7 +227,7 @@ func TestNetworkFaultsPostgres(t *testing.T) {
 // is SIGKILLed and a new one started.
 func TestScale(t *testing.T) {
 	total := pick(48_000, 500_000)
-	ws := []writerConfig{{Name: "held", Keys: 5, PerTx: 1, Hold: 2 * time.Second}}
+	ws := []writerConfig{{Name: "held", Keys: 5, PerTx: 1, Hold: pick(3*time.Second, 10*time.Second)}}
 	for i := range 16 {
 		ws = append(ws, writerConfig{Name: fmt.Sprintf("w%d", i), Keys: 50, PerTx: 10, Events: total / 16})
 	}
