@@ -6,14 +6,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
 	"sort"
 	"sync"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
-	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/firstunicorn/outbox"
 )
@@ -41,6 +39,7 @@ type Config struct {
 type Publisher struct {
 	client   *kgo.Client
 	maxBytes int
+	topics   topics
 }
 
 var _ outbox.Publisher = (*Publisher)(nil)
@@ -63,7 +62,7 @@ func New(client *kgo.Client, cfg *Config) (*Publisher, error) {
 		}
 	}
 	maxBytes, _ := client.OptValue(kgo.ProducerBatchMaxBytes).(int32)
-	return &Publisher{client: client, maxBytes: int(maxBytes)}, nil
+	return &Publisher{client: client, maxBytes: int(maxBytes), topics: topics{exists: map[string]bool{}}}, nil
 }
 
 // ProducerOpts are the client options the outbox is built for, to pass to kgo.NewClient
@@ -86,8 +85,10 @@ func ProducerOpts() []kgo.Opt {
 const cancelGrace = time.Second
 
 // Publish implements outbox.Publisher. A message too large for the client's
-// ProducerBatchMaxBytes fails without being sent, and so that its key stays in order
-// the later messages with its key in msgs are not sent either (outbox.ErrSkipped).
+// ProducerBatchMaxBytes, or for a topic the broker says does not exist (asked before
+// the first batch for each topic), fails at once without being sent, and so that its
+// key stays in order the later messages with its key in msgs are not sent either
+// (outbox.ErrSkipped).
 // Publish returns at most about a second after ctx ends; records without an outcome by
 // then are reported failed with ctx's error (franz-go may still deliver them later:
 // a possible duplicate, never a loss).
@@ -96,19 +97,27 @@ func (p *Publisher) Publish(ctx context.Context, msgs []outbox.Message) error {
 	// cannot bring it to zero before every record has been handed to the client.
 	res := &results{errs: make([]error, len(msgs)), done: make(chan struct{}), pending: 1}
 	failedKeys := map[string]bool{}
+	fail := func(i int, err error) { // and keep the key's later messages back, in order
+		res.errs[i] = err
+		if k := msgs[i].Key; k != nil {
+			failedKeys[string(k)] = true
+		}
+	}
+	missing := p.missing(ctx, p.topics.unconfirmed(msgs))
 	for i := range msgs {
 		m := &msgs[i]
 		if m.Key != nil && failedKeys[string(m.Key)] {
 			res.errs[i] = outbox.ErrSkipped
 			continue
 		}
+		if missing[m.Topic] {
+			fail(i, errMissingTopic(m.Topic))
+			continue
+		}
 		rec := Record(m)
 		if size := recordSize(rec); p.maxBytes > 0 && size > p.maxBytes {
-			res.errs[i] = fmt.Errorf("%w: record of %d bytes is over the producer's %d-byte batch limit: %w",
-				outbox.ErrPermanent, size, p.maxBytes, kerr.MessageTooLarge)
-			if m.Key != nil {
-				failedKeys[string(m.Key)] = true
-			}
+			fail(i, fmt.Errorf("%w: record of %d bytes is over the producer's %d-byte batch limit: %w",
+				outbox.ErrPermanent, size, p.maxBytes, kerr.MessageTooLarge))
 			continue
 		}
 		res.add()
@@ -230,47 +239,6 @@ var permanentErrors = []error{
 	kerr.MessageTooLarge, kerr.RecordListTooLarge, kerr.InvalidTopicException,
 	kerr.UnknownTopicOrPartition, kerr.TopicAuthorizationFailed, kerr.InvalidRecord,
 	kerr.CorruptMessage, kerr.PolicyViolation, kerr.InvalidRequiredAcks,
-}
-
-// markMissingTopics turns the transient failures of messages whose topic the broker says
-// does not exist into permanent ones. franz-go retries an unknown topic for longer than
-// a publish deadline, so without asking, such a message would look like an outage and be
-// retried for ever instead of dead-lettered.
-func (p *Publisher) markMissingTopics(ctx context.Context, msgs []outbox.Message, errs []error) {
-	var topics []string
-	for i, err := range errs {
-		if err != nil && !errors.Is(err, outbox.ErrPermanent) && !errors.Is(err, outbox.ErrSkipped) &&
-			!slices.Contains(topics, msgs[i].Topic) {
-			topics = append(topics, msgs[i].Topic)
-		}
-	}
-	if len(topics) == 0 {
-		return
-	}
-	req := kmsg.NewPtrMetadataRequest()
-	for _, t := range topics {
-		rt := kmsg.NewMetadataRequestTopic()
-		rt.Topic = kmsg.StringPtr(t)
-		req.Topics = append(req.Topics, rt)
-	}
-	mctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
-	defer cancel()
-	resp, err := req.RequestWith(mctx, p.client)
-	if err != nil {
-		return // the broker is out of reach: an outage, transient
-	}
-	missing := map[string]bool{}
-	for _, t := range resp.Topics {
-		if t.Topic != nil && errors.Is(kerr.ErrorForCode(t.ErrorCode), kerr.UnknownTopicOrPartition) {
-			missing[*t.Topic] = true
-		}
-	}
-	for i, err := range errs {
-		if err != nil && missing[msgs[i].Topic] && !errors.Is(err, outbox.ErrPermanent) && !errors.Is(err, outbox.ErrSkipped) {
-			errs[i] = fmt.Errorf("%w: topic %q does not exist (create it, or enable auto-creation): %w",
-				outbox.ErrPermanent, msgs[i].Topic, kerr.UnknownTopicOrPartition)
-		}
-	}
 }
 
 func classify(err error) error {

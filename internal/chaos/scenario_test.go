@@ -267,6 +267,12 @@ func TestPoisonEvents(t *testing.T) {
 			if v.Lost != 0 || v.OrderViolations != 0 || v.Foreign != 0 {
 				c.t.Fatalf("the other events, with poison dead: %v", v.Report)
 			}
+			// Not held up: the failure this guards against is a batch waiting out its
+			// publish deadline at each attempt of a poison event (p99 7.9 s, against 30 ms
+			// without poison, before the publisher asked the broker about topics first).
+			if v.P99 > 2*time.Second {
+				c.t.Fatalf("the other events' p99 latency is %s while poison events were retried", v.P99)
+			}
 			c.fixPoison(missing)
 			if out, err := c.outbox("retry", "--all"); err != nil {
 				c.t.Fatalf("retry: %v\n%s", err, out)
