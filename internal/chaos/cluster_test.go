@@ -52,7 +52,8 @@ type cluster struct {
 	relays []*proc
 	n      int     // relays started so far
 	marks  []int64 // when faults ended, Unix ms
-	hit    int     // relays hit by faults that may duplicate their batches in flight
+	labels []string
+	hit    int // relays hit by faults that may duplicate their batches in flight
 }
 
 func newCluster(t *testing.T, rng *rand.Rand, opt options) *cluster {
@@ -152,11 +153,12 @@ func (c *cluster) bound() int {
 	return c.hit * c.opt.Workers * c.opt.Batch
 }
 
-// mark records that a fault which hit relays relays ended now.
-func (c *cluster) mark(relays int) {
+// mark records that a fault, described by label, which hit relays relays ended now.
+func (c *cluster) mark(label string, relays int) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.marks = append(c.marks, time.Now().UnixMilli())
+	c.labels = append(c.labels, label)
 	c.hit += relays
 }
 

@@ -83,7 +83,7 @@ func (c *cluster) killRelay(i int, pause time.Duration) {
 	c.mu.Lock()
 	c.relays[i] = r
 	c.mu.Unlock()
-	c.mark(1)
+	c.mark("killed", 1)
 }
 
 // writers runs one writer process per config and returns their ledger files once

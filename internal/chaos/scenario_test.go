@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"strconv"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -93,13 +94,18 @@ func (s scenario) once(t *testing.T, rng *rand.Rand) {
 	}
 	v := c.verify(ledgers, poison, topics...)
 	var recovery time.Duration
-	for _, r := range v.Recovery {
+	var each []string
+	for i, r := range v.Recovery {
 		recovery = max(recovery, r)
+		each = append(each, c.labels[i]+": "+r.Round(10*time.Millisecond).String())
 	}
 	bound := c.bound()
 	t.Logf("RESULT %s | events %d | tx %d | failed commits %d | lost %d | order violations %d | duplicates %d (bound %d) | unknown %d | faults %d | recovery max %s | latency p50 %s p99 %s max %s | took %s",
 		t.Name(), v.Committed, v.Transactions, v.FailedCommits, v.Lost, v.OrderViolations, v.Duplicates, bound, v.Foreign,
 		len(v.Recovery), recovery, v.P50, v.P99, v.MaxLatency, time.Since(began).Round(time.Second))
+	if len(each) > 0 {
+		t.Logf("recovery after each fault (the next fault may follow within 0.5-2 s): %s", strings.Join(each, ", "))
+	}
 	if len(v.WriterErrors) > 0 {
 		t.Logf("writer errors (retried): %q", v.WriterErrors)
 	}
@@ -134,7 +140,7 @@ func TestKafkaStopped(t *testing.T) {
 		stopKafka(c.t, syscall.SIGTERM)
 		time.Sleep(pick(5*time.Second, 30*time.Second))
 		services(c.t, "up")
-		c.mark(c.opt.Relays)
+		c.mark("Kafka started", c.opt.Relays)
 	}}.run(t)
 }
 
@@ -144,7 +150,7 @@ func TestKafkaKilled(t *testing.T) {
 		stopKafka(c.t, syscall.SIGKILL)
 		time.Sleep(between(c.rng, time.Second, 5*time.Second))
 		services(c.t, "up")
-		c.mark(c.opt.Relays)
+		c.mark("Kafka started", c.opt.Relays)
 	}}.run(t)
 }
 
@@ -154,7 +160,7 @@ func TestPostgresRestarted(t *testing.T) {
 		t.Run(mode, func(t *testing.T) {
 			scenario{opt: relaysOpt, fault: func(c *cluster) {
 				restartPostgres(c.t, mode)
-				c.mark(c.opt.Relays)
+				c.mark("restarted", c.opt.Relays)
 			}}.run(t)
 		})
 	}
@@ -165,8 +171,8 @@ func TestRelayConnectionsTerminated(t *testing.T) {
 	scenario{opt: relaysOpt, fault: func(c *cluster) {
 		for end := time.Now().Add(pick(5*time.Second, 12*time.Second)); time.Now().Before(end); {
 			time.Sleep(between(c.rng, 200*time.Millisecond, 800*time.Millisecond))
-			if c.terminateRelayConns() > 0 {
-				c.mark(c.opt.Relays)
+			if n := c.terminateRelayConns(); n > 0 {
+				c.mark(fmt.Sprintf("%d conns", n), c.opt.Relays)
 			}
 		}
 	}}.run(t)
@@ -174,27 +180,32 @@ func TestRelayConnectionsTerminated(t *testing.T) {
 
 // netFaults applies delay, blackhole and reset through p, in random order, repeated.
 func netFaults(c *cluster, p *faultproxy.Proxy, delay, blackhole [2]time.Duration, hit int) {
-	faults := []func(){
-		func() {
-			p.Delay(between(c.rng, delay[0], delay[1]))
+	faults := []func() string{
+		func() string {
+			d := between(c.rng, delay[0], delay[1])
+			p.Delay(d)
 			time.Sleep(between(c.rng, 2*time.Second, 4*time.Second))
 			p.Heal()
+			return "delay " + d.Round(time.Millisecond).String()
 		},
-		func() {
+		func() string {
 			p.Blackhole()
-			time.Sleep(between(c.rng, blackhole[0], blackhole[1]))
+			d := between(c.rng, blackhole[0], blackhole[1])
+			time.Sleep(d)
 			p.Heal()
+			return "blackhole " + d.Round(100*time.Millisecond).String()
 		},
-		func() {
-			if p.Reset() == 0 { // the relays' connections must go through the proxy
+		func() string {
+			n := p.Reset()
+			if n == 0 { // the relays' connections must go through the proxy
 				c.t.Error("reset found no connection through the proxy")
 			}
+			return fmt.Sprintf("reset %d conns", n)
 		},
 	}
 	for range pick(1, 2) {
 		for _, i := range c.rng.Perm(len(faults)) {
-			faults[i]()
-			c.mark(hit)
+			c.mark(faults[i](), hit)
 			time.Sleep(between(c.rng, 500*time.Millisecond, 2*time.Second))
 		}
 	}
