@@ -58,13 +58,10 @@ func (p *proc) wait(timeout time.Duration) error {
 // stop asks the process to end with SIGTERM, and kills it if it has not within timeout.
 func (p *proc) stop(timeout time.Duration) error {
 	p.signal(syscall.SIGTERM)
-	if err := p.wait(timeout); err != nil && !strings.Contains(err.Error(), "still running") {
-		return err
-	}
 	select {
 	case <-p.done:
-		return nil
-	default:
+		return p.err
+	case <-time.After(timeout):
 		p.signal(syscall.SIGKILL)
 		<-p.done
 		return fmt.Errorf("%s ignored SIGTERM for %s and was killed", p.name, timeout)
