@@ -9,7 +9,7 @@ ENV = eval "$$($(SERVICES) env | sed 's/^/export /')"
 ## detector, and last the short form of the fault-injection suite (it restarts the services, so alone)
 test: services check
 	$(ENV) && go test -race -count=1 -timeout 20m ./...
-	$(ENV) && go test -tags chaos -short -count=1 -p 1 -timeout 20m ./internal/chaos
+	$(ENV) && go test -tags chaos -short -count=1 -p 1 -v -timeout 20m ./internal/chaos
 
 ## demo: start the services, migrate, run the orders example with its relay and print what reaches Kafka
 demo: services
