@@ -28,10 +28,10 @@ import (
 type options struct {
 	Relays, Workers, Batch int
 	LeaseTTL               time.Duration
-	// ProxyPG relays (the first ones) reach PostgreSQL through a fault proxy; the
-	// others connect directly. ProxyKafka puts every relay's Kafka behind one.
+	// The first ProxyPG relays reach PostgreSQL through a fault proxy, the first
+	// ProxyKafka relays reach Kafka through one; the others connect directly.
 	ProxyPG    int
-	ProxyKafka bool
+	ProxyKafka int
 	Partitions int32
 }
 
@@ -73,7 +73,7 @@ func newCluster(t *testing.T, rng *rand.Rand, opt options) *cluster {
 		}
 		t.Cleanup(func() { c.pgProxy.Close() })
 	}
-	if opt.ProxyKafka {
+	if opt.ProxyKafka > 0 {
 		// The broker's PROXIED listener advertises the proxy's address, so every
 		// connection the relays open, after metadata too, goes through the proxy.
 		if c.kafkaProxy, err = faultproxy.Listen(env("OUTBOX_KAFKA_PROXY_ADDR", "127.0.0.1:59095"),
@@ -134,7 +134,7 @@ func (c *cluster) startRelay(i int, extra ...string) *proc {
 		pg = c.pgProxy
 	}
 	brokers := strings.Join(testenv.Brokers(), ",")
-	if c.kafkaProxy != nil {
+	if i < c.opt.ProxyKafka {
 		brokers = c.kafkaProxy.Addr()
 	}
 	args := append([]string{"relay", "--database-url", c.dsn("chaos-relay", pg), "--kafka-brokers", brokers,

@@ -68,14 +68,17 @@ func (p *proc) stop(timeout time.Duration) error {
 	}
 }
 
-// killRelay SIGKILLs relay slot i and starts a replacement in it after pause.
-func (c *cluster) killRelay(i int, pause time.Duration) {
+// killRelay SIGKILLs relay slot i and, once it has exited and between has run, starts
+// a replacement in the slot.
+func (c *cluster) killRelay(i int, between func()) {
 	c.mu.Lock()
 	old := c.relays[i]
 	c.mu.Unlock()
 	old.signal(syscall.SIGKILL)
 	<-old.done
-	time.Sleep(pause)
+	if between != nil {
+		between()
+	}
 	r := c.startRelay(i)
 	c.mu.Lock()
 	c.relays[i] = r

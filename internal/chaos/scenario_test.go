@@ -125,10 +125,38 @@ func TestRelaysKilled(t *testing.T) {
 		fault: func(c *cluster) {
 			for end := time.Now().Add(pick(6*time.Second, 15*time.Second)); time.Now().Before(end); {
 				time.Sleep(between(c.rng, 300*time.Millisecond, 1500*time.Millisecond))
-				c.killRelay(c.rng.IntN(c.opt.Relays), between(c.rng, 0, 500*time.Millisecond))
+				pause := between(c.rng, 0, 500*time.Millisecond)
+				c.killRelay(c.rng.IntN(c.opt.Relays), func() { time.Sleep(pause) })
 			}
 		},
 	}.run(t)
+}
+
+// A relay SIGKILLed at a chosen point of its batch: while publishing (its Kafka
+// blackholed, so its batches wait on the broker) or after Kafka's ack, before its
+// commit (its PostgreSQL blackholed past the publish deadline, so its batches have
+// published and wait to settle). The other relay, connected directly, takes its
+// buckets over when its lease ends; a batch killed while settling is sent again: the
+// duplicates.
+func TestRelayKilledInPhase(t *testing.T) {
+	for _, phase := range []string{"publishing", "settling"} {
+		t.Run(phase, func(t *testing.T) {
+			opt := relaysOpt
+			opt.ProxyPG, opt.ProxyKafka = 1, 1
+			scenario{opt: opt, fault: func(c *cluster) {
+				p := c.kafkaProxy
+				if phase == "settling" {
+					p = c.pgProxy
+				}
+				for range pick(2, 4) {
+					p.Blackhole()
+					time.Sleep(c.opt.LeaseTTL/4 + between(c.rng, 200*time.Millisecond, 600*time.Millisecond))
+					c.killRelay(0, p.Heal)
+					time.Sleep(between(c.rng, time.Second, 3*time.Second))
+				}
+			}}.run(t)
+		})
+	}
 }
 
 // relaysOpt is the cluster most scenarios use: two relays, short leases.
@@ -215,7 +243,7 @@ func netFaults(c *cluster, p *faultproxy.Proxy, delay, blackhole [2]time.Duratio
 // timeout, reset.
 func TestNetworkFaultsKafka(t *testing.T) {
 	opt := relaysOpt
-	opt.ProxyKafka = true
+	opt.ProxyKafka = opt.Relays
 	scenario{opt: opt, fault: func(c *cluster) {
 		netFaults(c, c.kafkaProxy, [2]time.Duration{50 * time.Millisecond, 300 * time.Millisecond},
 			[2]time.Duration{2 * time.Second, 8 * time.Second}, c.opt.Relays)
@@ -249,7 +277,7 @@ func TestScale(t *testing.T) {
 			for c.committed() < int64(total/2) {
 				time.Sleep(100 * time.Millisecond)
 			}
-			c.killRelay(c.rng.IntN(c.opt.Relays), 0)
+			c.killRelay(c.rng.IntN(c.opt.Relays), nil)
 		},
 	}.run(t)
 }
