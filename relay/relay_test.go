@@ -1,6 +1,7 @@
 package relay_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -320,15 +321,18 @@ func kgoConsume(topic string) []kgo.Opt {
 	return []kgo.Opt{kgo.ConsumeTopics(topic), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart())}
 }
 
-// waitRecord polls until one record arrives, failing the test after timeout.
-func waitRecord(t *testing.T, cl *kgo.Client, timeout time.Duration) {
+// waitRecord polls until the record with value arrives, failing the test after timeout.
+func waitRecord(t *testing.T, cl *kgo.Client, value []byte, timeout time.Duration) *kgo.Record {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	for ctx.Err() == nil {
-		if fs := cl.PollRecords(ctx, 1); fs.NumRecords() > 0 {
-			return
+		for _, r := range cl.PollFetches(ctx).Records() {
+			if bytes.Equal(r.Value, value) {
+				return r
+			}
 		}
 	}
-	t.Fatalf("no record within %s", timeout)
+	t.Fatalf("record %q not there within %s", value, timeout)
+	return nil
 }

@@ -32,10 +32,13 @@ func TestIdleRelayWokenByNotify(t *testing.T) {
 			t.Fatal(err)
 		}
 		committed := time.Now()
-		waitRecord(t, consumer, 5*time.Second)
-		worst = max(worst, time.Since(committed))
+		// The record's timestamp is when the relay produced it: a consumer's own first
+		// fetch of a new topic may wait for a metadata refresh (seen: 4.4 s), which says
+		// nothing about the relay.
+		rec := waitRecord(t, consumer, m.Payload, 15*time.Second)
+		worst = max(worst, rec.Timestamp.Sub(committed))
 	}
-	t.Logf("idle relay, 5 single events: slowest commit→consumer %s", worst.Round(time.Millisecond))
+	t.Logf("idle relay, 5 single events: slowest commit→produce %s", worst.Round(time.Millisecond))
 	if worst > time.Second {
 		t.Fatalf("an idle relay took %s to publish; notifications are not waking it (PollInterval is 10s)", worst)
 	}

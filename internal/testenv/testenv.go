@@ -108,6 +108,22 @@ func Topic(t testing.TB, partitions int32, configs map[string]*string) string {
 	if err != nil {
 		t.Fatalf("create topic %s: %v", name, err)
 	}
+	// A client that looks the topic up before every partition has a leader backs off
+	// for the metadata refresh interval (5 s): wait until the topic is ready.
+	for ready := false; !ready; {
+		details, err := adm.ListTopics(ctx, name)
+		if ctx.Err() != nil {
+			t.Fatalf("topic %s has no leaders after 30s: %v", name, err)
+		}
+		td := details[name]
+		ready = err == nil && td.Err == nil && len(td.Partitions) == int(partitions)
+		for _, p := range td.Partitions {
+			ready = ready && p.Err == nil && p.Leader >= 0
+		}
+		if !ready {
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
