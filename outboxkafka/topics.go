@@ -45,9 +45,9 @@ func (t *topics) set(name string, exists bool) {
 	t.mu.Unlock()
 }
 
-// missing asks the broker about names and returns those it says do not exist,
-// remembering the answer; nil when the broker cannot be asked (an outage: the records
-// then take the usual, transient path).
+// missing asks the broker about names, within ctx and at most 2 s, and returns those it
+// says do not exist, remembering the answer; nil when the broker cannot be asked (an
+// outage: the records then take the usual, transient path).
 func (p *Publisher) missing(ctx context.Context, names []string) map[string]bool {
 	if len(names) == 0 {
 		return nil
@@ -61,7 +61,7 @@ func (p *Publisher) missing(ctx context.Context, names []string) map[string]bool
 		rt.Topic = kmsg.StringPtr(name)
 		req.Topics = append(req.Topics, rt)
 	}
-	mctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
+	mctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
 	resp, err := req.RequestWith(mctx, p.client)
 	if err != nil {
@@ -98,7 +98,8 @@ func (p *Publisher) markMissingTopics(ctx context.Context, msgs []outbox.Message
 			names = append(names, msgs[i].Topic)
 		}
 	}
-	missing := p.missing(ctx, names)
+	// The publish deadline may have passed: that is often why these failed.
+	missing := p.missing(context.WithoutCancel(ctx), names)
 	for i, err := range errs {
 		if err != nil && missing[msgs[i].Topic] && !errors.Is(err, outbox.ErrPermanent) && !errors.Is(err, outbox.ErrSkipped) {
 			errs[i] = errMissingTopic(msgs[i].Topic)
