@@ -3,7 +3,6 @@
 package chaos
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -16,6 +15,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/firstunicorn/outbox/internal/ledger"
+	"github.com/firstunicorn/outbox/internal/testenv"
 )
 
 // verifierConfig is what the verifier process checks, as JSON in OUTBOX_CHAOS_CONFIG.
@@ -61,13 +61,9 @@ func verify(cfg verifierConfig) (verdict, error) {
 	var v verdict
 	all := ledger.Ledger{}
 	for _, f := range cfg.Ledgers {
-		b, err := os.ReadFile(f)
+		l, err := readLedger(f)
 		if err != nil {
 			return v, err
-		}
-		var l writerLedger
-		if err := json.Unmarshal(b, &l); err != nil {
-			return v, fmt.Errorf("%s: %w", f, err)
 		}
 		parts := []ledger.Ledger{l.Main}
 		if cfg.Poison {
@@ -103,24 +99,9 @@ func consume(cfg verifierConfig, n int) ([]*kgo.Record, error) {
 		return nil, err
 	}
 	defer cl.Close()
-	deadline := time.Now().Add(cfg.Timeout)
-	var recs []*kgo.Record
-	for time.Now().Before(deadline) {
-		wait := time.Until(deadline)
-		if len(recs) >= n {
-			wait = cfg.Quiet
-		}
-		ctx, cancel := context.WithTimeout(context.Background(), wait)
-		fs := cl.PollFetches(ctx)
-		cancel()
-		before := len(recs)
-		fs.EachRecord(func(r *kgo.Record) {
-			r.Value = r.Value[:min(len(r.Value), 64)] // keep "key/n/stamp", drop padding
-			recs = append(recs, r)
-		})
-		if len(recs) >= n && len(recs) == before {
-			break
-		}
+	recs := testenv.Drain(cl, n, cfg.Quiet, cfg.Timeout)
+	for _, r := range recs {
+		r.Value = r.Value[:min(len(r.Value), 64)] // keep "key/n/stamp", drop padding
 	}
 	return recs, nil
 }
@@ -159,15 +140,24 @@ func (v *verdict) timing(recs []*kgo.Record, marks []int64) {
 func poisonCount(t *testing.T, ledgers []string) int {
 	n := 0
 	for _, f := range ledgers {
-		b, err := os.ReadFile(f)
+		l, err := readLedger(f)
 		if err != nil {
-			t.Fatal(err)
-		}
-		var l writerLedger
-		if err := json.Unmarshal(b, &l); err != nil {
 			t.Fatal(err)
 		}
 		n += l.Missing.Total() + l.Big.Total()
 	}
 	return n
+}
+
+// readLedger reads the ledger a writer process left in file f.
+func readLedger(f string) (writerLedger, error) {
+	var l writerLedger
+	b, err := os.ReadFile(f)
+	if err == nil {
+		err = json.Unmarshal(b, &l)
+	}
+	if err != nil {
+		return l, fmt.Errorf("ledger %s: %w", f, err)
+	}
+	return l, nil
 }

@@ -151,6 +151,12 @@ func Consume(t testing.TB, topic string, n int, timeout time.Duration) []*kgo.Re
 func ConsumeAll(t testing.TB, topic string, n int, quiet, timeout time.Duration) []*kgo.Record {
 	t.Helper()
 	cl := Client(t, kgo.ConsumeTopics(topic), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+	return Drain(cl, n, quiet, timeout)
+}
+
+// Drain polls cl until it has at least n records and then no new one arrives for quiet,
+// or until timeout. It needs no test, so processes a test starts can use it too.
+func Drain(cl *kgo.Client, n int, quiet, timeout time.Duration) []*kgo.Record {
 	deadline := time.Now().Add(timeout)
 	var recs []*kgo.Record
 	for time.Now().Before(deadline) {
