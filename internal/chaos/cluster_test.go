@@ -166,13 +166,12 @@ func (c *cluster) mark(label string, relays int) {
 func (c *cluster) waitDrained(timeout time.Duration) {
 	deadline := time.Now().Add(timeout)
 	for {
-		out, err := c.outbox("status", "--json")
-		var st status
-		if err == nil && json.Unmarshal([]byte(out), &st) == nil && st.Pending == 0 && st.InFlight == 0 {
+		st, err := c.readStatus()
+		if err == nil && st.Pending == 0 && st.InFlight == 0 {
 			return
 		}
 		if time.Now().After(deadline) {
-			c.t.Fatalf("outbox not drained after %s: %s %v", timeout, out, err)
+			c.t.Fatalf("outbox not drained after %s: %+v %v", timeout, st, err)
 		}
 		time.Sleep(250 * time.Millisecond)
 	}
@@ -230,15 +229,23 @@ type status struct {
 }
 
 func (c *cluster) status() status {
-	out, err := c.outbox("status", "--json")
+	st, err := c.readStatus()
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	return st
+}
+
+func (c *cluster) readStatus() (status, error) {
 	var st status
+	out, err := c.outbox("status", "--json")
 	if err == nil {
 		err = json.Unmarshal([]byte(out), &st)
 	}
 	if err != nil {
-		c.t.Fatalf("outbox status: %v\n%s", err, out)
+		return st, fmt.Errorf("outbox status: %w\n%s", err, out)
 	}
-	return st
+	return st, nil
 }
 
 // fixPoison removes the causes of the poison events: it creates the missing topic,

@@ -162,24 +162,26 @@ func TestRelayKilledInPhase(t *testing.T) {
 // relaysOpt is the cluster most scenarios use: two relays, short leases.
 var relaysOpt = options{Relays: 2, Workers: 4, Batch: 100, LeaseTTL: 3 * time.Second, Partitions: 8}
 
-// Kafka stopped cleanly (SIGTERM) for 30 s (5 s in the short form), then started.
-func TestKafkaStopped(t *testing.T) {
-	scenario{opt: relaysOpt, fault: func(c *cluster) {
-		stopKafka(c.t, syscall.SIGTERM)
-		time.Sleep(pick(5*time.Second, 30*time.Second))
+// kafkaDown ends the broker with sig, leaves it down for down, and starts it again.
+func kafkaDown(sig syscall.Signal, down func(*cluster) time.Duration) func(*cluster) {
+	return func(c *cluster) {
+		stopKafka(c.t, sig)
+		time.Sleep(down(c))
 		services(c.t, "up")
 		c.mark("Kafka started", c.opt.Relays)
-	}}.run(t)
+	}
+}
+
+// Kafka stopped cleanly (SIGTERM) for 30 s (5 s in the short form), then started.
+func TestKafkaStopped(t *testing.T) {
+	down := func(*cluster) time.Duration { return pick(5*time.Second, 30*time.Second) }
+	scenario{opt: relaysOpt, fault: kafkaDown(syscall.SIGTERM, down)}.run(t)
 }
 
 // Kafka SIGKILLed, started again after a random pause.
 func TestKafkaKilled(t *testing.T) {
-	scenario{opt: relaysOpt, fault: func(c *cluster) {
-		stopKafka(c.t, syscall.SIGKILL)
-		time.Sleep(between(c.rng, time.Second, 5*time.Second))
-		services(c.t, "up")
-		c.mark("Kafka started", c.opt.Relays)
-	}}.run(t)
+	down := func(c *cluster) time.Duration { return between(c.rng, time.Second, 5*time.Second) }
+	scenario{opt: relaysOpt, fault: kafkaDown(syscall.SIGKILL, down)}.run(t)
 }
 
 // PostgreSQL restarted under the writers and relays, in both shutdown modes.
