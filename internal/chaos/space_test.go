@@ -64,8 +64,14 @@ func TestPostgresOutOfSpace(t *testing.T) {
 			t.Fatalf("%s: %v", stmt, err)
 		}
 	}
-	indexes, _ := c.pool.Query(ctx, "SELECT indexname FROM pg_indexes WHERE schemaname = $1 AND tablename = 'outbox'", c.schema)
-	names, _ := pgx.CollectRows(indexes, pgx.RowTo[string])
+	indexes, err := c.pool.Query(ctx, "SELECT indexname FROM pg_indexes WHERE schemaname = $1 AND tablename = 'outbox'", c.schema)
+	if err != nil {
+		t.Fatal(err)
+	}
+	names, err := pgx.CollectRows(indexes, pgx.RowTo[string])
+	if err != nil || len(names) == 0 {
+		t.Fatalf("the outbox's indexes: %v, %v", names, err)
+	}
 	for _, ix := range names {
 		if _, err := c.pool.Exec(ctx, "ALTER INDEX "+c.schema+"."+ix+" SET TABLESPACE "+ts); err != nil {
 			t.Fatal(err)
@@ -82,7 +88,6 @@ func TestPostgresOutOfSpace(t *testing.T) {
 			return w.Write(ctx, tx, outbox.Message{Topic: c.topic, Key: []byte(fmt.Sprint(id)), Payload: payload})
 		})
 	}
-	var err error
 	committed := 0
 	for ; committed < 1000; committed++ {
 		if err = order(committed); err != nil {
