@@ -15,9 +15,9 @@ import (
 	"time"
 )
 
-// Proxy forwards every connection accepted on its address to Target.
+// Proxy forwards every connection accepted on its address to its target.
 type Proxy struct {
-	Target string
+	target string // fixed at Listen: serve reads it without a lock
 
 	ln net.Listener
 
@@ -35,7 +35,7 @@ func Listen(addr, target string) (*Proxy, error) {
 	if err != nil {
 		return nil, fmt.Errorf("faultproxy: listen on %s: %w", addr, err)
 	}
-	p := &Proxy{Target: target, ln: ln, conns: map[*link]struct{}{}}
+	p := &Proxy{target: target, ln: ln, conns: map[*link]struct{}{}}
 	p.wg.Add(1)
 	go p.accept()
 	return p, nil
@@ -120,7 +120,7 @@ func (p *Proxy) serve(c net.Conn) {
 		c.Close()
 		return
 	}
-	up, err := net.DialTimeout("tcp", p.Target, 5*time.Second)
+	up, err := net.DialTimeout("tcp", p.target, 5*time.Second)
 	if err != nil {
 		abort(c) // the target refused: the client sees a reset, as without the proxy
 		return
