@@ -15,11 +15,12 @@ test: services check
 demo: services
 	$(ENV) && go run ./cmd/outbox migrate && go run ./examples/orders --demo
 
-## bench: start the services, run every scenario, then Watermill's forwarder (bench/watermill,
-## its own module) on the same services, and print one table with the ratio (BENCHFLAGS, WMFLAGS to adjust)
+## bench: start the services, run every scenario of outbox-bench (its own binary; it starts outbox
+## relay processes), then Watermill's forwarder (bench/watermill, its own module) on the same
+## services, and print one table with the ratio (BENCHFLAGS, WMFLAGS to adjust)
 bench: services
-	go build -o bin/outbox ./cmd/outbox
-	$(ENV) && bin/outbox bench --json $(BENCHFLAGS) > bin/bench.json
+	go build -o bin/outbox ./cmd/outbox && go build -o bin/outbox-bench ./cmd/outbox-bench
+	$(ENV) && bin/outbox-bench --json $(BENCHFLAGS) > bin/bench.json
 	$(ENV) && cd bench/watermill && go run . --outbox-report ../../bin/bench.json $(WMFLAGS)
 
 ## chaos: the full fault-injection suite (internal/chaos; OUTBOX_CHAOS_RUNS runs per scenario, default 3;
@@ -38,10 +39,10 @@ check:
 FUZZTIME ?= 30s
 fuzz:
 	go test -run XXX -fuzz FuzzValidateTopic -fuzztime $(FUZZTIME) .
-	go test -run XXX -fuzz FuzzNewNames -fuzztime $(FUZZTIME) ./internal/pgstore
-	go test -run XXX -fuzz FuzzParseBrokers -fuzztime $(FUZZTIME) ./cmd/outbox
+	go test -run XXX -fuzz FuzzNames -fuzztime $(FUZZTIME) ./internal/dialect/postgres
+	go test -run XXX -fuzz FuzzBrokers -fuzztime $(FUZZTIME) ./internal/envflag
 	go test -run XXX -fuzz FuzzRelayFlags -fuzztime $(FUZZTIME) ./cmd/outbox
-	go test -run XXX -fuzz FuzzDecodeHeaders -fuzztime $(FUZZTIME) ./internal/pgstore
+	go test -run XXX -fuzz FuzzDecodeHeaders -fuzztime $(FUZZTIME) ./internal/sqldb
 	go test -run XXX -fuzz FuzzConfig -fuzztime $(FUZZTIME) ./relay
 	go test -run XXX -fuzz FuzzNewMessage -fuzztime $(FUZZTIME) .
 

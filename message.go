@@ -2,7 +2,6 @@ package outbox
 
 import (
 	"context"
-	"fmt"
 	"time"
 
 	"github.com/google/uuid"
@@ -42,20 +41,4 @@ type Publisher interface {
 	// messages is known to be sent. Messages with the same key must reach the broker in
 	// the order given.
 	Publish(ctx context.Context, msgs []Message) error
-}
-
-// Prepare fills in the defaults Write applies (ID, OccurredAt) and validates m against
-// lim. It is exported for store implementations; applications call Write.
-func (m *Message) Prepare(lim Limits, now time.Time) error {
-	if m.ID == uuid.Nil {
-		id, err := uuid.NewV7()
-		if err != nil {
-			return fmt.Errorf("outbox: new UUIDv7: %w", err)
-		}
-		m.ID = id
-	}
-	if m.OccurredAt.IsZero() {
-		m.OccurredAt = now
-	}
-	return m.Validate(lim)
 }

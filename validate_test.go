@@ -47,18 +47,6 @@ func TestValidate(t *testing.T) {
 	}
 }
 
-func TestPrepareFillsDefaults(t *testing.T) {
-	t.Parallel()
-	now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
-	m := outbox.Message{Topic: "t"}
-	if err := m.Prepare(outbox.Limits{}, now); err != nil {
-		t.Fatal(err)
-	}
-	if m.ID.Version() != 7 || !m.OccurredAt.Equal(now) {
-		t.Fatalf("Prepare: id version %d, occurred %v", m.ID.Version(), m.OccurredAt)
-	}
-}
-
 func TestLimitsValidate(t *testing.T) {
 	t.Parallel()
 	if err := (outbox.Limits{MaxKeyBytes: -1}).Validate(); !errors.Is(err, outbox.ErrInvalidConfig) {

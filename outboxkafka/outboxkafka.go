@@ -6,7 +6,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sort"
 	"sync"
 	"time"
 
@@ -14,15 +13,16 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/firstunicorn/outbox"
+	"github.com/firstunicorn/outbox/internal/kafkarecord"
 )
 
-// Headers the publisher adds to every record, beside the message's own.
+// Headers the publisher adds to every record, after the message's own (in name order).
 const (
-	HeaderEventID       = outbox.HeaderPrefix + "event-id"
-	HeaderEventType     = outbox.HeaderPrefix + "event-type"
-	HeaderAggregateType = outbox.HeaderPrefix + "aggregate-type"
-	HeaderAggregateID   = outbox.HeaderPrefix + "aggregate-id"
-	HeaderOccurredAt    = outbox.HeaderPrefix + "occurred-at" // RFC 3339 with nanoseconds, UTC
+	HeaderEventID       = kafkarecord.HeaderEventID
+	HeaderEventType     = kafkarecord.HeaderEventType     // when the message has a Type
+	HeaderAggregateType = kafkarecord.HeaderAggregateType // when it has an AggregateType
+	HeaderAggregateID   = kafkarecord.HeaderAggregateID   // when it has an AggregateID
+	HeaderOccurredAt    = kafkarecord.HeaderOccurredAt    // RFC 3339 with nanoseconds, UTC
 )
 
 // Config tunes the Publisher. A nil *Config means all defaults.
@@ -114,8 +114,8 @@ func (p *Publisher) Publish(ctx context.Context, msgs []outbox.Message) error {
 			fail(i, errMissingTopic(m.Topic))
 			continue
 		}
-		rec := Record(m)
-		if size := recordSize(rec); p.maxBytes > 0 && size > p.maxBytes {
+		rec := kafkarecord.New(m)
+		if size := kafkarecord.Size(rec); p.maxBytes > 0 && size > p.maxBytes {
 			fail(i, fmt.Errorf("%w: record of %d bytes is over the producer's %d-byte batch limit: %w",
 				outbox.ErrPermanent, size, p.maxBytes, kerr.MessageTooLarge))
 			continue
@@ -199,39 +199,6 @@ func (r *results) wait(ctx context.Context) []error {
 		}
 	}
 	return r.errs
-}
-
-// Record builds the Kafka record for m: key, value, m's headers in name order, then the
-// outbox headers.
-func Record(m *outbox.Message) *kgo.Record {
-	names := make([]string, 0, len(m.Headers))
-	for k := range m.Headers {
-		names = append(names, k)
-	}
-	sort.Strings(names)
-	hs := make([]kgo.RecordHeader, 0, len(names)+5)
-	for _, k := range names {
-		hs = append(hs, kgo.RecordHeader{Key: k, Value: []byte(m.Headers[k])})
-	}
-	hs = append(hs, kgo.RecordHeader{Key: HeaderEventID, Value: []byte(m.ID.String())})
-	for _, h := range [...]struct{ k, v string }{
-		{HeaderEventType, m.Type}, {HeaderAggregateType, m.AggregateType}, {HeaderAggregateID, m.AggregateID},
-	} {
-		if h.v != "" {
-			hs = append(hs, kgo.RecordHeader{Key: h.k, Value: []byte(h.v)})
-		}
-	}
-	hs = append(hs, kgo.RecordHeader{Key: HeaderOccurredAt, Value: []byte(m.OccurredAt.UTC().Format(time.RFC3339Nano))})
-	return &kgo.Record{Topic: m.Topic, Key: m.Key, Value: m.Payload, Headers: hs}
-}
-
-// recordSize is an upper bound of the record's encoded size in a batch.
-func recordSize(r *kgo.Record) int {
-	n := 128 + len(r.Key) + len(r.Value) // batch header and varints, generously
-	for _, h := range r.Headers {
-		n += 10 + len(h.Key) + len(h.Value)
-	}
-	return n
 }
 
 // permanentErrors are the broker answers that no retry of the same record can change.

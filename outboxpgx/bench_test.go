@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"testing"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/firstunicorn/outbox"
 	"github.com/firstunicorn/outbox/relay"
 )
@@ -12,14 +14,14 @@ import (
 // BenchmarkClaim measures the relay's claim on real PostgreSQL: open a batch of 500
 // over all buckets of a 20k-event backlog, read it, roll it back (so the backlog stays).
 func BenchmarkClaim(b *testing.B) {
-	pool, store, w := newOutboxB(b)
+	pool, store := newOutbox(b)
 	ctx := context.Background()
 	msgs := make([]outbox.Message, 1000)
 	for i := 0; i < 20; i++ {
 		for j := range msgs {
 			msgs[j] = outbox.Message{Topic: "bench", Key: fmt.Appendf(nil, "k%d", j), Payload: make([]byte, 1024)}
 		}
-		if err := w.Write(ctx, pool, msgs...); err != nil {
+		if err := pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error { return store.Write(ctx, tx, msgs...) }); err != nil {
 			b.Fatal(err)
 		}
 	}

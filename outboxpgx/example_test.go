@@ -11,6 +11,7 @@ import (
 
 	"github.com/firstunicorn/outbox"
 	"github.com/firstunicorn/outbox/outboxpgx"
+	"github.com/firstunicorn/outbox/outboxstore"
 )
 
 // The event is written in the transaction of the domain change: it exists if and only if
@@ -24,32 +25,27 @@ func Example() {
 	}
 	defer pool.Close()
 	// A schema of its own, so the example leaves nothing behind.
-	cfg := &outboxpgx.Config{Schema: "example_outboxpgx"}
 	_, _ = pool.Exec(ctx, `DROP SCHEMA IF EXISTS example_outboxpgx CASCADE`)
 	defer pool.Exec(ctx, `DROP SCHEMA example_outboxpgx CASCADE`)
 
-	store, err := outboxpgx.NewStore(pool, cfg)
+	store, err := outboxstore.New(outboxpgx.New(pool), &outboxstore.Config{Schema: "example_outboxpgx"})
 	if err != nil {
 		panic(err)
 	}
 	if _, err := store.Migrate(ctx); err != nil { // or: outbox migrate --schema example_outboxpgx
 		panic(err)
 	}
-	w, err := outboxpgx.NewWriter(cfg)
-	if err != nil {
-		panic(err)
-	}
 	msg := outbox.Message{Topic: "orders", Key: []byte("order-42"), Type: "order.placed", Payload: []byte(`{"id":42}`)}
 
 	err = pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
 		// ... the domain change, in tx ...
-		return w.Write(ctx, tx, msg)
+		return store.Write(ctx, tx, msg)
 	})
 	if err != nil {
 		panic(err)
 	}
 	_ = pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
-		if err := w.Write(ctx, tx, msg); err != nil {
+		if err := store.Write(ctx, tx, msg); err != nil {
 			return err
 		}
 		return fmt.Errorf("the domain change failed") // rolled back: the event goes too

@@ -1,113 +1,130 @@
-// Package outboxpgx stores outbox messages through pgx v5: Write adds them inside the
-// caller's transaction, and Store is what the relay claims them from.
+// Package outboxpgx runs the outbox store on PostgreSQL through pgx v5: pass New(pool) to
+// outboxstore.New, and Write takes the pgx.Tx of your domain change. Arrays and UUIDs
+// travel in pgx's binary format, and an idle relay is woken by LISTEN/NOTIFY within
+// milliseconds of a commit.
 package outboxpgx
 
 import (
 	"context"
 	"errors"
 	"fmt"
-	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/firstunicorn/outbox"
-	"github.com/firstunicorn/outbox/internal/pgstore"
+	"github.com/firstunicorn/outbox/internal/sqldb"
+	"github.com/firstunicorn/outbox/outboxstore"
 )
 
-// Config names the outbox table and bounds what Write accepts. A nil *Config means all
-// defaults.
-type Config struct {
-	// Schema holds the outbox tables. Default "public".
-	Schema string
-	// Table is the outbox table; the lease, relay and migration tables are named after
-	// it (outbox_leases, ...). Default "outbox". Lower-case letters, digits and '_'.
-	Table string
-	// Limits bounds keys, payloads and headers. Zero fields take outbox's defaults.
-	Limits outbox.Limits
+// Driver is an outboxstore.Driver over a pgx pool.
+type Driver struct {
+	pool *pgxpool.Pool
 }
 
-func (c *Config) setup() (pgstore.Names, outbox.Limits, error) {
-	if c == nil {
-		c = &Config{}
+var _ outboxstore.Driver[pgx.Tx] = (*Driver)(nil)
+
+// New returns the driver for pool. The caller keeps the pool and closes it after the
+// store's last use.
+func New(pool *pgxpool.Pool) *Driver { return &Driver{pool: pool} }
+
+// Database implements outboxstore.Driver.
+func (d *Driver) Database() outboxstore.Database { return outboxstore.PostgreSQL }
+
+// DB implements outboxstore.Driver.
+func (d *Driver) DB() (sqldb.DB, error) {
+	if d == nil || d.pool == nil {
+		return nil, fmt.Errorf("%w: outboxpgx.New needs a *pgxpool.Pool", outbox.ErrNoDB)
 	}
-	return pgstore.Setup(c.Schema, c.Table, c.Limits)
+	return poolDB{querier{d.pool}, d.pool}, nil
 }
 
-// Execer is what Write needs: pgx.Tx, *pgx.Conn, *pgxpool.Pool and *pgxpool.Conn all are.
-// Pass the transaction of the domain change, so the event commits or rolls back with it.
-type Execer interface {
+// Tx implements outboxstore.Driver.
+func (d *Driver) Tx(tx pgx.Tx) (sqldb.Querier, error) {
+	if tx == nil {
+		return nil, fmt.Errorf("%w: pass the pgx.Tx of the domain change", outbox.ErrNoDB)
+	}
+	return querier{tx}, nil
+}
+
+// pgxQuerier is what pgx pools, connections and transactions have in common.
+type pgxQuerier interface {
 	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
 }
 
-// Writer writes messages into one outbox table.
-type Writer struct {
-	names  pgstore.Names
-	limits outbox.Limits
+// querier adapts pgx to sqldb.Querier: list arguments go as native arrays.
+type querier struct{ q pgxQuerier }
+
+func (q querier) Exec(ctx context.Context, sql string, args ...any) (int64, error) {
+	tag, err := q.q.Exec(ctx, sql, native(args)...)
+	return tag.RowsAffected(), txDone(err)
 }
 
-// NewWriter validates cfg and returns a Writer.
-func NewWriter(cfg *Config) (*Writer, error) {
-	n, lim, err := cfg.setup()
-	if err != nil {
-		return nil, err
-	}
-	return &Writer{names: n, limits: lim}, nil
+func (q querier) Query(ctx context.Context, sql string, args ...any) (sqldb.Rows, error) {
+	rows, err := q.q.Query(ctx, sql, native(args)...)
+	return rows, txDone(err)
 }
 
-var defaultWriter, _ = NewWriter(nil)
-
-// Write stores msgs in the default outbox table ("public"."outbox") through db. See
-// Writer.Write.
-func Write(ctx context.Context, db Execer, msgs ...outbox.Message) error {
-	return defaultWriter.Write(ctx, db, msgs...)
-}
-
-// Write stores msgs through db, normally the caller's transaction: they are published
-// once it commits and never if it rolls back. All messages are validated first, and
-// written in one statement (one round trip), so either all are stored or none. Empty IDs
-// become UUIDv7s and a zero OccurredAt becomes now.
-func (w *Writer) Write(ctx context.Context, db Execer, msgs ...outbox.Message) error {
-	if pgstore.IsNil(db) {
-		return fmt.Errorf("outbox: write: %w: pass the pgx.Tx of the domain change", outbox.ErrNoDB)
-	}
-	stmts, err := w.names.PrepareInsert(msgs, w.limits, time.Now())
-	if err != nil {
-		return fmt.Errorf("outbox: write: %w", err)
-	}
-	for _, st := range stmts {
-		if _, err := db.Exec(ctx, st.SQL, st.Args...); err != nil {
-			if errors.Is(err, pgx.ErrTxClosed) {
-				err = fmt.Errorf("%w: %w", outbox.ErrTxDone, err)
+// native passes list arguments to pgx as []int64, which it sends in binary, where
+// database/sql drivers get PostgreSQL's text literal.
+func native(args []any) []any {
+	copied := false
+	for i, a := range args {
+		if l, ok := a.(sqldb.Int64s); ok {
+			if !copied {
+				args, copied = append([]any(nil), args...), true
 			}
-			return fmt.Errorf("outbox: write %d messages: %w", len(msgs), err)
+			args[i] = []int64(l)
 		}
 	}
-	return nil
+	return args
 }
 
-// Store is the relay's view of the outbox table over a pgx pool, plus the operator
-// commands (Migrate, Status, Dead, Retry, PurgeDead).
-type Store struct {
-	*pgstore.Store
-	pool *pgxpool.Pool // for LISTEN connections
-}
-
-// Status counts the outbox's rows by state.
-type Status = pgstore.Status
-
-// DeadEvent is a dead-lettered event.
-type DeadEvent = pgstore.DeadEvent
-
-// NewStore validates cfg and returns a Store over pool.
-func NewStore(pool *pgxpool.Pool, cfg *Config) (*Store, error) {
-	if pool == nil {
-		return nil, fmt.Errorf("outboxpgx: new store: %w", outbox.ErrNoDB)
+func txDone(err error) error {
+	if errors.Is(err, pgx.ErrTxClosed) {
+		return fmt.Errorf("%w: %w", outbox.ErrTxDone, err)
 	}
-	n, _, err := cfg.setup()
+	return err
+}
+
+type poolDB struct {
+	querier
+	pool *pgxpool.Pool
+}
+
+func (d poolDB) Begin(ctx context.Context, opts sqldb.TxOptions) (sqldb.Tx, error) {
+	var o pgx.TxOptions
+	if opts.ReadCommitted {
+		o.IsoLevel = pgx.ReadCommitted
+	}
+	tx, err := d.pool.BeginTx(ctx, o)
 	if err != nil {
 		return nil, err
 	}
-	return &Store{Store: pgstore.New(poolDB{pool}, n), pool: pool}, nil
+	return txDB{querier{tx}, tx}, nil
 }
+
+func (d poolDB) Conn(ctx context.Context) (sqldb.Conn, error) {
+	c, err := d.pool.Acquire(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return conn{querier{c}, c}, nil
+}
+
+type txDB struct {
+	querier
+	tx pgx.Tx
+}
+
+func (t txDB) Commit(ctx context.Context) error   { return t.tx.Commit(ctx) }
+func (t txDB) Rollback(ctx context.Context) error { return t.tx.Rollback(ctx) }
+
+type conn struct {
+	querier
+	c *pgxpool.Conn
+}
+
+func (c conn) Close() error { c.c.Release(); return nil }

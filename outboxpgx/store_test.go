@@ -4,45 +4,46 @@ import (
 	"context"
 	"testing"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
-	"github.com/firstunicorn/outbox"
 	"github.com/firstunicorn/outbox/internal/testenv"
 	"github.com/firstunicorn/outbox/outboxpgx"
+	"github.com/firstunicorn/outbox/outboxstore"
 	"github.com/firstunicorn/outbox/outboxtest"
-	"github.com/firstunicorn/outbox/relay"
 )
 
-// newOutbox migrates a fresh outbox in its own schema and returns the pool, store and writer.
-func newOutbox(t *testing.T) (*pgxpool.Pool, *outboxpgx.Store, *outboxpgx.Writer) {
-	return newOutboxB(t)
+// newStore returns a store over an outbox in a schema of its own, not migrated.
+func newStore(t testing.TB, pool *pgxpool.Pool, cfg *outboxstore.Config) *outboxstore.Store[pgx.Tx] {
+	t.Helper()
+	c := *cfg
+	c.Schema = testenv.Schema(t, pool)
+	s, err := outboxstore.New(outboxpgx.New(pool), &c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
 }
 
-func newOutboxB(t testing.TB) (*pgxpool.Pool, *outboxpgx.Store, *outboxpgx.Writer) {
+// newOutbox returns a store over a fresh, migrated outbox.
+func newOutbox(t testing.TB) (*pgxpool.Pool, *outboxstore.Store[pgx.Tx]) {
 	t.Helper()
 	pool := testenv.Pool(t)
-	cfg := &outboxpgx.Config{Schema: testenv.Schema(t, pool)}
-	store, err := outboxpgx.NewStore(pool, cfg)
-	if err != nil {
+	s := newStore(t, pool, &outboxstore.Config{})
+	if _, err := s.Migrate(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := store.Migrate(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	w, err := outboxpgx.NewWriter(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return pool, store, w
+	return pool, s
 }
 
-func TestStoreConformance(t *testing.T) {
-	outboxtest.RunStoreTests(t, outboxtest.Harness{
-		New: func(t *testing.T) (relay.Store, outboxtest.WriteFunc) {
-			pool, store, w := newOutbox(t)
-			return store, func(ctx context.Context, msgs ...outbox.Message) error {
-				return w.Write(ctx, pool, msgs...)
-			}
+func TestConformance(t *testing.T) {
+	pool := testenv.Pool(t)
+	outboxtest.Run(t, outboxtest.Harness[pgx.Tx]{
+		New: func(t *testing.T, cfg *outboxstore.Config) *outboxstore.Store[pgx.Tx] { return newStore(t, pool, cfg) },
+		InTx: func(ctx context.Context, fn func(pgx.Tx) error) error {
+			return pgx.BeginFunc(ctx, pool, fn)
 		},
+		InFlight: true,
+		Listens:  true,
 	})
 }

@@ -1,6 +1,15 @@
-// Package outboxsql stores outbox messages through database/sql on PostgreSQL: Write adds
-// them inside the caller's *sql.Tx, and Store is what the relay claims them from. It
-// imports no driver: use pgx's stdlib ("pgx") or lib/pq ("postgres").
+// Package outboxsql runs the outbox store through database/sql: pass New(db, database)
+// to outboxstore.New, and Write takes the *sql.Tx of your domain change. It imports no
+// driver; the application picks one:
+//
+//   - PostgreSQL: github.com/jackc/pgx/v5/stdlib ("pgx") or github.com/lib/pq.
+//   - MySQL 8 and MariaDB 10.6+: github.com/go-sql-driver/mysql, with
+//     interpolateParams=true in the DSN (one round trip per statement instead of two).
+//   - SQLite: modernc.org/sqlite, with _pragma=busy_timeout(10000) in the DSN and,
+//     for the application's own transactions, _txlock=immediate.
+//
+// database/sql cannot wait for notifications, so a relay over it finds new messages by
+// polling; with PostgreSQL, outboxpgx wakes an idle relay within milliseconds instead.
 package outboxsql
 
 import (
@@ -8,105 +17,119 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"time"
 
 	"github.com/firstunicorn/outbox"
-	"github.com/firstunicorn/outbox/internal/pgstore"
+	"github.com/firstunicorn/outbox/internal/sqldb"
+	"github.com/firstunicorn/outbox/outboxstore"
 )
 
-// Config names the outbox table and bounds what Write accepts. A nil *Config means all
-// defaults.
-type Config struct {
-	// Schema holds the outbox tables. Default "public".
-	Schema string
-	// Table is the outbox table; the lease, relay and migration tables are named after
-	// it (outbox_leases, ...). Default "outbox". Lower-case letters, digits and '_'.
-	Table string
-	// Limits bounds keys, payloads and headers. Zero fields take outbox's defaults.
-	Limits outbox.Limits
+// Driver is an outboxstore.Driver over a *sql.DB.
+type Driver struct {
+	db       *sql.DB
+	database outboxstore.Database
 }
 
-func (c *Config) setup() (pgstore.Names, outbox.Limits, error) {
-	if c == nil {
-		c = &Config{}
+var _ outboxstore.Driver[*sql.Tx] = (*Driver)(nil)
+
+// New returns the driver for db, a pool of connections to database. The caller keeps db
+// and closes it after the store's last use.
+func New(db *sql.DB, database outboxstore.Database) *Driver {
+	return &Driver{db: db, database: database}
+}
+
+// Database implements outboxstore.Driver.
+func (d *Driver) Database() outboxstore.Database { return d.database }
+
+// DB implements outboxstore.Driver.
+func (d *Driver) DB() (sqldb.DB, error) {
+	if d == nil || d.db == nil {
+		return nil, fmt.Errorf("%w: outboxsql.New needs a *sql.DB", outbox.ErrNoDB)
 	}
-	return pgstore.Setup(c.Schema, c.Table, c.Limits)
+	return pool{querier{d.db}, d.db}, nil
 }
 
-// Execer is what Write needs: *sql.Tx, *sql.DB and *sql.Conn all are. Pass the
-// transaction of the domain change, so the event commits or rolls back with it.
-type Execer interface {
+// Tx implements outboxstore.Driver.
+func (d *Driver) Tx(tx *sql.Tx) (sqldb.Querier, error) {
+	if tx == nil {
+		return nil, fmt.Errorf("%w: pass the *sql.Tx of the domain change", outbox.ErrNoDB)
+	}
+	return querier{tx}, nil
+}
+
+// sqlQuerier is what *sql.DB, *sql.Conn and *sql.Tx have in common.
+type sqlQuerier interface {
 	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
 }
 
-// Writer writes messages into one outbox table.
-type Writer struct {
-	names  pgstore.Names
-	limits outbox.Limits
+// querier adapts database/sql to sqldb.Querier.
+type querier struct{ q sqlQuerier }
+
+func (q querier) Exec(ctx context.Context, query string, args ...any) (int64, error) {
+	res, err := q.q.ExecContext(ctx, query, args...)
+	if err != nil {
+		return 0, txDone(err)
+	}
+	return res.RowsAffected()
 }
 
-// NewWriter validates cfg and returns a Writer.
-func NewWriter(cfg *Config) (*Writer, error) {
-	n, lim, err := cfg.setup()
+func (q querier) Query(ctx context.Context, query string, args ...any) (sqldb.Rows, error) {
+	rows, err := q.q.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, txDone(err)
+	}
+	return sqlRows{rows}, nil
+}
+
+func txDone(err error) error {
+	if errors.Is(err, sql.ErrTxDone) {
+		return fmt.Errorf("%w: %w", outbox.ErrTxDone, err)
+	}
+	return err
+}
+
+type sqlRows struct{ *sql.Rows }
+
+func (r sqlRows) Close() { _ = r.Rows.Close() }
+
+type pool struct {
+	querier
+	db *sql.DB
+}
+
+func (p pool) Begin(ctx context.Context, opts sqldb.TxOptions) (sqldb.Tx, error) {
+	var o sql.TxOptions
+	if opts.ReadCommitted {
+		o.Isolation = sql.LevelReadCommitted
+	}
+	// database/sql rolls a transaction back when the context it began with ends, and a
+	// batch outlives its claim's context.
+	tx, err := p.db.BeginTx(context.WithoutCancel(ctx), &o)
 	if err != nil {
 		return nil, err
 	}
-	return &Writer{names: n, limits: lim}, nil
+	return txDB{querier{tx}, tx}, nil
 }
 
-var defaultWriter, _ = NewWriter(nil)
-
-// Write stores msgs in the default outbox table ("public"."outbox") through db. See
-// Writer.Write.
-func Write(ctx context.Context, db Execer, msgs ...outbox.Message) error {
-	return defaultWriter.Write(ctx, db, msgs...)
-}
-
-// Write stores msgs through db, normally the caller's transaction: they are published
-// once it commits and never if it rolls back. All messages are validated first, and
-// written in one statement (one round trip), so either all are stored or none. Empty IDs
-// become UUIDv7s and a zero OccurredAt becomes now.
-func (w *Writer) Write(ctx context.Context, db Execer, msgs ...outbox.Message) error {
-	if pgstore.IsNil(db) {
-		return fmt.Errorf("outbox: write: %w: pass the *sql.Tx of the domain change", outbox.ErrNoDB)
-	}
-	stmts, err := w.names.PrepareInsert(msgs, w.limits, time.Now())
-	if err != nil {
-		return fmt.Errorf("outbox: write: %w", err)
-	}
-	for _, st := range stmts {
-		if _, err := db.ExecContext(ctx, st.SQL, st.Args...); err != nil {
-			if errors.Is(err, sql.ErrTxDone) {
-				err = fmt.Errorf("%w: %w", outbox.ErrTxDone, err)
-			}
-			return fmt.Errorf("outbox: write %d messages: %w", len(msgs), err)
-		}
-	}
-	return nil
-}
-
-// Store is the relay's view of the outbox table over a *sql.DB, plus the operator
-// commands (Migrate, Status, Dead, Retry, PurgeDead). database/sql has no way to wait
-// for notifications, so a relay over this store finds new messages by polling
-// (relay.Config.PollInterval); outboxpgx.Store is woken within milliseconds.
-type Store struct {
-	*pgstore.Store
-}
-
-// Status counts the outbox's rows by state.
-type Status = pgstore.Status
-
-// DeadEvent is a dead-lettered event.
-type DeadEvent = pgstore.DeadEvent
-
-// NewStore validates cfg and returns a Store over db.
-func NewStore(db *sql.DB, cfg *Config) (*Store, error) {
-	if db == nil {
-		return nil, fmt.Errorf("outboxsql: new store: %w", outbox.ErrNoDB)
-	}
-	n, _, err := cfg.setup()
+func (p pool) Conn(ctx context.Context) (sqldb.Conn, error) {
+	c, err := p.db.Conn(ctx)
 	if err != nil {
 		return nil, err
 	}
-	return &Store{pgstore.New(sqlDB{db}, n)}, nil
+	return conn{querier{c}, c}, nil
 }
+
+type txDB struct {
+	querier
+	tx *sql.Tx
+}
+
+func (t txDB) Commit(context.Context) error   { return t.tx.Commit() }
+func (t txDB) Rollback(context.Context) error { return t.tx.Rollback() }
+
+type conn struct {
+	querier
+	c *sql.Conn
+}
+
+func (c conn) Close() error { return c.c.Close() }

@@ -13,6 +13,20 @@ import (
 	"github.com/firstunicorn/outbox"
 )
 
+// The defaults of Config's zero fields, declared once for the relay and for programs
+// that show them (the outbox command's flags). PublishTimeout defaults to LeaseTTL/4.
+const (
+	DefaultBatchSize       = 500
+	DefaultWorkers         = 4
+	DefaultPollInterval    = 100 * time.Millisecond
+	DefaultLeaseTTL        = 15 * time.Second
+	DefaultMaxAttempts     = 5
+	DefaultBackoff         = 500 * time.Millisecond
+	DefaultMaxBackoff      = 30 * time.Second
+	DefaultPurgeInterval   = time.Minute
+	DefaultShutdownTimeout = 10 * time.Second
+)
+
 // Config tunes a Relay. A nil *Config means all defaults; zero fields take the defaults
 // given with them. Negative values are errors.
 type Config struct {
@@ -99,21 +113,21 @@ func (c *Config) withDefaults() (Config, error) {
 		cfg.ID = defaultID()
 	}
 	if cfg.BatchSize == 0 {
-		cfg.BatchSize = 500
+		cfg.BatchSize = DefaultBatchSize
 	}
 	if cfg.MaxAttempts == 0 {
-		cfg.MaxAttempts = 5
+		cfg.MaxAttempts = DefaultMaxAttempts
 	}
 	if cfg.Workers == 0 {
-		cfg.Workers = 4
+		cfg.Workers = DefaultWorkers
 	}
-	def(&cfg.PollInterval, 100*time.Millisecond)
-	def(&cfg.LeaseTTL, 15*time.Second)
+	def(&cfg.PollInterval, DefaultPollInterval)
+	def(&cfg.LeaseTTL, DefaultLeaseTTL)
 	def(&cfg.PublishTimeout, cfg.LeaseTTL/4)
-	def(&cfg.Backoff, 500*time.Millisecond)
-	def(&cfg.MaxBackoff, 30*time.Second)
-	def(&cfg.PurgeInterval, time.Minute)
-	def(&cfg.ShutdownTimeout, 10*time.Second)
+	def(&cfg.Backoff, DefaultBackoff)
+	def(&cfg.MaxBackoff, DefaultMaxBackoff)
+	def(&cfg.PurgeInterval, DefaultPurgeInterval)
+	def(&cfg.ShutdownTimeout, DefaultShutdownTimeout)
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}

@@ -43,14 +43,15 @@ func (b *forgetfulBatch) MarkPublished(ctx context.Context, seqs []int64, keep b
 
 // The duplicate bound: a batch acknowledged by Kafka but not recorded is sent again,
 // once, whole; nothing beyond it, and the key order of first arrivals holds.
-func TestUnsettledBatchDuplicatedOnce(t *testing.T) {
-	t.Parallel()
-	e := newEnv(t, outbox.Limits{})
+func TestUnsettledBatchDuplicatedOnce(t *testing.T) { testenv.EachDB(t, testUnsettledBatch) }
+
+func testUnsettledBatch(t *testing.T, db string) {
+	e := newEnv(t, db, outbox.Limits{})
 	for i := 0; i < 10; i++ {
 		e.commit(t, keys(30)...)
 	}
 	const batch = 50
-	store := &forgetfulStore{Store: e.store}
+	store := &forgetfulStore{Store: e.Store}
 	start(t, store, publisher(t), relay.Config{BatchSize: batch, Backoff: 10 * time.Millisecond})
 	e.waitDrained(t, 30*time.Second)
 	recs := testenv.ConsumeAll(t, e.topic, 300, 2*time.Second, 30*time.Second)

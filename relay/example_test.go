@@ -11,6 +11,7 @@ import (
 
 	"github.com/firstunicorn/outbox/outboxkafka"
 	"github.com/firstunicorn/outbox/outboxpgx"
+	"github.com/firstunicorn/outbox/outboxstore"
 	"github.com/firstunicorn/outbox/relay"
 )
 
@@ -25,7 +26,7 @@ func Example() {
 		log.Fatal(err)
 	}
 	defer pool.Close()
-	store, err := outboxpgx.NewStore(pool, nil)
+	store, err := outboxstore.New(outboxpgx.New(pool), nil)
 	if err != nil {
 		log.Fatal(err)
 	}

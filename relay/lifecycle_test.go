@@ -13,9 +13,10 @@ import (
 
 // A cancelled relay finishes its batch in flight and hands its buckets over at once:
 // nothing is lost, nothing sent twice, and the next relay needs no lease expiry.
-func TestGracefulShutdown(t *testing.T) {
-	t.Parallel()
-	e := newEnv(t, outbox.Limits{})
+func TestGracefulShutdown(t *testing.T) { testenv.EachDB(t, testGracefulShutdown) }
+
+func testGracefulShutdown(t *testing.T, db string) {
+	e := newEnv(t, db, outbox.Limits{})
 	for i := 0; i < 50; i++ {
 		e.commit(t, keys(40)...)
 	}
@@ -23,7 +24,7 @@ func TestGracefulShutdown(t *testing.T) {
 	var batches atomic.Int32
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	a, err := relay.New(e.store, publisher(t), &relay.Config{
+	a, err := relay.New(e.Store, publisher(t), &relay.Config{
 		BatchSize: 100, LeaseTTL: time.Minute, Logger: quietLogger(),
 		Hooks: relay.Hooks{Batch: func(relay.BatchStats) {
 			if batches.Add(1) == 3 {
@@ -46,7 +47,7 @@ func TestGracefulShutdown(t *testing.T) {
 	var firstHeld atomic.Int32
 	firstHeld.Store(-1)
 	begin := time.Now()
-	start(t, e.store, publisher(t), relay.Config{
+	start(t, e.Store, publisher(t), relay.Config{
 		LeaseTTL: time.Minute, // an expiry wait would show as a one-minute stall
 		Hooks:    relay.Hooks{Leases: func(n int) { firstHeld.CompareAndSwap(-1, int32(n)) }},
 	})
@@ -63,16 +64,17 @@ func TestGracefulShutdown(t *testing.T) {
 
 // A second relay takes half the buckets from the first within a few heartbeats, and the
 // first takes them all back when the second leaves.
-func TestLeasesRebalance(t *testing.T) {
-	t.Parallel()
-	e := newEnv(t, outbox.Limits{})
+func TestLeasesRebalance(t *testing.T) { testenv.EachDB(t, testLeasesRebalance) }
+
+func testLeasesRebalance(t *testing.T, db string) {
+	e := newEnv(t, db, outbox.Limits{})
 	var heldA, heldB atomic.Int32
 	cfg := func(held *atomic.Int32) relay.Config {
 		return relay.Config{Hooks: relay.Hooks{Leases: func(n int) { held.Store(int32(n)) }}}
 	}
-	start(t, e.store, publisher(t), cfg(&heldA))
+	start(t, e.Store, publisher(t), cfg(&heldA))
 	waitFor(t, 10*time.Second, "A holds all 64", func() bool { return heldA.Load() == 64 })
-	stopB := start(t, e.store, publisher(t), cfg(&heldB))
+	stopB := start(t, e.Store, publisher(t), cfg(&heldB))
 	waitFor(t, 15*time.Second, "A and B hold 32 each", func() bool { return heldA.Load() == 32 && heldB.Load() == 32 })
 	stopB()
 	waitFor(t, 15*time.Second, "A holds all 64 again", func() bool { return heldA.Load() == 64 })
@@ -93,11 +95,12 @@ func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool)
 
 // With Retention, published events stay as 'published' and the relay purges them once
 // they are older than Retention.
-func TestRetentionKeepsThenPurges(t *testing.T) {
-	t.Parallel()
-	e := newEnv(t, outbox.Limits{})
+func TestRetentionKeepsThenPurges(t *testing.T) { testenv.EachDB(t, testRetention) }
+
+func testRetention(t *testing.T, db string) {
+	e := newEnv(t, db, outbox.Limits{})
 	e.commit(t, keys(20)...)
-	start(t, e.store, publisher(t), relay.Config{Retention: 2 * time.Second, PurgeInterval: 200 * time.Millisecond})
+	start(t, e.Store, publisher(t), relay.Config{Retention: 2 * time.Second, PurgeInterval: 200 * time.Millisecond})
 	waitFor(t, 20*time.Second, "20 events kept as published", func() bool {
 		st := e.status(t)
 		return st.Published == 20 && st.Pending == 0

@@ -23,20 +23,21 @@ func writePoison(t *testing.T, e *env) {
 	e.commit(t, "poison", "a", "b")
 	big := outbox.Message{Topic: e.topic, Key: []byte("poison"), Payload: bytes.Repeat([]byte("x"), 2<<20)}
 	missing := outbox.Message{Topic: testenv.Name("missing"), Key: []byte("poison"), Payload: []byte("lost/0")}
-	if err := e.writer.Write(ctx, e.pool, big); err != nil {
+	if err := e.Write(ctx, big); err != nil {
 		t.Fatal(err)
 	}
-	if err := e.writer.Write(ctx, e.pool, missing); err != nil {
+	if err := e.Write(ctx, missing); err != nil {
 		t.Fatal(err)
 	}
 	e.commit(t, "poison", "a", "b")
 }
 
-func TestPoisonEventsDeadLettered(t *testing.T) {
-	t.Parallel()
-	e := newEnv(t, outbox.Limits{MaxPayloadBytes: 4 << 20})
+func TestPoisonEventsDeadLettered(t *testing.T) { testenv.EachDB(t, testPoisonEvents) }
+
+func testPoisonEvents(t *testing.T, db string) {
+	e := newEnv(t, db, outbox.Limits{MaxPayloadBytes: 4 << 20})
 	writePoison(t, e)
-	start(t, e.store, publisher(t), relay.Config{MaxAttempts: 2, Backoff: 50 * time.Millisecond, MaxBackoff: 100 * time.Millisecond})
+	start(t, e.Store, publisher(t), relay.Config{MaxAttempts: 2, Backoff: 50 * time.Millisecond, MaxBackoff: 100 * time.Millisecond})
 
 	recs := testenv.Consume(t, e.topic, 6, 60*time.Second)
 	if rep := testenv.Verify(e.ledger, recs); rep.Lost+rep.Duplicates+rep.OrderViolations+rep.Foreign > 0 {
@@ -46,7 +47,7 @@ func TestPoisonEventsDeadLettered(t *testing.T) {
 	for e.status(t).Dead < 2 && time.Now().Before(deadline) {
 		time.Sleep(100 * time.Millisecond)
 	}
-	dead, err := e.store.Dead(context.Background(), 10)
+	dead, err := e.Store.Dead(context.Background(), 10)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -63,7 +64,7 @@ func TestPoisonEventsDeadLettered(t *testing.T) {
 	// Retry sends a dead event again once its cause is fixed; here nothing changed, so
 	// it comes back dead after MaxAttempts more tries.
 	id, _ := uuid.Parse(dead[1].ID)
-	if n, err := e.store.Retry(context.Background(), id); err != nil || n != 1 {
+	if n, err := e.Store.Retry(context.Background(), id); err != nil || n != 1 {
 		t.Fatalf("retry: %d, %v", n, err)
 	}
 	if st := e.status(t); st.Dead != 1 {
@@ -71,11 +72,12 @@ func TestPoisonEventsDeadLettered(t *testing.T) {
 	}
 }
 
-func TestHoldKeyOnDead(t *testing.T) {
-	t.Parallel()
-	e := newEnv(t, outbox.Limits{MaxPayloadBytes: 4 << 20})
+func TestHoldKeyOnDead(t *testing.T) { testenv.EachDB(t, testHoldKeyOnDead) }
+
+func testHoldKeyOnDead(t *testing.T, db string) {
+	e := newEnv(t, db, outbox.Limits{MaxPayloadBytes: 4 << 20})
 	writePoison(t, e)
-	start(t, e.store, publisher(t), relay.Config{
+	start(t, e.Store, publisher(t), relay.Config{
 		MaxAttempts: 1, Backoff: 50 * time.Millisecond, MaxBackoff: 100 * time.Millisecond, HoldKeyOnDead: true,
 	})
 	// a and b go through; poison's first event, then it stops at the oversized one.
@@ -93,28 +95,24 @@ func TestHoldKeyOnDead(t *testing.T) {
 
 // Rows inserted by hand that the relay cannot turn into a message are dead-lettered with
 // the reason instead of stopping the relay; the events around them go on.
-func TestMalformedRowsDeadLettered(t *testing.T) {
-	t.Parallel()
-	e := newEnv(t, outbox.Limits{})
+func TestMalformedRowsDeadLettered(t *testing.T) { testenv.EachDB(t, testMalformedRows) }
+
+func testMalformedRows(t *testing.T, db string) {
+	e := newEnv(t, db, outbox.Limits{})
 	e.commit(t, "a")
-	table := e.store.Names().Qualified()
-	for _, q := range []string{
-		`INSERT INTO ` + table + ` (id, topic, key, payload) VALUES (gen_random_uuid(), $1, 'a', NULL)`,
-		`INSERT INTO ` + table + ` (id, topic, key, payload, headers) VALUES (gen_random_uuid(), $1, 'b', '', '[1,2]')`,
-		`INSERT INTO ` + table + ` (id, topic, key, payload) VALUES (gen_random_uuid(), 'bad topic!' || left($1, 0), 'c', '')`,
-	} {
-		if _, err := e.pool.Exec(context.Background(), q, e.topic); err != nil {
+	for _, q := range malformedRows(db, e.Store.Table()) {
+		if err := e.Exec(context.Background(), q, uuid.NewString(), e.topic); err != nil {
 			t.Fatal(err)
 		}
 	}
 	e.commit(t, "a", "b", "c")
-	start(t, e.store, publisher(t), relay.Config{MaxAttempts: 3})
+	start(t, e.Store, publisher(t), relay.Config{MaxAttempts: 3})
 	recs := testenv.ConsumeAll(t, e.topic, 4, time.Second, 30*time.Second)
 	if rep := testenv.Verify(e.ledger, recs); rep.Received != 4 || rep.Lost+rep.OrderViolations+rep.Foreign > 0 {
 		t.Fatalf("good events around malformed rows: %v", rep)
 	}
 	e.waitDrained(t, 10*time.Second)
-	dead, err := e.store.Dead(context.Background(), 10)
+	dead, err := e.Store.Dead(context.Background(), 10)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -126,5 +124,33 @@ func TestMalformedRowsDeadLettered(t *testing.T) {
 		if !strings.Contains(d.LastError, want[i]) || d.Attempts != 1 {
 			t.Errorf("dead %d: %q after %d attempts, want %q at once", i, d.LastError, d.Attempts, want[i])
 		}
+	}
+}
+
+// malformedRows are inserts, by hand, of rows no message can come from: a NULL payload,
+// headers that are not a JSON object of strings, and an illegal topic. $1 is an id, $2
+// the topic.
+func malformedRows(db, table string) []string {
+	insert := `INSERT INTO ` + table + ` (id, topic, key, payload, headers, occurred_at) VALUES `
+	switch db {
+	case "mariadb":
+		insert = `INSERT INTO ` + table + ` (id, topic, ` + "`key`" + `, payload, headers, occurred_at) VALUES `
+		return []string{
+			insert + `(?, ?, 'a', NULL, '{}', UTC_TIMESTAMP(6))`,
+			insert + `(?, ?, 'b', '', '[1,2]', UTC_TIMESTAMP(6))`,
+			insert + `(?, CONCAT('bad topic!', LEFT(?, 0)), 'c', '', '{}', UTC_TIMESTAMP(6))`,
+		}
+	case "sqlite":
+		insert = `INSERT INTO ` + table + ` (id, topic, key, bucket, payload, headers, occurred_at) VALUES `
+		return []string{
+			insert + `(?1, ?2, 'a', 0, NULL, '{}', 0)`,
+			insert + `(?1, ?2, 'b', 0, X'', '[1,2]', 0)`,
+			insert + `(?1, 'bad topic!' || substr(?2, 1, 0), 'c', 0, X'', '{}', 0)`,
+		}
+	}
+	return []string{
+		insert + `($1, $2, 'a', NULL, '{}', now())`,
+		insert + `($1, $2, 'b', '', '[1,2]', now())`,
+		insert + `($1, 'bad topic!' || left($2, 0), 'c', '', '{}', now())`,
 	}
 }

@@ -14,42 +14,26 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/firstunicorn/outbox"
 	"github.com/firstunicorn/outbox/internal/testenv"
 	"github.com/firstunicorn/outbox/outboxkafka"
-	"github.com/firstunicorn/outbox/outboxpgx"
+	"github.com/firstunicorn/outbox/outboxstore"
 	"github.com/firstunicorn/outbox/relay"
 )
 
-// env is one test's outbox (own schema) and topic on the real services.
+// env is one test's outbox (its own schema, table or file) on one of the test
+// databases, and its topic, on the real services.
 type env struct {
-	pool   *pgxpool.Pool
-	store  *outboxpgx.Store
-	writer *outboxpgx.Writer
+	*testenv.Outbox
 	topic  string
 	ledger testenv.Ledger
 }
 
-func newEnv(t *testing.T, lim outbox.Limits) *env {
+func newEnv(t *testing.T, db string, lim outbox.Limits) *env {
 	t.Helper()
-	pool := testenv.Pool(t)
-	cfg := &outboxpgx.Config{Schema: testenv.Schema(t, pool), Limits: lim}
-	store, err := outboxpgx.NewStore(pool, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := store.Migrate(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	w, err := outboxpgx.NewWriter(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return &env{pool: pool, store: store, writer: w, topic: testenv.Topic(t, 4, nil), ledger: testenv.Ledger{}}
+	return &env{Outbox: testenv.NewOutbox(t, db, lim), topic: testenv.Topic(t, 4, nil), ledger: testenv.Ledger{}}
 }
 
 // commit writes the next event of each key in one transaction, like an application.
@@ -60,15 +44,14 @@ func (e *env) commit(t *testing.T, keys ...string) {
 		msgs[i] = outbox.Message{Topic: e.topic, Key: []byte(k), Type: "test.event", Payload: testenv.Payload(k, e.ledger[k])}
 		e.ledger[k]++
 	}
-	ctx := context.Background()
-	if err := pgx.BeginFunc(ctx, e.pool, func(tx pgx.Tx) error { return e.writer.Write(ctx, tx, msgs...) }); err != nil {
+	if err := e.Write(context.Background(), msgs...); err != nil {
 		t.Fatal(err)
 	}
 }
 
-func (e *env) status(t *testing.T) outboxpgx.Status {
+func (e *env) status(t *testing.T) outboxstore.Status {
 	t.Helper()
-	st, err := e.store.Status(context.Background())
+	st, err := e.Store.Status(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -148,31 +131,23 @@ func keys(n int) []string {
 	return out
 }
 
-func TestEndToEnd(t *testing.T) {
-	t.Parallel()
-	e := newEnv(t, outbox.Limits{})
+func TestEndToEnd(t *testing.T) { testenv.EachDB(t, testEndToEnd) }
+
+func testEndToEnd(t *testing.T, db string) {
+	e := newEnv(t, db, outbox.Limits{})
 	for i := 0; i < 20; i++ {
 		e.commit(t, keys(50)...) // 20 transactions of 50 keys: 1000 events
 	}
-	// A rolled-back transaction leaves no event.
 	ctx := context.Background()
-	tx, err := e.pool.Begin(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := e.writer.Write(ctx, tx, outbox.Message{Topic: e.topic, Key: []byte("ghost"), Payload: []byte("ghost/0")}); err != nil {
-		t.Fatal(err)
-	}
-	_ = tx.Rollback(ctx)
 	// Headers and metadata travel.
 	want := outbox.Message{Topic: e.topic, Key: []byte("meta"), Type: "order.created", AggregateType: "order",
 		AggregateID: "o-1", Payload: testenv.Payload("meta", 0), Headers: map[string]string{"traceparent": "00-abc-def-01"}}
-	if err := e.writer.Write(ctx, e.pool, want); err != nil {
+	if err := e.Write(ctx, want); err != nil {
 		t.Fatal(err)
 	}
 	e.ledger["meta"] = 1
 
-	start(t, e.store, publisher(t), relay.Config{})
+	start(t, e.Store, publisher(t), relay.Config{})
 	recs := testenv.Consume(t, e.topic, 1001, 60*time.Second)
 	if rep := testenv.Verify(e.ledger, recs); rep.Lost+rep.Duplicates+rep.OrderViolations+rep.Foreign > 0 || rep.Received != 1001 {
 		t.Fatalf("want 1001 events once each in order: %v", rep)
@@ -230,12 +205,13 @@ func (d *switchDialer) set(down bool) {
 	}
 }
 
-func TestKafkaDownNothingLost(t *testing.T) {
-	t.Parallel()
-	e := newEnv(t, outbox.Limits{})
+func TestKafkaDownNothingLost(t *testing.T) { testenv.EachDB(t, testKafkaDown) }
+
+func testKafkaDown(t *testing.T, db string) {
+	e := newEnv(t, db, outbox.Limits{})
 	d := &switchDialer{}
 	var failed atomic.Int64
-	start(t, e.store, publisher(t, kgo.Dialer(d.dial), kgo.RecordDeliveryTimeout(2*time.Second)), relay.Config{
+	start(t, e.Store, publisher(t, kgo.Dialer(d.dial), kgo.RecordDeliveryTimeout(2*time.Second)), relay.Config{
 		MaxAttempts: 1, Backoff: 100 * time.Millisecond, MaxBackoff: time.Second,
 		Hooks: relay.Hooks{Batch: func(s relay.BatchStats) { failed.Add(int64(s.Failed)) }},
 	})
@@ -271,13 +247,14 @@ func TestKafkaDownNothingLost(t *testing.T) {
 
 // Three relays share one outbox while each one's network to Kafka fails and returns at
 // random: every event arrives, in order per key, despite the retries in between.
-func TestThreeRelaysWithRetries(t *testing.T) {
-	t.Parallel()
-	e := newEnv(t, outbox.Limits{})
+func TestThreeRelaysWithRetries(t *testing.T) { testenv.EachDB(t, testThreeRelays) }
+
+func testThreeRelays(t *testing.T, db string) {
+	e := newEnv(t, db, outbox.Limits{})
 	dialers := []*switchDialer{{}, {}, {}}
 	var failed atomic.Int64
 	for _, d := range dialers {
-		start(t, e.store, publisher(t, kgo.Dialer(d.dial)), relay.Config{
+		start(t, e.Store, publisher(t, kgo.Dialer(d.dial)), relay.Config{
 			BatchSize: 50, Backoff: 50 * time.Millisecond, MaxBackoff: 500 * time.Millisecond,
 			Hooks: relay.Hooks{Batch: func(s relay.BatchStats) { failed.Add(int64(s.Failed)) }},
 		})

@@ -8,13 +8,14 @@ import (
 )
 
 // Store is what the relay needs from the outbox table: leasing buckets, claiming batches
-// and settling them. outboxpgx.Store and outboxsql.Store implement it;
-// outboxtest.RunStoreTests checks an implementation against this contract.
+// and settling them. outboxstore.Store implements it over PostgreSQL, MySQL and SQLite;
+// outboxtest.RunRelayStore checks an implementation against this contract.
 //
 // Ordering rests on buckets: every message is assigned to one of Buckets() buckets by its
-// key. Leases spread the buckets over the relays; a Batch holds its buckets exclusively
-// (in PostgreSQL, transaction-scoped advisory locks), so two batches never carry the
-// same bucket at once, however late a relay is.
+// key. Leases spread the buckets over the relays; a Batch holds its buckets exclusively,
+// so two batches never carry the same bucket at once, however late a relay is. (PostgreSQL: transaction-scoped advisory
+// locks; MySQL: rows of a lock table locked in the batch's transaction; SQLite: a hold
+// on the buckets that the batch's settlement checks.)
 type Store interface {
 	// Buckets is the fixed number of key buckets.
 	Buckets() int
@@ -86,14 +87,16 @@ type Record struct {
 	DecodeErr error
 }
 
-// Notifier is implemented by stores that can wake an idle relay soon after a message is
-// written (outboxpgx: LISTEN/NOTIFY). Without it, a relay finds new messages by polling
-// every PollInterval.
+// Notifier is implemented by stores that can tell cheaply that messages may have been
+// written: while messages flow, the relay polls Watermark every few milliseconds instead
+// of waiting PollInterval; once quiet, it waits on a Listener where the store has one
+// (PostgreSQL over pgx: LISTEN/NOTIFY), and otherwise polls Watermark every PollInterval.
 type Notifier interface {
 	// Watermark returns a number that changes whenever a message may have been written;
 	// it must be cheap enough to call every few milliseconds.
 	Watermark(ctx context.Context) (int64, error)
-	// Listen opens a listener for one relay.
+	// Listen opens a listener for one relay. A store that cannot wait for writes returns
+	// a nil Listener and no error.
 	Listen(ctx context.Context, owner string) (Listener, error)
 }
 

@@ -9,6 +9,7 @@ import (
 // While messages flow, the watcher polls the store's watermark every hotPoll; after
 // quietAfter without a change it waits for a notification instead (Notifier.Listen), so
 // an idle relay costs the database almost nothing and writers are notified only then.
+// A store that cannot listen has its watermark polled every PollInterval while quiet.
 const (
 	hotPoll    = 2 * time.Millisecond
 	quietAfter = 250 * time.Millisecond
@@ -61,15 +62,20 @@ func (r *Relay) watch(ctx context.Context, n Notifier) error {
 	}()
 	last, _ := n.Watermark(ctx)
 	lastChange := time.Now()
+	canListen := true
 	for ctx.Err() == nil {
-		if time.Since(lastChange) < quietAfter {
+		switch {
+		case time.Since(lastChange) < quietAfter:
 			sleep(ctx, hotPoll)
-		} else {
+		case !canListen:
+			sleep(ctx, r.cfg.PollInterval)
+		default:
 			var err error
 			if l == nil {
 				l, err = n.Listen(ctx, r.cfg.ID)
+				canListen = err != nil || l != nil
 			}
-			if err == nil {
+			if err == nil && l != nil {
 				err = l.Wait(ctx, last, listenWait)
 			}
 			if err != nil && ctx.Err() == nil {

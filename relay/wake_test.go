@@ -2,16 +2,11 @@ package relay_test
 
 import (
 	"context"
-	"database/sql"
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-	_ "github.com/jackc/pgx/v5/stdlib"
-
 	"github.com/firstunicorn/outbox"
 	"github.com/firstunicorn/outbox/internal/testenv"
-	"github.com/firstunicorn/outbox/outboxsql"
 	"github.com/firstunicorn/outbox/relay"
 )
 
@@ -19,8 +14,8 @@ import (
 // within milliseconds, though it polls only every 10s: the insert trigger's NOTIFY woke it.
 func TestIdleRelayWokenByNotify(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, outbox.Limits{})
-	start(t, e.store, publisher(t), relay.Config{PollInterval: 10 * time.Second})
+	e := newEnv(t, "postgres", outbox.Limits{})
+	start(t, e.Store, publisher(t), relay.Config{PollInterval: 10 * time.Second})
 	ctx := context.Background()
 	consumer := testenv.Client(t, kgoConsume(e.topic)...)
 	var worst time.Duration
@@ -28,7 +23,7 @@ func TestIdleRelayWokenByNotify(t *testing.T) {
 		time.Sleep(600 * time.Millisecond) // quiet long enough to be listening, not polling
 		key := "idle"
 		m := outbox.Message{Topic: e.topic, Key: []byte(key), Payload: e.ledger.Add(key)}
-		if err := pgx.BeginFunc(ctx, e.pool, func(tx pgx.Tx) error { return e.writer.Write(ctx, tx, m) }); err != nil {
+		if err := e.Write(ctx, m); err != nil {
 			t.Fatal(err)
 		}
 		committed := time.Now()
@@ -44,22 +39,14 @@ func TestIdleRelayWokenByNotify(t *testing.T) {
 	}
 }
 
-// A store without notifications (database/sql) is relayed by polling alone.
+// A store that cannot listen (database/sql) is relayed by polling: every event arrives,
+// and a store without a listener says so.
 func TestRelayOverDatabaseSQL(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, outbox.Limits{})
-	db, err := sql.Open("pgx", testenv.DatabaseURL())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = db.Close() })
-	store, err := outboxsql.NewStore(db, &outboxsql.Config{Schema: e.store.Names().Schema})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var _ relay.Store = store
-	if _, ok := any(store).(relay.Notifier); ok {
-		t.Fatal("outboxsql.Store claims notifications it cannot deliver")
+	e := newEnv(t, "postgres", outbox.Limits{})
+	store := e.SQL(t)
+	if l, err := store.Listen(context.Background(), "x"); l != nil || err != nil {
+		t.Fatalf("a database/sql store offers a listener (%v, %v) it cannot serve", l, err)
 	}
 	for i := 0; i < 10; i++ {
 		e.commit(t, keys(30)...)

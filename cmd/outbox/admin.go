@@ -10,37 +10,41 @@ import (
 
 	"github.com/google/uuid"
 
-	"github.com/firstunicorn/outbox/outboxpgx"
+	"github.com/firstunicorn/outbox/internal/dburl"
+	"github.com/firstunicorn/outbox/internal/envflag"
 )
 
 func cmdMigrate(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	f := newFlags("migrate", stderr)
+	f := envflag.New("outbox migrate", stderr)
 	db := addDBFlags(f)
-	if err := f.parse(args); err != nil {
+	if err := f.Parse(args); err != nil {
 		return err
 	}
-	return db.withStore(ctx, func(store *outboxpgx.Store) error {
-		applied, err := store.Migrate(ctx)
-		if err != nil {
-			return err
-		}
-		if len(applied) == 0 {
-			fmt.Fprintf(stdout, "%s is up to date\n", store.Names().Qualified())
-			return nil
-		}
-		fmt.Fprintf(stdout, "%s: applied migrations %v\n", store.Names().Qualified(), applied)
+	o, err := db.open(ctx)
+	if err != nil {
+		return err
+	}
+	defer o.Close()
+	applied, err := o.Store.Migrate(ctx)
+	if err != nil {
+		return err
+	}
+	if len(applied) == 0 {
+		fmt.Fprintf(stdout, "%s is up to date\n", o.Store.Table())
 		return nil
-	})
+	}
+	fmt.Fprintf(stdout, "%s: applied migrations %v\n", o.Store.Table(), applied)
+	return nil
 }
 
 func cmdStatus(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	f := newFlags("status", stderr)
+	f := envflag.New("outbox status", stderr)
 	db := addDBFlags(f)
 	asJSON := f.Bool("json", false, "print JSON")
-	if err := f.parse(args); err != nil {
+	if err := f.Parse(args); err != nil {
 		return err
 	}
-	return db.withStore(ctx, func(store *outboxpgx.Store) error {
+	return db.withStore(ctx, func(store dburl.Store) error {
 		st, err := store.Status(ctx)
 		if err != nil {
 			return err
@@ -61,17 +65,17 @@ func cmdStatus(ctx context.Context, args []string, stdout, stderr io.Writer) err
 }
 
 func cmdDead(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	f := newFlags("dead", stderr)
+	f := envflag.New("outbox dead", stderr)
 	db := addDBFlags(f)
 	limit := f.Int("limit", 100, "most events to list, oldest first")
 	asJSON := f.Bool("json", false, "print JSON lines")
-	if err := f.parse(args); err != nil {
+	if err := f.Parse(args); err != nil {
 		return err
 	}
 	if *limit <= 0 {
 		return fmt.Errorf("--limit must be positive")
 	}
-	return db.withStore(ctx, func(store *outboxpgx.Store) error {
+	return db.withStore(ctx, func(store dburl.Store) error {
 		dead, err := store.Dead(ctx, *limit)
 		if err != nil {
 			return err
@@ -96,11 +100,11 @@ func cmdDead(ctx context.Context, args []string, stdout, stderr io.Writer) error
 }
 
 func cmdRetry(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	f := newFlags("retry", stderr)
+	f := envflag.New("outbox retry", stderr)
 	db := addDBFlags(f)
 	id := f.String("id", "", "id of the dead event to send again")
 	all := f.Bool("all", false, "send every dead event again")
-	if err := f.parse(args); err != nil {
+	if err := f.Parse(args); err != nil {
 		return err
 	}
 	var target uuid.UUID
@@ -113,7 +117,7 @@ func cmdRetry(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			return fmt.Errorf("bad --id %q: want a UUID as 'outbox dead' prints it", *id)
 		}
 	}
-	return db.withStore(ctx, func(store *outboxpgx.Store) error {
+	return db.withStore(ctx, func(store dburl.Store) error {
 		n, err := store.Retry(ctx, target)
 		if err != nil {
 			return err
@@ -127,16 +131,16 @@ func cmdRetry(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 }
 
 func cmdPurge(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	f := newFlags("purge", stderr)
+	f := envflag.New("outbox purge", stderr)
 	db := addDBFlags(f)
 	age := f.Duration("dead-older-than", 0, "delete dead events created longer ago than this, e.g. 168h")
-	if err := f.parse(args); err != nil {
+	if err := f.Parse(args); err != nil {
 		return err
 	}
 	if *age <= 0 {
 		return fmt.Errorf("set --dead-older-than to a positive duration, e.g. 168h")
 	}
-	return db.withStore(ctx, func(store *outboxpgx.Store) error {
+	return db.withStore(ctx, func(store dburl.Store) error {
 		n, err := store.PurgeDead(ctx, *age)
 		if err != nil {
 			return err

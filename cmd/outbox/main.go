@@ -1,5 +1,5 @@
-// Command outbox runs and operates a go-outbox outbox: the relay daemon, schema
-// migrations, status, dead letters and purges.
+// Command outbox runs and operates a go-outbox outbox on PostgreSQL, MySQL/MariaDB or
+// SQLite: the relay daemon, schema migrations, status, dead letters and purges.
 //
 //	outbox migrate                  create or upgrade the schema
 //	outbox relay                    publish the outbox to Kafka until SIGTERM/SIGINT
@@ -7,7 +7,6 @@
 //	outbox dead [--limit N] [--json] list dead-lettered events with their last error
 //	outbox retry --id ID | --all    send dead events again
 //	outbox purge --dead-older-than D  delete old dead events
-//	outbox bench [--json]           throughput and latency beside the limits of your DB and Kafka
 //
 // Every flag has an environment variable (OUTBOX_DATABASE_URL, OUTBOX_KAFKA_BROKERS, ...):
 // run "outbox <command> -h" for the list.
@@ -22,6 +21,8 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+
+	"github.com/firstunicorn/outbox/internal/envflag"
 )
 
 func main() {
@@ -42,11 +43,7 @@ var commands = []command{
 	{"dead", "list dead-lettered events with their last error", cmdDead},
 	{"retry", "send dead-lettered events again (--id ID or --all)", cmdRetry},
 	{"purge", "delete dead-lettered events older than --dead-older-than", cmdPurge},
-	{"bench", "measure throughput and latency against the physical limits of your PostgreSQL and Kafka", cmdBench},
 }
-
-// errUsage makes run exit 2 after the flag package already printed the problem.
-var errUsage = errors.New("usage")
 
 // run executes one command and returns the exit status: 0 ok, 1 failed, 2 bad usage.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
@@ -65,7 +62,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		switch {
 		case err == nil, errors.Is(err, flag.ErrHelp):
 			return 0
-		case errors.Is(err, errUsage):
+		case errors.Is(err, envflag.ErrUsage):
 			return 2
 		default:
 			fmt.Fprintf(stderr, "outbox %s: %v\n", c.name, err)

@@ -5,12 +5,9 @@ import (
 	"context"
 	"os"
 	"os/exec"
-	"strings"
 	"syscall"
 	"testing"
 	"time"
-
-	"github.com/firstunicorn/outbox/internal/testenv"
 )
 
 // TestMain lets the test binary stand in for the outbox binary: with OUTBOX_CMD_MAIN set
@@ -93,12 +90,4 @@ func runCmd(t *testing.T, args ...string) (int, string) {
 		t.Errorf("outbox %v ran for a minute; cancelled", args)
 	}
 	return code, out.String()
-}
-
-func dbEnv(schema string) []string {
-	return []string{
-		"OUTBOX_DATABASE_URL=" + testenv.DatabaseURL(),
-		"OUTBOX_KAFKA_BROKERS=" + strings.Join(testenv.Brokers(), ","),
-		"OUTBOX_SCHEMA=" + schema,
-	}
 }

@@ -14,6 +14,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/firstunicorn/outbox/internal/envflag"
 	"github.com/firstunicorn/outbox/outboxkafka"
 	"github.com/firstunicorn/outbox/relay"
 )
@@ -30,34 +31,37 @@ type relayOptions struct {
 
 // parseRelay parses the relay's flags and checks everything that needs no connection.
 func parseRelay(args []string, stderr io.Writer) (relayOptions, error) {
-	f := newFlags("relay", stderr)
+	f := envflag.New("outbox relay", stderr)
 	o := relayOptions{db: addDBFlags(f), metrics: &metrics{}}
 	var (
-		brokers     = f.string("kafka-brokers", "", "comma-separated Kafka bootstrap brokers, host:port")
-		id          = f.string("relay-id", "", "relay name in leases and logs (default hostname-pid-random)")
-		batch       = f.int("batch-size", 500, "most events claimed and published at once")
-		workers     = f.int("workers", 4, "batches in flight at once, each over its own share of the key buckets")
-		poll        = f.duration("poll-interval", 100*time.Millisecond, "idle wait between looks for new events")
-		leaseTTL    = f.duration("lease-ttl", 15*time.Second, "how long a relay owns its key buckets unrenewed")
-		attempts    = f.int("max-attempts", 5, "permanent failures before an event is dead-lettered")
-		backoff     = f.duration("backoff", 500*time.Millisecond, "first retry delay, doubled per attempt")
-		maxBackoff  = f.duration("max-backoff", 30*time.Second, "longest retry delay")
-		holdKey     = f.bool("hold-key-on-dead", false, "stop a key's later events while one of its events is dead")
-		retention   = f.duration("retention", 0, "keep published events this long (0 = delete at once)")
-		maxRecord   = f.int("max-record-bytes", 1000012, "largest record batch the producer sends; larger events are dead-lettered (keep <= the topics' max.message.bytes)")
-		metricsAddr = f.string("metrics-addr", "", "serve Prometheus metrics and /healthz here, e.g. :9100 (empty = off)")
-		logLevel    = f.string("log-level", "info", "debug, info, warn or error")
-		logJSON     = f.bool("log-json", false, "log JSON lines instead of text")
-		cpuProfile  = f.string("cpuprofile", "", "write a CPU profile (go tool pprof) to this file until the relay stops")
+		brokers     = f.String("kafka-brokers", "", "comma-separated Kafka bootstrap brokers, host:port")
+		id          = f.String("relay-id", "", "relay name in leases and logs (default hostname-pid-random)")
+		batch       = f.Int("batch-size", relay.DefaultBatchSize, "most events claimed and published at once")
+		workers     = f.Int("workers", relay.DefaultWorkers, "batches in flight at once, each over its own share of the key buckets")
+		poll        = f.Duration("poll-interval", relay.DefaultPollInterval, "idle wait between looks for new events")
+		leaseTTL    = f.Duration("lease-ttl", relay.DefaultLeaseTTL, "how long a relay owns its key buckets unrenewed")
+		publishTO   = f.Duration("publish-timeout", 0, "one batch's publish deadline, under lease-ttl/3 (0 = lease-ttl/4)")
+		attempts    = f.Int("max-attempts", relay.DefaultMaxAttempts, "permanent failures before an event is dead-lettered")
+		backoff     = f.Duration("backoff", relay.DefaultBackoff, "first retry delay, doubled per attempt")
+		maxBackoff  = f.Duration("max-backoff", relay.DefaultMaxBackoff, "longest retry delay")
+		holdKey     = f.Bool("hold-key-on-dead", false, "stop a key's later events while one of its events is dead")
+		retention   = f.Duration("retention", 0, "keep published events this long (0 = delete at once)")
+		purgeEvery  = f.Duration("purge-interval", relay.DefaultPurgeInterval, "how often kept published events are purged")
+		shutdown    = f.Duration("shutdown-timeout", relay.DefaultShutdownTimeout, "bound on finishing the batches in flight after SIGTERM")
+		maxRecord   = f.Int("max-record-bytes", 1000012, "largest record batch the producer sends; larger events are dead-lettered (keep <= the topics' max.message.bytes)")
+		metricsAddr = f.String("metrics-addr", "", "serve Prometheus metrics and /healthz here, e.g. :9100 (empty = off)")
+		logLevel    = f.String("log-level", "info", "debug, info, warn or error")
+		logJSON     = f.Bool("log-json", false, "log JSON lines instead of text")
+		cpuProfile  = f.String("cpuprofile", "", "write a CPU profile (go tool pprof) to this file until the relay stops")
 	)
-	if err := f.parse(args); err != nil {
+	if err := f.Parse(args); err != nil {
 		return o, err
 	}
 	log, err := newLogger(stderr, *logLevel, *logJSON)
 	if err != nil {
 		return o, err
 	}
-	if o.brokers, err = parseBrokers(*brokers); err != nil {
+	if o.brokers, err = envflag.Brokers(*brokers); err != nil {
 		return o, err
 	}
 	if *maxRecord < 1024 || *maxRecord > 1<<30 {
@@ -65,9 +69,9 @@ func parseRelay(args []string, stderr io.Writer) (relayOptions, error) {
 	}
 	o.maxRecord, o.metricsAddr, o.cpuProfile = *maxRecord, *metricsAddr, *cpuProfile
 	o.cfg = &relay.Config{
-		ID: *id, BatchSize: *batch, Workers: *workers, PollInterval: *poll, LeaseTTL: *leaseTTL, MaxAttempts: *attempts,
-		Backoff: *backoff, MaxBackoff: *maxBackoff, HoldKeyOnDead: *holdKey, Retention: *retention,
-		Logger: log, Hooks: o.metrics.hooks(),
+		ID: *id, BatchSize: *batch, Workers: *workers, PollInterval: *poll, LeaseTTL: *leaseTTL, PublishTimeout: *publishTO,
+		MaxAttempts: *attempts, Backoff: *backoff, MaxBackoff: *maxBackoff, HoldKeyOnDead: *holdKey, Retention: *retention,
+		PurgeInterval: *purgeEvery, ShutdownTimeout: *shutdown, Logger: log, Hooks: o.metrics.hooks(),
 	}
 	return o, o.cfg.Validate()
 }
@@ -77,11 +81,14 @@ func cmdRelay(ctx context.Context, args []string, _, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	pool, store, err := o.db.open(ctx)
+	db, err := o.db.open(ctx)
 	if err != nil {
 		return err
 	}
-	defer pool.Close()
+	defer db.Close()
+	if err := db.Store.Check(ctx); err != nil {
+		return err
+	}
 	client, err := kafkaClient(ctx, o.brokers, append(outboxkafka.ProducerOpts(), kgo.ProducerBatchMaxBytes(int32(o.maxRecord)))...)
 	if err != nil {
 		return err
@@ -91,7 +98,7 @@ func cmdRelay(ctx context.Context, args []string, _, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	r, err := relay.New(store, pub, o.cfg)
+	r, err := relay.New(db.Store, pub, o.cfg)
 	if err != nil {
 		return err
 	}

@@ -10,27 +10,22 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgxpool"
-
 	"github.com/firstunicorn/outbox"
 	"github.com/firstunicorn/outbox/internal/testenv"
-	"github.com/firstunicorn/outbox/outboxpgx"
 )
 
 // cluster is one test's outbox, topic and relay processes.
 type cluster struct {
-	t      *testing.T
-	pool   *pgxpool.Pool
-	schema string
-	topic  string
-	env    []string
+	t     *testing.T
+	o     *testenv.Outbox
+	topic string
+	env   []string
 }
 
-func newCluster(t *testing.T) *cluster {
-	pool := testenv.Pool(t)
-	c := &cluster{t: t, pool: pool, schema: testenv.Schema(t, pool), topic: testenv.Topic(t, 8, nil)}
-	c.env = dbEnv(c.schema)
+func newCluster(t *testing.T, db string) *cluster {
+	c := &cluster{t: t, o: testenv.NewOutbox(t, db, outbox.Limits{}), topic: testenv.Topic(t, 8, nil)}
+	c.env = []string{"OUTBOX_DATABASE_URL=" + c.o.URL, "OUTBOX_SCHEMA=" + c.o.Schema,
+		"OUTBOX_KAFKA_BROKERS=" + strings.Join(testenv.Brokers(), ",")}
 	if code, out := c.admin("migrate"); code != 0 {
 		t.Fatalf("migrate: %s", out)
 	}
@@ -39,7 +34,7 @@ func newCluster(t *testing.T) *cluster {
 
 // admin runs an operator command in-process against the cluster's outbox.
 func (c *cluster) admin(args ...string) (int, string) {
-	return runCmd(c.t, append(args, "--database-url", testenv.DatabaseURL(), "--schema", c.schema)...)
+	return runCmd(c.t, append(args, "--database-url", c.o.URL, "--schema", c.o.Schema)...)
 }
 
 func (c *cluster) relay(args ...string) *proc {
@@ -49,10 +44,6 @@ func (c *cluster) relay(args ...string) *proc {
 // write runs writers concurrently, each committing its own keys' events one after
 // another (one event per transaction), n events in all, and returns the ledger.
 func (c *cluster) write(writers, keysPerWriter, n int, pace time.Duration) testenv.Ledger {
-	w, err := outboxpgx.NewWriter(&outboxpgx.Config{Schema: c.schema})
-	if err != nil {
-		c.t.Fatal(err)
-	}
 	ledgers := make([]testenv.Ledger, writers)
 	var wg sync.WaitGroup
 	for i := range writers {
@@ -64,7 +55,7 @@ func (c *cluster) write(writers, keysPerWriter, n int, pace time.Duration) teste
 			for j := 0; j < n/writers; j++ {
 				key := fmt.Sprintf("w%d-k%d", i, rand.N(keysPerWriter))
 				m := outbox.Message{Topic: c.topic, Key: []byte(key), Type: "test", Payload: testenv.Payload(key, ledgers[i][key])}
-				if err := pgx.BeginFunc(ctx, c.pool, func(tx pgx.Tx) error { return w.Write(ctx, tx, m) }); err != nil {
+				if err := c.o.Write(ctx, m); err != nil {
 					c.t.Error(err)
 					return
 				}
@@ -108,9 +99,10 @@ func (c *cluster) waitDrained(timeout time.Duration) {
 
 // Three healthy relay processes share the outbox: every event once, in order per key,
 // and a relay stopped with SIGTERM midway hands over without a duplicate.
-func TestThreeRelaysHealthy(t *testing.T) {
-	t.Parallel()
-	c := newCluster(t)
+func TestThreeRelaysHealthy(t *testing.T) { testenv.EachDB(t, testThreeRelaysHealthy) }
+
+func testThreeRelaysHealthy(t *testing.T, db string) {
+	c := newCluster(t, db)
 	relays := []*proc{c.relay("--lease-ttl", "3s"), c.relay("--lease-ttl", "3s"), c.relay("--lease-ttl", "3s")}
 	go func() {
 		time.Sleep(2 * time.Second)
@@ -131,9 +123,10 @@ func TestThreeRelaysHealthy(t *testing.T) {
 
 // Relays killed with SIGKILL, or frozen past their lease and thawed, lose nothing and
 // keep every key in order; each such fault may duplicate at most its batches in flight.
-func TestRelaysKilledAndStalled(t *testing.T) {
-	t.Parallel()
-	c := newCluster(t)
+func TestRelaysKilledAndStalled(t *testing.T) { testenv.EachDB(t, testRelaysKilledAndStalled) }
+
+func testRelaysKilledAndStalled(t *testing.T, db string) {
+	c := newCluster(t, db)
 	const batch, workers = 50, 4
 	args := []string{"--lease-ttl", "2s", "--batch-size", fmt.Sprint(batch), "--workers", fmt.Sprint(workers)}
 	relays := []*proc{c.relay(args...), c.relay(args...), c.relay(args...)}

@@ -27,6 +27,7 @@ import (
 
 	"github.com/firstunicorn/outbox/outboxkafka"
 	"github.com/firstunicorn/outbox/outboxpgx"
+	"github.com/firstunicorn/outbox/outboxstore"
 	"github.com/firstunicorn/outbox/relay"
 )
 
@@ -96,7 +97,7 @@ func setup(ctx context.Context, dbURL string, brokers []string, topic string) (*
 	if err != nil {
 		return nil, err
 	}
-	a := &app{pool: pool, orders: &Orders{pool: pool, topic: topic}}
+	a := &app{pool: pool}
 	if err := a.init(ctx, brokers, topic); err != nil {
 		a.close()
 		return nil, err
@@ -108,13 +109,14 @@ func (a *app) init(ctx context.Context, brokers []string, topic string) error {
 	if _, err := a.pool.Exec(ctx, schemaSQL); err != nil {
 		return fmt.Errorf("create orders table: %w", err)
 	}
-	store, err := outboxpgx.NewStore(a.pool, nil)
+	store, err := outboxstore.New(outboxpgx.New(a.pool), nil)
 	if err != nil {
 		return err
 	}
 	if _, err := store.Migrate(ctx); err != nil {
 		return err
 	}
+	a.orders = &Orders{pool: a.pool, outbox: store, topic: topic}
 	a.client, err = kgo.NewClient(append(outboxkafka.ProducerOpts(), kgo.SeedBrokers(brokers...))...)
 	if err != nil {
 		return err

@@ -12,7 +12,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/firstunicorn/outbox"
-	"github.com/firstunicorn/outbox/outboxpgx"
+	"github.com/firstunicorn/outbox/outboxstore"
 )
 
 // OrderPlaced is the integration event other services consume.
@@ -36,8 +36,9 @@ const schemaSQL = `CREATE TABLE IF NOT EXISTS orders (
 
 // Orders places orders: the order row and its event commit together or not at all.
 type Orders struct {
-	pool  *pgxpool.Pool
-	topic string
+	pool   *pgxpool.Pool
+	outbox *outboxstore.Store[pgx.Tx]
+	topic  string
 }
 
 var errBadOrder = errors.New("bad order")
@@ -55,7 +56,7 @@ func (o *Orders) Place(ctx context.Context, customer string, totalCents int64) (
 		if err != nil {
 			return err
 		}
-		return outboxpgx.Write(ctx, tx, msg) // same tx: no order without its event, no event without its order
+		return o.outbox.Write(ctx, tx, msg) // same tx: no order without its event, no event without its order
 	})
 	return ev, err
 }

@@ -15,9 +15,9 @@ package chaos
 import (
 	"fmt"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"testing"
+
+	"github.com/firstunicorn/outbox/internal/testenv"
 )
 
 // outboxBin is the outbox command, built once for the relays and operator commands.
@@ -31,17 +31,13 @@ func TestMain(m *testing.M) {
 	case "verifier":
 		os.Exit(runVerifier())
 	}
-	dir, err := os.MkdirTemp("", "outbox-chaos-")
+	bin, cleanup, err := testenv.BuildOutbox()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
-	outboxBin = filepath.Join(dir, "outbox")
-	if out, err := exec.Command("go", "build", "-o", outboxBin, "../../cmd/outbox").CombinedOutput(); err != nil {
-		fmt.Fprintf(os.Stderr, "build outbox: %v\n%s", err, out)
-		os.Exit(1)
-	}
+	outboxBin = bin
 	code := m.Run()
-	os.RemoveAll(dir)
+	cleanup()
 	os.Exit(code)
 }

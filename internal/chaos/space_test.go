@@ -18,6 +18,7 @@ import (
 	"github.com/firstunicorn/outbox"
 	"github.com/firstunicorn/outbox/internal/testenv"
 	"github.com/firstunicorn/outbox/outboxpgx"
+	"github.com/firstunicorn/outbox/outboxstore"
 )
 
 // smallDisk mounts a tmpfs of size for PostgreSQL and makes it a tablespace.
@@ -77,7 +78,10 @@ func TestPostgresOutOfSpace(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	w, _ := outboxpgx.NewWriter(&outboxpgx.Config{Schema: c.schema})
+	store, err := outboxstore.New(outboxpgx.New(c.pool), &outboxstore.Config{Schema: c.schema})
+	if err != nil {
+		t.Fatal(err)
+	}
 	payload := make([]byte, 200_000) // random: TOAST compression must not shrink it
 	_, _ = rand.Read(payload)
 	order := func(id int) error {
@@ -85,7 +89,7 @@ func TestPostgresOutOfSpace(t *testing.T) {
 			if _, err := tx.Exec(ctx, "INSERT INTO "+c.schema+".orders VALUES ($1)", id); err != nil {
 				return err
 			}
-			return w.Write(ctx, tx, outbox.Message{Topic: c.topic, Key: []byte(fmt.Sprint(id)), Payload: payload})
+			return store.Write(ctx, tx, outbox.Message{Topic: c.topic, Key: []byte(fmt.Sprint(id)), Payload: payload})
 		})
 	}
 	committed := 0

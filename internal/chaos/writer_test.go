@@ -14,12 +14,10 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgxpool"
-
 	"github.com/firstunicorn/outbox"
+	"github.com/firstunicorn/outbox/internal/dburl"
 	"github.com/firstunicorn/outbox/internal/ledger"
-	"github.com/firstunicorn/outbox/outboxpgx"
+	"github.com/firstunicorn/outbox/outboxstore"
 )
 
 // writerConfig is what a writer process is told to do, as JSON in OUTBOX_CHAOS_CONFIG.
@@ -62,17 +60,13 @@ func runWriter() int {
 	stop, cancel := signal.NotifyContext(context.Background(), syscall.SIGTERM)
 	defer cancel()
 	ctx := context.Background() // a transaction under way finishes even after SIGTERM
-	pool, err := pgxpool.New(ctx, cfg.DatabaseURL)
+	db, err := dburl.Open(ctx, cfg.DatabaseURL, &outboxstore.Config{Schema: cfg.Schema, Limits: outbox.Limits{MaxPayloadBytes: 4 << 20}},
+		dburl.Options{AppName: "chaos-writer"})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "writer:", err)
 		return 1
 	}
-	defer pool.Close()
-	w, err := outboxpgx.NewWriter(&outboxpgx.Config{Schema: cfg.Schema, Limits: outbox.Limits{MaxPayloadBytes: 4 << 20}})
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "writer:", err)
-		return 1
-	}
+	defer db.Close()
 	l := writerLedger{Main: ledger.Ledger{}, Missing: ledger.Ledger{}, Big: ledger.Ledger{}}
 	seen := map[string]bool{}
 	for committed := 0; stop.Err() == nil && (cfg.Events == 0 || committed < cfg.Events); {
@@ -82,8 +76,8 @@ func runWriter() int {
 			hold = rand.N(cfg.Hold)
 		}
 		for {
-			err := pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
-				if err := w.Write(ctx, tx, msgs...); err != nil {
+			err := db.InTx(ctx, func(tx dburl.Tx) error {
+				if err := tx.Write(ctx, msgs...); err != nil {
 					return err
 				}
 				time.Sleep(hold)

@@ -1,0 +1,241 @@
+// Command outbox-bench measures go-outbox against the physical limits of the database
+// (PostgreSQL, MySQL/MariaDB or SQLite) and Kafka it runs on, starting `outbox relay`
+// processes as a deployment would. Every figure of a run is taken on
+// the same machine in the same run, so the ratios between them hold on a noisy machine,
+// and every scenario that relays events checks afterwards that none was lost or
+// reordered: a fast run that lost an event is a failure, not a result.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/firstunicorn/outbox/internal/dburl"
+	"github.com/firstunicorn/outbox/outboxkafka"
+	"github.com/firstunicorn/outbox/outboxstore"
+)
+
+// Config selects what to run and how big. Zero fields take the defaults given.
+type Config struct {
+	DatabaseURL string
+	Brokers     []string
+	// PayloadBytes is each event's payload size. Default 1024.
+	PayloadBytes int
+	// Keys is the number of distinct keys. Default 10,000.
+	Keys int
+	// LimitEvents is the size of the limit measurements (a) and (b). Default 200,000.
+	LimitEvents int
+	// DrainEvents is the backlog the drain scenarios relay. Default 1,000,000.
+	DrainEvents int
+	// Writers is the number of writer connections. Default 8.
+	Writers int
+	// Duration is how long each timed write scenario runs. Default 5s.
+	Duration time.Duration
+	// Rates are the sustained end-to-end rates, events/s. Default 1000, 5000, 10000, 20000.
+	Rates []int
+	// Scale are the relay counts of the scale-out scenario. Default 1, 2, 4.
+	Scale []int
+	// OutboxBin is the outbox command the relay processes run.
+	OutboxBin string
+	// RelayArgs are extra flags for every relay process.
+	RelayArgs []string
+	// ProxiedListener is Kafka's listener that advertises ProxyAddr, where the remote
+	// scenario puts a proxy that delays every byte by RemoteDelay each way (a broker in
+	// another zone). Defaults: the services script's 127.0.0.1:59094 and :59095, 5ms.
+	ProxiedListener, ProxyAddr string
+	RemoteDelay                time.Duration
+	// Only runs just the named scenarios (limits, drain, overhead, latency, scale,
+	// remote); empty = all.
+	Only   []string
+	Logger *slog.Logger
+}
+
+func (c *Config) defaults() {
+	def := func(p *int, v int) {
+		if *p == 0 {
+			*p = v
+		}
+	}
+	def(&c.PayloadBytes, 1024)
+	def(&c.Keys, 10_000)
+	def(&c.LimitEvents, 200_000)
+	def(&c.DrainEvents, 1_000_000)
+	def(&c.Writers, 8)
+	if c.Duration == 0 {
+		c.Duration = 5 * time.Second
+	}
+	if c.Rates == nil {
+		c.Rates = []int{1000, 5000, 10000, 20000}
+	}
+	if c.Scale == nil {
+		c.Scale = []int{1, 2, 4}
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	if c.ProxiedListener == "" {
+		c.ProxiedListener = "127.0.0.1:59094"
+	}
+	if c.ProxyAddr == "" {
+		c.ProxyAddr = "127.0.0.1:59095"
+	}
+	if c.RemoteDelay == 0 {
+		c.RemoteDelay = 5 * time.Millisecond
+	}
+}
+
+// Row is one measured figure.
+type Row struct {
+	Scenario string  `json:"scenario"`
+	Value    float64 `json:"value"`
+	Unit     string  `json:"unit"`
+	Note     string  `json:"note,omitempty"`
+}
+
+// Report is a whole run.
+type Report struct {
+	Database string `json:"database"`
+	Rows     []Row  `json:"rows"`
+	Failed   string `json:"failed,omitempty"` // set when a check failed: the figures are void
+}
+
+func (r *Report) add(scenario string, v float64, unit, note string, args ...any) {
+	r.Rows = append(r.Rows, Row{Scenario: scenario, Value: v, Unit: unit, Note: fmt.Sprintf(note, args...)})
+}
+
+func (r *Report) value(scenario string) float64 {
+	for _, row := range r.Rows {
+		if row.Scenario == scenario {
+			return row.Value
+		}
+	}
+	return 0
+}
+
+// env is the run's outbox (its own schema, database or file) and connections.
+type env struct {
+	cfg    Config
+	db     *dburl.Outbox // the current scenario's outbox, fresh from resetSchema
+	client *kgo.Client   // producer with the relay's settings
+	log    *slog.Logger
+}
+
+// benchSchema is where the bench's outbox lives: a schema on PostgreSQL, a database on
+// MySQL; on SQLite the URL's file is the bench's own.
+const benchSchema = "outbox_bench"
+
+// Run runs the scenarios and returns their figures. It returns an error for a failed
+// check (events lost or reordered) along with the report so far.
+func Run(ctx context.Context, cfg Config) (*Report, error) {
+	cfg.defaults()
+	e := &env{cfg: cfg, log: cfg.Logger}
+	if err := e.resetSchema(ctx); err != nil {
+		return nil, err
+	}
+	defer e.close()
+	var err error
+	e.client, err = kgo.NewClient(append(outboxkafka.ProducerOpts(), kgo.SeedBrokers(cfg.Brokers...))...)
+	if err != nil {
+		return nil, err
+	}
+	rep := &Report{Database: string(e.db.Store.Database())}
+	for _, s := range []struct {
+		name string
+		fn   func(context.Context, *Report) error
+	}{
+		{"limits", e.limits},
+		{"drain", e.drainScenario},
+		{"overhead", e.overhead},
+		{"latency", e.latency},
+		{"scale", e.scale},
+		{"remote", e.remote},
+	} {
+		if !selected(cfg.Only, s.name) {
+			continue
+		}
+		e.log.Info("bench scenario", "name", s.name)
+		if err := s.fn(ctx, rep); err != nil {
+			rep.Failed = fmt.Sprintf("%s: %v", s.name, err)
+			return rep, fmt.Errorf("bench %s: %w", s.name, err)
+		}
+	}
+	return rep, nil
+}
+
+func selected(only []string, name string) bool {
+	if len(only) == 0 {
+		return true
+	}
+	for _, o := range only {
+		if o == name {
+			return true
+		}
+	}
+	return false
+}
+
+func (e *env) close() {
+	if e.client != nil {
+		e.client.Close()
+	}
+	_ = e.dropOutbox(context.Background())
+}
+
+// resetSchema gives the next scenario an empty, freshly migrated outbox.
+func (e *env) resetSchema(ctx context.Context) error {
+	if err := e.dropOutbox(ctx); err != nil {
+		return err
+	}
+	cfg := &outboxstore.Config{Limits: bigLimits}
+	if !strings.HasPrefix(e.cfg.DatabaseURL, "sqlite:") {
+		cfg.Schema = benchSchema
+	}
+	db, err := dburl.Open(ctx, e.cfg.DatabaseURL, cfg, dburl.Options{MaxConns: max(e.cfg.Writers+4, 8)})
+	if err != nil {
+		return err
+	}
+	e.db = db
+	_, err = db.Store.Migrate(ctx)
+	return err
+}
+
+// dropOutbox removes the bench's outbox and closes its connections.
+func (e *env) dropOutbox(ctx context.Context) error {
+	if e.db == nil {
+		return nil
+	}
+	defer func() { e.db = nil }()
+	var err error
+	switch e.db.Store.Database() {
+	case outboxstore.PostgreSQL:
+		err = e.db.Exec(ctx, `DROP SCHEMA IF EXISTS `+benchSchema+` CASCADE`)
+	case outboxstore.MySQL:
+		err = e.db.Exec(ctx, `DROP DATABASE IF EXISTS `+benchSchema)
+	}
+	e.db.Close()
+	if e.db.Store.Database() == outboxstore.SQLite {
+		for _, suffix := range []string{"", "-wal", "-shm"} {
+			if rerr := os.Remove(e.db.Addr + suffix); rerr != nil && !errors.Is(rerr, fs.ErrNotExist) {
+				err = rerr
+			}
+		}
+	}
+	return err
+}
+
+// relayArgs are the flags that point a relay process at the bench's outbox.
+func (e *env) relayArgs() []string {
+	args := []string{"--database-url", e.cfg.DatabaseURL}
+	if e.db.Store.Database() != outboxstore.SQLite {
+		args = append(args, "--schema", benchSchema)
+	}
+	return args
+}

@@ -1,0 +1,75 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os/exec"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// relay is one `outbox relay` process on the bench's outbox and brokers, with args added.
+func (e *env) relay(brokers []string, args ...string) *exec.Cmd {
+	args = append(append([]string{"relay", "--kafka-brokers", strings.Join(brokers, ",")}, e.relayArgs()...), args...)
+	return exec.Command(e.cfg.OutboxBin, append(args, e.cfg.RelayArgs...)...)
+}
+
+// relayRun is what a set of relay processes cost while draining.
+type relayRun struct {
+	elapsed   time.Duration // from start until the outbox was drained
+	peakRSSMB float64       // the largest of the processes
+	cpu       time.Duration // user + system, all processes
+}
+
+// runRelays starts n `outbox relay` processes on the bench outbox, waits until nothing
+// is pending, stops them with SIGTERM and returns the time and their resource usage.
+func (e *env) runRelays(ctx context.Context, n int, timeout time.Duration, brokers []string, args ...string) (relayRun, error) {
+	var run relayRun
+	procs := make([]*exec.Cmd, n)
+	outs := make([]*output, n)
+	start := time.Now()
+	for i := range procs {
+		procs[i] = e.relay(brokers, append([]string{"--log-level", "warn"}, args...)...)
+		outs[i] = &output{}
+		procs[i].Stdout, procs[i].Stderr = outs[i], outs[i]
+		if err := procs[i].Start(); err != nil {
+			return run, fmt.Errorf("start relay: %w", err)
+		}
+	}
+	defer func() { // on any early return
+		for _, p := range procs {
+			if p.ProcessState == nil {
+				_ = p.Process.Kill()
+				_ = p.Wait()
+			}
+		}
+	}()
+	deadline := time.Now().Add(timeout)
+	for {
+		done, err := e.drained(ctx)
+		if err != nil {
+			return run, err
+		}
+		if done {
+			break
+		}
+		if time.Now().After(deadline) {
+			return run, fmt.Errorf("%d relay(s) did not drain the backlog within %s; relay output:\n%s", n, timeout, outs[0])
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	run.elapsed = time.Since(start)
+	for i, p := range procs {
+		_ = p.Process.Signal(syscall.SIGTERM)
+		if err := p.Wait(); err != nil {
+			return run, fmt.Errorf("relay %d exited with %v:\n%s", i, err, outs[i])
+		}
+		ru, ok := p.ProcessState.SysUsage().(*syscall.Rusage)
+		if ok {
+			run.peakRSSMB = max(run.peakRSSMB, float64(ru.Maxrss)/1024) // Linux reports KiB
+			run.cpu += time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+		}
+	}
+	return run, nil
+}

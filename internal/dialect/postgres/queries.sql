@@ -1,0 +1,155 @@
+-- The statements of the PostgreSQL outbox. {{table}}, {{leases}} and {{relays}} are the
+-- quoted, schema-qualified tables of migrations/; the indexes each statement relies on are
+-- created there. Durations come in as microseconds ($n::bigint * interval '1 microsecond'),
+-- times go out as Unix microseconds. List arguments ($n::int[], $n::bigint[]) are arrays.
+
+-- name: peek
+-- Whether a claim could find anything, by the claim index alone: an idle worker costs one
+-- round trip instead of a transaction's four.
+SELECT EXISTS (SELECT 1 FROM {{table}}
+	WHERE bucket = ANY($1::int[]) AND status = 'pending' AND available_at <= now());
+
+-- name: lock
+-- A batch holds the buckets it could lock until it ends; a bucket another batch holds is
+-- left out. The idle timeout ($2, ms) lets the server end a batch whose relay froze.
+-- The batch's commit records only that published rows are gone (or a retry is due):
+-- losing the last few such commits in a crash means sending those events again, which
+-- at-least-once allows, so it does not wait for the WAL flush. Writers' transactions keep
+-- their own synchronous_commit.
+SELECT set_config('idle_in_transaction_session_timeout', $2, true),
+	set_config('synchronous_commit', 'off', true),
+	(SELECT coalesce(array_agg(b), '{}') FROM unnest($1::int[]) b
+	 WHERE pg_try_advisory_xact_lock({{lock_class}}, b))::text;
+
+-- name: claim
+-- Keys with an earlier row waiting for its retry (or, with $3, a dead row) are skipped, so
+-- they stay in order while the other keys go on. Each bucket is read through the claim
+-- index, oldest first, at most $4 rows (a few times its share of the batch): the cost is
+-- bounded by the batch, not by the backlog, and index scans skip the entries of deleted
+-- rows once seen, where a bitmap scan over all the buckets' rows, then a sort, slowed down
+-- with every row not yet vacuumed. The batch's size goes into application_name until it
+-- ends: the in-flight count of status.
+WITH blocked AS (
+	SELECT key FROM {{table}}
+	WHERE bucket = ANY($1::int[]) AND key IS NOT NULL
+	  AND status = 'pending' AND attempts > 0 AND available_at > now()
+	UNION ALL
+	SELECT key FROM {{table}}
+	WHERE $3 AND bucket = ANY($1::int[]) AND key IS NOT NULL AND status = 'dead'
+), picked AS (
+	SELECT p.seq FROM unnest($1::int[]) b, LATERAL (
+		SELECT seq FROM {{table}}
+		WHERE bucket = b AND status = 'pending' AND available_at <= now()
+		  AND (key IS NULL OR key NOT IN (SELECT key FROM blocked))
+		ORDER BY seq
+		LIMIT $4
+	) p
+	ORDER BY p.seq
+	LIMIT $2
+), claimed AS (
+	SELECT seq, id::text, topic, key, event_type, aggregate_type, aggregate_id, payload,
+		payload IS NULL, headers::text, (extract(epoch FROM occurred_at) * 1000000)::bigint, attempts
+	FROM {{table}} WHERE seq IN (SELECT seq FROM picked)
+)
+SELECT *, set_config('application_name', '{{batch_tag}}' || (SELECT count(*) FROM claimed), true)
+FROM claimed ORDER BY seq;
+
+-- name: mark_deleted
+DELETE FROM {{table}} WHERE seq = ANY($1::bigint[]);
+
+-- name: mark_published
+UPDATE {{table}} SET status = 'published', published_at = now() WHERE seq = ANY($1::bigint[]);
+
+-- name: mark_failed
+-- Only permanent failures ($6) count towards the dead-letter state; transient ones (broker
+-- down) back off for ever, so an outage loses nothing.
+UPDATE {{table}} SET
+	attempts = attempts + 1,
+	last_error = $2,
+	status = CASE WHEN $6 AND attempts + 1 >= $3 THEN 'dead' ELSE 'pending' END,
+	available_at = now() + (least($5::bigint, $4::bigint * power(2, least(attempts, 30)))
+		* (0.5 + random() / 2)) * interval '1 microsecond'
+WHERE seq = ANY($1::bigint[]) AND status = 'pending';
+
+-- name: count_dead
+SELECT count(*) FROM {{table}} WHERE seq = ANY($1::bigint[]) AND status = 'dead';
+
+-- name: purge
+DELETE FROM {{table}} WHERE seq IN (
+	SELECT seq FROM {{table}}
+	WHERE status = 'published' AND published_at < now() - $1::bigint * interval '1 microsecond'
+	LIMIT $2);
+
+-- name: heartbeat
+INSERT INTO {{relays}} (id, seen_at) VALUES ($1, now())
+ON CONFLICT (id) DO UPDATE SET seen_at = now();
+
+-- name: forget
+DELETE FROM {{relays}} WHERE id = $1 OR seen_at < now() - $2::bigint * interval '1 microsecond';
+
+-- name: alive
+SELECT count(*) FROM {{relays}} WHERE seen_at > now() - $1::bigint * interval '1 microsecond';
+
+-- name: renew
+UPDATE {{leases}} SET expires_at = now() + $2::bigint * interval '1 microsecond'
+WHERE owner = $1 AND expires_at > now();
+
+-- name: held
+SELECT bucket FROM {{leases}}
+WHERE owner = $1 AND bucket = ANY($2::int[]) AND expires_at > now() ORDER BY bucket;
+
+-- name: pick
+SELECT bucket FROM {{leases}} WHERE expires_at <= now() ORDER BY bucket LIMIT $1;
+
+-- name: take
+-- The expiry is checked again: of two relays that picked the same bucket, one takes it.
+UPDATE {{leases}} SET owner = $1, expires_at = now() + $2::bigint * interval '1 microsecond'
+WHERE bucket = ANY($3::int[]) AND expires_at <= now();
+
+-- name: release
+UPDATE {{leases}} SET owner = '', expires_at = '-infinity' WHERE owner = $1 AND bucket = ANY($2::int[]);
+
+-- name: release_all
+UPDATE {{leases}} SET owner = '', expires_at = '-infinity' WHERE owner = $1;
+
+-- name: watermark
+-- The seq sequence moves with every insert, committed or not: a cheap sign that there may
+-- be something to claim.
+SELECT coalesce(pg_sequence_last_value(pg_get_serial_sequence('{{table}}', 'seq')::regclass), 0);
+
+-- name: set_waiting
+UPDATE {{relays}} SET waiting = $2 WHERE id = $1;
+
+-- name: status
+-- In flight are the events of the batches open right now, which report their size in
+-- application_name (claim); they are counted out of pending.
+WITH in_flight AS (
+	SELECT coalesce(sum(substr(application_name, length('{{batch_tag}}') + 1)::bigint), 0) AS n
+	FROM pg_stat_activity WHERE state <> 'idle' AND starts_with(application_name, '{{batch_tag}}')
+)
+SELECT
+	greatest(count(*) FILTER (WHERE status = 'pending') - (SELECT n FROM in_flight), 0),
+	(SELECT n FROM in_flight),
+	count(*) FILTER (WHERE status = 'dead'),
+	count(*) FILTER (WHERE status = 'published'),
+	coalesce(extract(epoch FROM now() - min(created_at) FILTER (WHERE status = 'pending')), 0)::float8
+FROM {{table}};
+
+-- name: list_dead
+SELECT id::text, topic, coalesce(encode(key, 'escape'), ''), event_type, attempts,
+	coalesce(last_error, ''), (extract(epoch FROM created_at) * 1000000)::bigint
+FROM {{table}} WHERE status = 'dead' ORDER BY seq LIMIT $1;
+
+-- name: retry_one
+UPDATE {{table}} SET status = 'pending', attempts = 0, available_at = '-infinity'
+WHERE status = 'dead' AND id = $1::uuid;
+
+-- name: retry_all
+UPDATE {{table}} SET status = 'pending', attempts = 0, available_at = '-infinity'
+WHERE status = 'dead';
+
+-- name: purge_dead
+DELETE FROM {{table}} WHERE status = 'dead' AND created_at < now() - $1::bigint * interval '1 microsecond';
+
+-- name: version
+SELECT coalesce(max(version), 0) FROM {{migrations}};

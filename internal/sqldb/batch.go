@@ -1,0 +1,95 @@
+package sqldb
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/firstunicorn/outbox/relay"
+)
+
+// Marks are the statements that settle a batch, the same in every dialect:
+//
+//	mark_deleted   ($1 seqs)             delete published rows
+//	mark_published ($1 seqs)             keep them, status published
+//	mark_failed    ($1 seqs, $2 error, $3 max attempts, $4 backoff µs,
+//	                $5 max backoff µs, $6 permanent)
+//	count_dead     ($1 seqs)             how many of them are dead now
+type Marks struct {
+	Deleted, Published, Failed, CountDead *Stmt
+}
+
+// MarksOf picks the mark statements out of q.
+func MarksOf(q Queries) Marks {
+	return Marks{Deleted: q["mark_deleted"], Published: q["mark_published"], Failed: q["mark_failed"], CountDead: q["count_dead"]}
+}
+
+// MarkNames are the statements MarksOf needs.
+var MarkNames = []string{"mark_deleted", "mark_published", "mark_failed", "count_dead"}
+
+// MarkPublished marks seqs published through q.
+func (m Marks) MarkPublished(ctx context.Context, q Querier, seqs []int64, keep bool) error {
+	s := m.Deleted
+	if keep {
+		s = m.Published
+	}
+	if _, err := Exec(ctx, q, s, Int64s(seqs)); err != nil {
+		return fmt.Errorf("mark published: %w", err)
+	}
+	return nil
+}
+
+// MarkFailed records a failed attempt through q and returns how many became dead.
+func (m Marks) MarkFailed(ctx context.Context, q Querier, p *relay.FailParams) (int, error) {
+	seqs := Int64s(p.Seqs)
+	if _, err := Exec(ctx, q, m.Failed, seqs, p.Error, p.MaxAttempts, p.Backoff.Microseconds(),
+		p.MaxBackoff.Microseconds(), p.Permanent); err != nil {
+		return 0, fmt.Errorf("mark failed: %w", err)
+	}
+	if !p.Permanent {
+		return 0, nil
+	}
+	var dead int64
+	if err := QueryRow(ctx, q, m.CountDead, []any{seqs}, &dead); err != nil {
+		return 0, fmt.Errorf("mark failed: count dead: %w", err)
+	}
+	return int(dead), nil
+}
+
+// TxBatch is a batch that is one database transaction: the claim read its rows in it,
+// its marks take effect at Commit, and a crash or Rollback leaves them as they were.
+type TxBatch struct {
+	Tx    Tx
+	Marks Marks
+	Recs  []relay.Record
+	// End, if set, runs in the transaction just before it commits or rolls back.
+	End func(ctx context.Context, tx Tx)
+}
+
+var _ relay.Batch = (*TxBatch)(nil)
+
+func (b *TxBatch) Records() []relay.Record { return b.Recs }
+
+func (b *TxBatch) MarkPublished(ctx context.Context, seqs []int64, keep bool) error {
+	return b.Marks.MarkPublished(ctx, b.Tx, seqs, keep)
+}
+
+func (b *TxBatch) MarkFailed(ctx context.Context, p *relay.FailParams) (int, error) {
+	return b.Marks.MarkFailed(ctx, b.Tx, p)
+}
+
+func (b *TxBatch) Commit(ctx context.Context) error {
+	if b.End != nil {
+		b.End(ctx, b.Tx)
+	}
+	if err := b.Tx.Commit(ctx); err != nil {
+		return fmt.Errorf("commit batch: %w", err)
+	}
+	return nil
+}
+
+func (b *TxBatch) Rollback(ctx context.Context) error {
+	if b.End != nil {
+		b.End(ctx, b.Tx)
+	}
+	return b.Tx.Rollback(ctx)
+}

@@ -1,0 +1,97 @@
+// Package sqldb is the seam between the outbox store and the databases it runs on: the
+// executor interfaces each Go driver adapter implements (outboxpgx, outboxsql), the named
+// queries each dialect loads from its SQL files, and what the dialects share (decoding a
+// claimed row, a batch that is one transaction).
+package sqldb
+
+import (
+	"context"
+	"database/sql/driver"
+	"errors"
+	"strconv"
+	"strings"
+)
+
+// Querier runs statements: a pool, a connection or a transaction.
+type Querier interface {
+	Exec(ctx context.Context, sql string, args ...any) (rowsAffected int64, err error)
+	Query(ctx context.Context, sql string, args ...any) (Rows, error)
+}
+
+// DB is a connection pool.
+type DB interface {
+	Querier
+	// Begin starts a transaction the caller ends. It outlives ctx: ctx bounds only the
+	// begin itself, since a batch's transaction outlasts the claim that opened it.
+	Begin(ctx context.Context, opts TxOptions) (Tx, error)
+	// Conn takes one connection out of the pool until its Close, for what must happen on
+	// one session (MySQL's named locks).
+	Conn(ctx context.Context) (Conn, error)
+}
+
+// TxOptions are the few transaction settings a dialect asks for.
+type TxOptions struct {
+	// ReadCommitted asks for READ COMMITTED isolation (MySQL's default is REPEATABLE
+	// READ, whose gap locks a batch does not need).
+	ReadCommitted bool
+}
+
+// Tx is a transaction begun with DB.Begin.
+type Tx interface {
+	Querier
+	Commit(ctx context.Context) error
+	Rollback(ctx context.Context) error
+}
+
+// Conn is one connection held out of the pool.
+type Conn interface {
+	Querier
+	Close() error
+}
+
+// Rows is the part of a result set the store reads.
+type Rows interface {
+	Next() bool
+	Scan(dest ...any) error
+	Err() error
+	Close()
+}
+
+// Int64s is a list argument: a PostgreSQL array (pgx sends it natively, database/sql as
+// the text literal Value returns), or, in the ? dialects, one placeholder per element.
+type Int64s []int64
+
+// Value implements driver.Valuer with PostgreSQL's array literal, '{1,2,3}', which any
+// PostgreSQL driver for database/sql passes through.
+func (a Int64s) Value() (driver.Value, error) {
+	var b strings.Builder
+	b.WriteByte('{')
+	for i, v := range a {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteString(strconv.FormatInt(v, 10))
+	}
+	b.WriteByte('}')
+	return b.String(), nil
+}
+
+// Ints converts bucket numbers to a list argument.
+func Ints(vs []int) Int64s {
+	out := make(Int64s, len(vs))
+	for i, v := range vs {
+		out[i] = int64(v)
+	}
+	return out
+}
+
+// ErrUnsupported wraps a database or setting the outbox cannot work with; the message
+// says what to change.
+var ErrUnsupported = errors.New("unsupported database")
+
+// Listener is a session subscribed to a notification channel (PostgreSQL's LISTEN).
+type Listener interface {
+	// Wait returns when a notification arrives, or with ctx's error.
+	Wait(ctx context.Context) error
+	Close()
+}

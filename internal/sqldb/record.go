@@ -1,0 +1,94 @@
+package sqldb
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/firstunicorn/outbox"
+	"github.com/firstunicorn/outbox/relay"
+)
+
+// RawRecord is a claimed row as every dialect's claim returns it, in this column order:
+// seq, id (text), topic, key, event_type, aggregate_type, aggregate_id, payload,
+// payload IS NULL, headers (JSON text), occurred_at (Unix microseconds), attempts.
+type RawRecord struct {
+	Seq, OccurredMicros           int64
+	ID, Topic, Type, AggType, Agg string
+	Key, Payload                  []byte
+	PayloadNull                   bool
+	Headers                       string
+	Attempts                      int64
+}
+
+// Dest returns where Rows.Scan puts the columns.
+func (r *RawRecord) Dest() []any {
+	return []any{&r.Seq, &r.ID, &r.Topic, &r.Key, &r.Type, &r.AggType, &r.Agg,
+		&r.Payload, &r.PayloadNull, &r.Headers, &r.OccurredMicros, &r.Attempts}
+}
+
+// Record decodes the row. A row that cannot be a message (written by hand, say) keeps
+// the reason in DecodeErr, for the relay to dead-letter it.
+func (r *RawRecord) Record() relay.Record {
+	rec := relay.Record{Seq: r.Seq, Attempts: int(r.Attempts)}
+	m := &rec.Message
+	m.Topic, m.Key, m.Type, m.AggregateType, m.AggregateID, m.Payload = r.Topic, r.Key, r.Type, r.AggType, r.Agg, r.Payload
+	m.OccurredAt = time.UnixMicro(r.OccurredMicros).UTC()
+	var err error
+	if m.ID, err = uuid.Parse(r.ID); err != nil {
+		rec.DecodeErr = fmt.Errorf("id %q: %w", r.ID, err)
+	}
+	if r.PayloadNull {
+		rec.DecodeErr = errors.New("payload is NULL: write an empty payload instead")
+	}
+	if h, err := DecodeHeaders(r.Headers); err != nil {
+		rec.DecodeErr = err
+	} else {
+		m.Headers = h
+	}
+	if rec.DecodeErr == nil {
+		rec.DecodeErr = m.Validate(maxLimits)
+	}
+	return rec
+}
+
+// maxLimits checks what a stored row must satisfy to be sent at all; size limits are the
+// writer's business, and the broker has the last word on them.
+var maxLimits = outbox.Limits{MaxKeyBytes: math.MaxInt, MaxPayloadBytes: math.MaxInt, MaxHeadersBytes: math.MaxInt}
+
+// DecodeHeaders decodes the headers column, a JSON object of strings ("{}" = none). A
+// row written by hand may hold any JSON: anything else is the row's decode error.
+func DecodeHeaders(s string) (map[string]string, error) {
+	if s == "{}" {
+		return nil, nil
+	}
+	var h map[string]string
+	if err := json.Unmarshal([]byte(s), &h); err != nil || h == nil {
+		if err == nil {
+			err = errors.New("not an object")
+		}
+		return nil, fmt.Errorf("headers %.200s are not a JSON object of strings: %w", s, err)
+	}
+	return h, nil
+}
+
+// EncodeHeaders is the headers column's value for h.
+func EncodeHeaders(h map[string]string) string {
+	if len(h) == 0 {
+		return "{}"
+	}
+	b, _ := json.Marshal(h) // a map[string]string always encodes
+	return string(b)
+}
+
+// PayloadArg keeps an empty payload distinct from NULL, which marks a malformed row.
+func PayloadArg(p []byte) []byte {
+	if p == nil {
+		return []byte{}
+	}
+	return p
+}

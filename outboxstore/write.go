@@ -1,0 +1,56 @@
+package outboxstore
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/firstunicorn/outbox"
+)
+
+// Write stores msgs through tx, the transaction of the domain change: they are
+// published once it commits and never if it rolls back. All messages are validated
+// first, then written in one statement (one round trip; more only for very many), so
+// either all are stored or none. Empty IDs become UUIDv7s and a zero OccurredAt
+// becomes now.
+//
+// Errors: outbox.ErrInvalidMessage names the message, the field and the fix;
+// outbox.ErrNoDB is a nil tx; outbox.ErrTxDone is a tx already committed or rolled back.
+func (s *Store[TTx]) Write(ctx context.Context, tx TTx, msgs ...outbox.Message) error {
+	q, err := s.drv.Tx(tx)
+	if err != nil {
+		return fmt.Errorf("outbox: write: %w", err)
+	}
+	if len(msgs) == 0 {
+		return nil
+	}
+	rows := make([]outbox.Message, len(msgs))
+	copy(rows, msgs)
+	now := time.Now()
+	for i := range rows {
+		if err := prepare(&rows[i], s.limits, now); err != nil {
+			return fmt.Errorf("outbox: write: message %d: %w", i, err)
+		}
+	}
+	if err := s.d.Insert(ctx, q, rows); err != nil {
+		return fmt.Errorf("outbox: write %d messages: %w", len(msgs), err)
+	}
+	return nil
+}
+
+// prepare fills in the defaults Write applies (ID, OccurredAt) and validates m.
+func prepare(m *outbox.Message, lim outbox.Limits, now time.Time) error {
+	if m.ID == uuid.Nil {
+		id, err := uuid.NewV7()
+		if err != nil {
+			return fmt.Errorf("outbox: new UUIDv7: %w", err)
+		}
+		m.ID = id
+	}
+	if m.OccurredAt.IsZero() {
+		m.OccurredAt = now
+	}
+	return m.Validate(lim)
+}

@@ -1,0 +1,104 @@
+package outboxtest
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/firstunicorn/outbox/outboxstore"
+	"github.com/firstunicorn/outbox/relay"
+)
+
+func adminTests[TTx any]() []test[Harness[TTx]] {
+	return []test[Harness[TTx]]{
+		{"StatusCounts", testStatus[TTx]},
+		{"StatusInFlight", testStatusInFlight[TTx]},
+		{"DeadRetryPurge", testDeadRetryPurge[TTx]},
+	}
+}
+
+// Status counts pending, dead and kept published events, and the oldest pending age.
+func testStatus[TTx any](t *testing.T, h Harness[TTx]) {
+	s := h.migrated(t, &outboxstore.Config{})
+	ctx := context.Background()
+	must(t, h.writer(s)(ctx, msgs(6, func(i int) string { return string(rune('a' + i)) })...))
+	time.Sleep(20 * time.Millisecond)
+	settle(t, s, relay.ClaimParams{Limit: 3}, func(b relay.Batch, r []relay.Record) {
+		must(t, b.MarkPublished(ctx, seqs(r[:2]), true))
+		_, err := b.MarkFailed(ctx, &relay.FailParams{Seqs: seqs(r[2:]), Error: "too large", MaxAttempts: 1, Permanent: true})
+		must(t, err)
+	})
+	st, err := s.Status(ctx)
+	must(t, err)
+	if st.Pending != 3 || st.InFlight != 0 || st.Dead != 1 || st.Published != 2 || st.OldestPendingAgeSeconds < 0.02 {
+		t.Fatalf("status %+v; want 3 pending, 1 dead, 2 published, oldest at least 20ms old", st)
+	}
+}
+
+// The events of an open batch are in flight where the database reports it, and pending
+// otherwise; never lost from the counts.
+func testStatusInFlight[TTx any](t *testing.T, h Harness[TTx]) {
+	s := h.migrated(t, &outboxstore.Config{})
+	ctx := context.Background()
+	must(t, h.writer(s)(ctx, msgs(10, func(i int) string { return string(rune('a' + i)) })...))
+	b := open(t, s, relay.ClaimParams{Limit: 4})
+	st, err := s.Status(ctx)
+	must(t, err)
+	want := outboxstore.Status{Pending: 10}
+	if h.InFlight {
+		want = outboxstore.Status{Pending: 6, InFlight: 4}
+	}
+	if st.Pending != want.Pending || st.InFlight != want.InFlight {
+		t.Fatalf("with a batch of 4 open: %+v, want %d pending and %d in flight", st, want.Pending, want.InFlight)
+	}
+	must(t, b.Rollback(ctx))
+	if st, _ := s.Status(ctx); st.InFlight != 0 || st.Pending != 10 {
+		t.Fatalf("after the batch ended: %+v", st)
+	}
+}
+
+// Dead lists dead events with their last error; Retry requeues one or all; PurgeDead
+// deletes those older than its age.
+func testDeadRetryPurge[TTx any](t *testing.T, h Harness[TTx]) {
+	s := h.migrated(t, &outboxstore.Config{})
+	ctx := context.Background()
+	must(t, h.writer(s)(ctx, msgs(3, func(i int) string { return []string{"a", "b", "c"}[i] })...))
+	settle(t, s, relay.ClaimParams{}, func(b relay.Batch, r []relay.Record) {
+		dead, err := b.MarkFailed(ctx, &relay.FailParams{Seqs: seqs(r), Error: "unknown topic", MaxAttempts: 1, Permanent: true})
+		must(t, err)
+		if dead != 3 {
+			t.Fatalf("dead = %d, want 3", dead)
+		}
+	})
+	dead, err := s.Dead(ctx, 10)
+	must(t, err)
+	if len(dead) != 3 || dead[0].Key != "a" || dead[0].Attempts != 1 || dead[0].Topic != "conformance" ||
+		!strings.Contains(dead[0].LastError, "unknown topic") || time.Since(dead[0].CreatedAt) > time.Minute {
+		t.Fatalf("dead: %+v", dead)
+	}
+	if two, _ := s.Dead(ctx, 2); len(two) != 2 {
+		t.Fatalf("Dead(limit 2) returned %d", len(two))
+	}
+	id, _ := uuid.Parse(dead[0].ID)
+	if n, err := s.Retry(ctx, id); err != nil || n != 1 {
+		t.Fatalf("Retry(one) = %d, %v", n, err)
+	}
+	if n, err := s.Retry(ctx, id); err != nil || n != 0 {
+		t.Fatalf("Retry of an event no longer dead = %d, %v", n, err)
+	}
+	if got := claim(t, s, relay.ClaimParams{}); len(got) != 1 || got[0].Attempts != 0 {
+		t.Fatalf("after Retry(one): claimable %v, want the one event with no attempts", payloads(got))
+	}
+	if n, err := s.PurgeDead(ctx, time.Hour); err != nil || n != 0 {
+		t.Fatalf("PurgeDead(1h) removed %d young events (%v)", n, err)
+	}
+	if n, err := s.PurgeDead(ctx, 0); err != nil || n != 2 {
+		t.Fatalf("PurgeDead(0) = %d, %v; want 2", n, err)
+	}
+	if n, err := s.Retry(ctx, uuid.Nil); err != nil || n != 0 {
+		t.Fatalf("Retry(all) with none dead = %d, %v", n, err)
+	}
+}
