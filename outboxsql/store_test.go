@@ -3,9 +3,11 @@ package outboxsql_test
 import (
 	"context"
 	"database/sql"
+	"path/filepath"
 	"testing"
 
-	_ "github.com/jackc/pgx/v5/stdlib" // the driver is the application's choice; tests use pgx's
+	_ "github.com/jackc/pgx/v5/stdlib" // the drivers are the application's choice
+	_ "modernc.org/sqlite"
 
 	"github.com/firstunicorn/outbox/internal/testenv"
 	"github.com/firstunicorn/outbox/outboxsql"
@@ -37,13 +39,20 @@ func newStore(t testing.TB, db *sql.DB, database outboxstore.Database, cfg *outb
 	return s
 }
 
-func TestConformancePostgreSQL(t *testing.T) {
-	pool := testenv.Pool(t)
-	db, err := sql.Open("pgx", testenv.DatabaseURL())
+// open opens a database/sql pool, closed when the test ends.
+func open(t *testing.T, driver, dsn string) *sql.DB {
+	t.Helper()
+	db, err := sql.Open(driver, dsn)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = db.Close() })
+	return db
+}
+
+func TestConformancePostgreSQL(t *testing.T) {
+	pool := testenv.Pool(t)
+	db := open(t, "pgx", testenv.DatabaseURL())
 	outboxtest.Run(t, outboxtest.Harness[*sql.Tx]{
 		New: func(t *testing.T, cfg *outboxstore.Config) *outboxstore.Store[*sql.Tx] {
 			c := *cfg
@@ -52,5 +61,23 @@ func TestConformancePostgreSQL(t *testing.T) {
 		},
 		InTx:     inTx(db),
 		InFlight: true,
+	})
+}
+
+// sqliteDSN is how an application should open SQLite for the outbox: writers wait for
+// each other, and transactions take the write lock when they begin.
+const sqliteDSN = "?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_txlock=immediate"
+
+// All the tests share one file, each with tables of its own: outboxes side by side,
+// and writers of many tests meeting at SQLite's one write lock.
+func TestConformanceSQLite(t *testing.T) {
+	db := open(t, "sqlite", filepath.Join(t.TempDir(), "outbox.db")+sqliteDSN)
+	outboxtest.Run(t, outboxtest.Harness[*sql.Tx]{
+		New: func(t *testing.T, cfg *outboxstore.Config) *outboxstore.Store[*sql.Tx] {
+			c := *cfg
+			c.Table = testenv.Name("t")
+			return newStore(t, db, outboxstore.SQLite, &c)
+		},
+		InTx: inTx(db),
 	})
 }

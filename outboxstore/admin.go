@@ -15,9 +15,6 @@ import (
 // returns the versions it applied (none when already current). It is safe to run
 // concurrently and again: migrators wait for each other and apply each version once.
 func (s *Store[TTx]) Migrate(ctx context.Context) ([]int, error) {
-	if err := s.d.Check(ctx, s.db); err != nil {
-		return nil, fmt.Errorf("outbox: migrate %s: %w", s.Table(), err)
-	}
 	applied, err := s.d.Migrate(ctx, s.db)
 	if err != nil {
 		return nil, fmt.Errorf("outbox: migrate %s: %w", s.Table(), err)

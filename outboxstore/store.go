@@ -6,6 +6,7 @@ import (
 
 	"github.com/firstunicorn/outbox"
 	"github.com/firstunicorn/outbox/internal/dialect/postgres"
+	"github.com/firstunicorn/outbox/internal/dialect/sqlite"
 	"github.com/firstunicorn/outbox/internal/sqldb"
 	"github.com/firstunicorn/outbox/relay"
 )
@@ -122,6 +123,8 @@ func newDialect(db Database, cfg *Config) (dialect, error) {
 	switch db {
 	case PostgreSQL:
 		return postgres.New(cfg.Schema, cfg.Table)
+	case SQLite:
+		return sqlite.New(cfg.Schema, cfg.Table)
 	}
 	return nil, fmt.Errorf("%w: unknown database %q: use outboxstore.PostgreSQL, MySQL or SQLite", outbox.ErrInvalidConfig, db)
 }

@@ -89,7 +89,7 @@ func testWriteTxErrors[TTx any](t *testing.T, h Harness[TTx]) {
 }
 
 // Every field of a message comes back from a claim as it was written; a nil key stays
-// nil, an empty payload empty.
+// nil, an empty key or payload empty (not nil: a record without a value is a tombstone).
 func testWriteRoundTrip[TTx any](t *testing.T, h Harness[TTx]) {
 	s := h.migrated(t, &outboxstore.Config{})
 	ctx := context.Background()
@@ -99,11 +99,12 @@ func testWriteRoundTrip[TTx any](t *testing.T, h Harness[TTx]) {
 			AggregateType: "order", AggregateID: "o-1", Payload: []byte(`{"total":1999}`),
 			Headers: map[string]string{"traceparent": "00-abc-def-01", "ü": "ÿ"}, OccurredAt: at},
 		{Topic: "orders.v1"},
+		{Topic: "orders.v1", Key: []byte{}, Payload: []byte{}},
 	}
 	must(t, h.InTx(ctx, func(tx TTx) error { return s.Write(ctx, tx, want...) }))
 	recs := claim(t, s, relay.ClaimParams{})
-	if len(recs) != 2 {
-		t.Fatalf("claimed %d of 2", len(recs))
+	if len(recs) != 3 {
+		t.Fatalf("claimed %d of 3", len(recs))
 	}
 	got := recs[0].Message
 	w := want[0]
@@ -114,7 +115,10 @@ func testWriteRoundTrip[TTx any](t *testing.T, h Harness[TTx]) {
 	}
 	second := recs[1].Message
 	if second.Key != nil || second.Payload == nil || len(second.Payload) != 0 || second.ID.Version() != 7 || second.OccurredAt.IsZero() {
-		t.Fatalf("defaults: key %q (want nil), payload %q (want empty), id %s, occurred %v", second.Key, second.Payload, second.ID, second.OccurredAt)
+		t.Fatalf("defaults: key %v (want nil), payload %v (want empty), id %s, occurred %v", second.Key, second.Payload, second.ID, second.OccurredAt)
+	}
+	if third := recs[2].Message; third.Key == nil || len(third.Key) != 0 || third.Payload == nil || len(third.Payload) != 0 {
+		t.Fatalf("empty key and payload came back as %v and %v", third.Key, third.Payload)
 	}
 }
 

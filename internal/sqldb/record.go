@@ -14,20 +14,22 @@ import (
 )
 
 // RawRecord is a claimed row as every dialect's claim returns it, in this column order:
-// seq, id (text), topic, key, event_type, aggregate_type, aggregate_id, payload,
-// payload IS NULL, headers (JSON text), occurred_at (Unix microseconds), attempts.
+// seq, id (text), topic, key, key IS NULL, event_type, aggregate_type, aggregate_id,
+// payload, payload IS NULL, headers (JSON text), occurred_at (Unix microseconds),
+// attempts. The IS NULL columns keep an empty key or payload apart from none, which
+// some drivers return alike: Kafka reads a record without a value as a tombstone.
 type RawRecord struct {
 	Seq, OccurredMicros           int64
 	ID, Topic, Type, AggType, Agg string
 	Key, Payload                  []byte
-	PayloadNull                   bool
+	KeyNull, PayloadNull          bool
 	Headers                       string
 	Attempts                      int64
 }
 
 // Dest returns where Rows.Scan puts the columns.
 func (r *RawRecord) Dest() []any {
-	return []any{&r.Seq, &r.ID, &r.Topic, &r.Key, &r.Type, &r.AggType, &r.Agg,
+	return []any{&r.Seq, &r.ID, &r.Topic, &r.Key, &r.KeyNull, &r.Type, &r.AggType, &r.Agg,
 		&r.Payload, &r.PayloadNull, &r.Headers, &r.OccurredMicros, &r.Attempts}
 }
 
@@ -37,6 +39,15 @@ func (r *RawRecord) Record() relay.Record {
 	rec := relay.Record{Seq: r.Seq, Attempts: int(r.Attempts)}
 	m := &rec.Message
 	m.Topic, m.Key, m.Type, m.AggregateType, m.AggregateID, m.Payload = r.Topic, r.Key, r.Type, r.AggType, r.Agg, r.Payload
+	switch {
+	case r.KeyNull:
+		m.Key = nil
+	case m.Key == nil:
+		m.Key = []byte{}
+	}
+	if m.Payload == nil && !r.PayloadNull {
+		m.Payload = []byte{}
+	}
 	m.OccurredAt = time.UnixMicro(r.OccurredMicros).UTC()
 	var err error
 	if m.ID, err = uuid.Parse(r.ID); err != nil {

@@ -16,7 +16,7 @@ import (
 )
 
 // Databases are the databases the store runs on, as the tests name them.
-var Databases = []string{"postgres"}
+var Databases = []string{"postgres", "sqlite"}
 
 // Store is an outboxstore.Store, whichever its driver.
 type Store = dburl.Store
@@ -49,6 +49,8 @@ func NewOutbox(t testing.TB, db string, lim outbox.Limits) *Outbox {
 	switch db {
 	case "postgres":
 		url, cfg.Schema = DatabaseURL(), Schema(t, Pool(t))
+	case "sqlite":
+		url = SQLiteURL(t)
 	default:
 		t.Fatalf("unknown test database %q", db)
 	}
@@ -106,6 +108,8 @@ func URL(t testing.TB, db string) string {
 	case "postgres":
 		Pool(t)
 		return DatabaseURL()
+	case "sqlite":
+		return SQLiteURL(t)
 	}
 	t.Fatalf("unknown test database %q", db)
 	return ""
@@ -140,4 +144,9 @@ func BuildOutbox() (bin string, cleanup func(), err error) {
 		return "", nil, fmt.Errorf("build outbox: %v\n%s", err, out)
 	}
 	return bin, func() { _ = os.RemoveAll(dir) }, nil
+}
+
+// SQLiteURL is a new SQLite database file in the test's temporary directory.
+func SQLiteURL(t testing.TB) string {
+	return "sqlite:" + filepath.Join(t.TempDir(), "outbox.db")
 }

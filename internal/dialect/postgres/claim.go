@@ -14,12 +14,8 @@ import (
 // Nothing is written to the claimed rows.
 func (d *Dialect) Claim(ctx context.Context, db sqldb.DB, p *relay.ClaimParams) (relay.Batch, error) {
 	buckets := sqldb.Ints(p.Buckets)
-	var claimable bool
-	if err := sqldb.QueryRow(ctx, db, d.q["peek"], []any{buckets}, &claimable); err != nil {
+	if ok, err := d.Claimable(ctx, db, buckets); err != nil || !ok {
 		return nil, err
-	}
-	if !claimable {
-		return nil, nil
 	}
 	tx, err := db.Begin(ctx, sqldb.TxOptions{})
 	if err != nil {
@@ -30,20 +26,20 @@ func (d *Dialect) Claim(ctx context.Context, db sqldb.DB, p *relay.ClaimParams) 
 		_ = tx.Rollback(context.WithoutCancel(ctx))
 		return nil, err
 	}
-	return &sqldb.TxBatch{Tx: tx, Marks: d.marks, Recs: recs}, nil
+	return &sqldb.TxBatch{Tx: tx, Marks: d.Marks, Recs: recs}, nil
 }
 
 func (d *Dialect) claim(ctx context.Context, tx sqldb.Tx, buckets sqldb.Int64s, p *relay.ClaimParams) ([]relay.Record, error) {
 	var timeout, syncCommit, locked string // set_config's results, read and dropped; the locked buckets
 	idle := strconv.FormatInt(p.IdleTimeout.Milliseconds(), 10)
-	if err := sqldb.QueryRow(ctx, tx, d.q["lock"], []any{buckets, idle}, &timeout, &syncCommit, &locked); err != nil {
+	if err := sqldb.QueryRow(ctx, tx, d.Queries()["lock"], []any{buckets, idle}, &timeout, &syncCommit, &locked); err != nil {
 		return nil, fmt.Errorf("lock buckets: %w", err)
 	}
 	held, err := parseArray(locked)
 	if err != nil || len(held) == 0 {
 		return nil, err
 	}
-	sql, args := d.q["claim"].Bind(held, p.Limit, p.HoldDeadKeys, perBucket(p.Limit, len(p.Buckets)))
+	sql, args := d.Queries()["claim"].Bind(held, p.Limit, p.HoldDeadKeys, sqldb.PerBucket(p.Limit, len(p.Buckets)))
 	rows, err := tx.Query(ctx, sql, args...)
 	if err != nil {
 		return nil, err
@@ -59,13 +55,6 @@ func (d *Dialect) claim(ctx context.Context, tx sqldb.Tx, buckets sqldb.Int64s, 
 		recs = append(recs, raw.Record())
 	}
 	return recs, rows.Err()
-}
-
-// perBucket is how many rows a claim reads at most from each bucket: four times an even
-// share of the batch, at least 16. A bucket with a backlog of its own (a hot key) still
-// gets that many per batch; the batch is filled from the oldest candidates.
-func perBucket(limit, buckets int) int {
-	return max(16, (4*limit+buckets-1)/max(buckets, 1))
 }
 
 // parseArray parses an int[] in PostgreSQL's text form, "{1,2,3}".

@@ -17,19 +17,13 @@ const maxRowsPerInsert = 65535 / insertCols
 // Insert writes msgs, already validated, through q: one statement, or more past
 // maxRowsPerInsert messages.
 func (d *Dialect) Insert(ctx context.Context, q sqldb.Querier, msgs []outbox.Message) error {
-	for start := 0; start < len(msgs); start += maxRowsPerInsert {
-		sql, args := d.insert(msgs[start:min(start+maxRowsPerInsert, len(msgs))])
-		if _, err := q.Exec(ctx, sql, args...); err != nil {
-			return err
-		}
-	}
-	return nil
+	return sqldb.Insert(ctx, q, msgs, maxRowsPerInsert, d.insert)
 }
 
 func (d *Dialect) insert(msgs []outbox.Message) (string, []any) {
 	var b strings.Builder
 	b.WriteString("INSERT INTO ")
-	b.WriteString(d.names.Qualified)
+	b.WriteString(d.Names().Qualified)
 	b.WriteString(" (id, topic, key, event_type, aggregate_type, aggregate_id, payload, headers, occurred_at) VALUES ")
 	args := make([]any, 0, len(msgs)*insertCols)
 	for i, m := range msgs {

@@ -18,9 +18,7 @@ var files embed.FS
 
 // Dialect is one PostgreSQL outbox: its names and statements.
 type Dialect struct {
-	names sqldb.Names
-	q     sqldb.Queries
-	marks sqldb.Marks
+	sqldb.SQL
 }
 
 // New validates schema and table (empty = "public" and "outbox") and loads the
@@ -30,15 +28,11 @@ func New(schema, table string) (*Dialect, error) {
 	if err != nil {
 		return nil, err
 	}
-	b, err := files.ReadFile("queries.sql")
+	s, err := sqldb.LoadSQL(files, n, sqldb.Dollar, "peek", "lock", "claim")
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("postgres: %w", err)
 	}
-	q, err := sqldb.LoadQueries(string(b), n.Vars, sqldb.Dollar, append([]string{"peek", "lock", "claim"}, sqldb.MarkNames...)...)
-	if err != nil {
-		return nil, fmt.Errorf("postgres queries: %w", err)
-	}
-	return &Dialect{names: n, q: q, marks: sqldb.MarksOf(q)}, nil
+	return &Dialect{s}, nil
 }
 
 func newNames(schema, table string) (sqldb.Names, error) {
@@ -74,23 +68,20 @@ func newNames(schema, table string) (sqldb.Names, error) {
 	}}, nil
 }
 
-// Names returns the outbox's names.
-func (d *Dialect) Names() sqldb.Names { return d.names }
-
-// Queries returns the outbox's statements.
-func (d *Dialect) Queries() sqldb.Queries { return d.q }
-
 // Channel is the LISTEN/NOTIFY channel on which inserts into this outbox are announced.
-func (d *Dialect) Channel() string { return d.names.Vars["channel"] }
+func (d *Dialect) Channel() string { return d.Names().Vars["channel"] }
 
 // Migrate brings the schema to the latest version in one transaction; an advisory lock
 // serialises concurrent migrators.
 func (d *Dialect) Migrate(ctx context.Context, db sqldb.DB) ([]int, error) {
-	ms, err := sqldb.LoadMigrations(files, "migrations", d.names.Vars)
+	if err := d.Check(ctx, db); err != nil {
+		return nil, err
+	}
+	ms, err := sqldb.LoadMigrations(files, "migrations", d.Names().Vars)
 	if err != nil {
 		return nil, err
 	}
-	v := d.names.Vars
+	v := d.Names().Vars
 	return sqldb.MigrateInTx(ctx, db, v["migrations"], ms,
 		fmt.Sprintf(`SELECT pg_advisory_xact_lock(hashtext('%s'))`, v["table"]),
 		`CREATE SCHEMA IF NOT EXISTS `+v["schema"],

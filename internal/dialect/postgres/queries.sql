@@ -47,7 +47,7 @@ WITH blocked AS (
 	ORDER BY p.seq
 	LIMIT $2
 ), claimed AS (
-	SELECT seq, id::text, topic, key, event_type, aggregate_type, aggregate_id, payload,
+	SELECT seq, id::text, topic, key, key IS NULL, event_type, aggregate_type, aggregate_id, payload,
 		payload IS NULL, headers::text, (extract(epoch FROM occurred_at) * 1000000)::bigint, attempts
 	FROM {{table}} WHERE seq IN (SELECT seq FROM picked)
 )

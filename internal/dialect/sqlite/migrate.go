@@ -1,0 +1,105 @@
+package sqlite
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/firstunicorn/outbox/internal/sqldb"
+)
+
+// Migrate switches the file to write-ahead logging (readers then never wait for the
+// writer) and brings the schema to the latest version in one IMMEDIATE transaction,
+// which serialises concurrent migrators.
+func (d *Dialect) Migrate(ctx context.Context, db sqldb.DB) ([]int, error) {
+	ms, err := sqldb.LoadMigrations(files, "migrations", d.Names().Vars)
+	if err != nil {
+		return nil, err
+	}
+	conn, err := db.Conn(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer conn.Close()
+	if err := prerequisites(ctx, conn); err != nil {
+		return nil, err
+	}
+	var mode string
+	if err := sqldb.ScanRow(ctx, conn, `PRAGMA journal_mode = WAL`, nil, &mode); err != nil {
+		return nil, fmt.Errorf("set journal_mode: %w", err)
+	}
+	if _, err := conn.Exec(ctx, `BEGIN IMMEDIATE`); err != nil {
+		return nil, notWritable(err)
+	}
+	applied, err := migrate(ctx, conn, d.Names().Vars["migrations"], ms)
+	if err != nil {
+		_, _ = conn.Exec(context.WithoutCancel(ctx), `ROLLBACK`)
+		return nil, err
+	}
+	if _, err := conn.Exec(ctx, `COMMIT`); err != nil {
+		return nil, err
+	}
+	return applied, nil
+}
+
+func migrate(ctx context.Context, q sqldb.Querier, table string, ms []sqldb.Migration) ([]int, error) {
+	if _, err := q.Exec(ctx, `CREATE TABLE IF NOT EXISTS `+table+` (
+		version    INTEGER PRIMARY KEY,
+		name       TEXT    NOT NULL,
+		applied_at INTEGER NOT NULL DEFAULT (`+now+`))`); err != nil {
+		return nil, err
+	}
+	done, err := sqldb.AppliedVersions(ctx, q, table)
+	if err != nil {
+		return nil, err
+	}
+	return sqldb.Apply(ctx, q, table, ms, done, nil)
+}
+
+// Check refuses what would make concurrent writers fail: a connection without a busy
+// timeout, a file it cannot write, a database not in WAL mode (Migrate sets it).
+func (d *Dialect) Check(ctx context.Context, db sqldb.DB) error {
+	conn, err := db.Conn(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	if err := prerequisites(ctx, conn); err != nil {
+		return err
+	}
+	var mode string
+	if err := sqldb.ScanRow(ctx, conn, `PRAGMA journal_mode`, nil, &mode); err != nil {
+		return err
+	}
+	if !strings.EqualFold(mode, "wal") {
+		return fmt.Errorf("%w: SQLite's journal_mode is %s: run Migrate (outbox migrate), which sets WAL, "+
+			"or open the database with _pragma=journal_mode(WAL)", sqldb.ErrUnsupported, mode)
+	}
+	return nil
+}
+
+// prerequisites are a busy timeout and a writable file.
+func prerequisites(ctx context.Context, conn sqldb.Conn) error {
+	var timeout int64
+	if err := sqldb.ScanRow(ctx, conn, `PRAGMA busy_timeout`, nil, &timeout); err != nil {
+		return err
+	}
+	if timeout <= 0 {
+		return fmt.Errorf("%w: SQLite's busy_timeout is 0, so a write that meets another fails at once with "+
+			"SQLITE_BUSY: open the database with _pragma=busy_timeout(10000) in its DSN", sqldb.ErrUnsupported)
+	}
+	if _, err := conn.Exec(ctx, `BEGIN IMMEDIATE`); err != nil {
+		return notWritable(err)
+	}
+	_, err := conn.Exec(ctx, `ROLLBACK`)
+	return err
+}
+
+func notWritable(err error) error {
+	if strings.Contains(err.Error(), "readonly") || strings.Contains(err.Error(), "read-only") {
+		return errors.Join(fmt.Errorf("%w: the SQLite database is not writable: give this process write access "+
+			"to the file and its directory (SQLite writes -wal and -shm files beside it)", sqldb.ErrUnsupported), err)
+	}
+	return err
+}

@@ -1,0 +1,124 @@
+-- The statements of the SQLite outbox. {{table}}, {{leases}}, {{relays}} and {{locks}}
+-- are the quoted tables of migrations/, with the indexes each statement relies on.
+-- {{now}} is the time in Unix microseconds, ticking in milliseconds (SQLite's clock);
+-- durations come in as microseconds. The $n
+-- become ? when loaded; a list argument ($n in IN (...)) becomes one ? per element.
+
+-- name: peek
+-- Whether a claim could find anything, by the claim index alone.
+SELECT EXISTS (SELECT 1 FROM {{table}}
+	WHERE bucket IN ($1) AND status = 'pending' AND available_at <= {{now}});
+
+-- name: hold
+-- The claim's first step: hold the buckets no other batch holds, until $2 from now.
+UPDATE {{locks}} SET holder = $1, until = {{now}} + $2
+WHERE bucket IN ($3) AND (holder = '' OR until <= {{now}})
+RETURNING bucket;
+
+-- name: keep
+-- The settlement's first statement: the hold must still be the batch's own (its write
+-- also takes SQLite's write lock before the transaction reads anything).
+UPDATE {{locks}} SET until = {{now}} + $3 WHERE bucket IN ($1) AND holder = $2;
+
+-- name: unhold
+UPDATE {{locks}} SET holder = '', until = 0 WHERE bucket IN ($1) AND holder = $2;
+
+-- name: claim_blocked
+SELECT key FROM {{table}}
+WHERE bucket IN ($1) AND key IS NOT NULL AND status = 'pending' AND attempts > 0 AND available_at > {{now}}
+UNION ALL
+SELECT key FROM {{table}} WHERE $2 AND bucket IN ($1) AND key IS NOT NULL AND status = 'dead';
+
+-- name: claim_bucket
+SELECT seq FROM (
+	SELECT seq FROM {{table}}
+	WHERE bucket = $1 AND status = 'pending' AND available_at <= {{now}}
+	  AND (key IS NULL OR key NOT IN (SELECT key FROM blocked))
+	ORDER BY seq LIMIT $2);
+
+-- name: claim_rows
+SELECT seq, id, topic, key, key IS NULL, event_type, aggregate_type, aggregate_id, payload, payload IS NULL,
+	headers, occurred_at, attempts
+FROM {{table}} WHERE seq IN (SELECT seq FROM picked) ORDER BY seq;
+
+-- name: mark_deleted
+DELETE FROM {{table}} WHERE seq IN ($1);
+
+-- name: mark_published
+UPDATE {{table}} SET status = 'published', published_at = {{now}} WHERE seq IN ($1);
+
+-- name: mark_failed
+-- Only permanent failures ($6) count towards the dead-letter state. random() is a
+-- signed 64-bit integer: the jitter is [0.5, 1).
+UPDATE {{table}} SET
+	attempts = attempts + 1,
+	last_error = $2,
+	status = CASE WHEN $6 AND attempts + 1 >= $3 THEN 'dead' ELSE 'pending' END,
+	available_at = {{now}} + CAST(min($5, $4 * (1 << min(attempts, 30)))
+		* (0.75 + random() / 36893488147419103232.0) AS INTEGER)
+WHERE seq IN ($1) AND status = 'pending';
+
+-- name: count_dead
+SELECT count(*) FROM {{table}} WHERE seq IN ($1) AND status = 'dead';
+
+-- name: purge
+DELETE FROM {{table}} WHERE seq IN (
+	SELECT seq FROM {{table}} WHERE status = 'published' AND published_at <= {{now}} - $1 LIMIT $2);
+
+-- name: heartbeat
+INSERT INTO {{relays}} (id, seen_at) VALUES ($1, {{now}})
+ON CONFLICT (id) DO UPDATE SET seen_at = excluded.seen_at;
+
+-- name: forget
+DELETE FROM {{relays}} WHERE id = $1 OR seen_at < {{now}} - $2;
+
+-- name: alive
+SELECT count(*) FROM {{relays}} WHERE seen_at > {{now}} - $1;
+
+-- name: renew
+UPDATE {{leases}} SET expires_at = {{now}} + $2 WHERE owner = $1 AND expires_at > {{now}};
+
+-- name: held
+SELECT bucket FROM {{leases}} WHERE owner = $1 AND bucket IN ($2) AND expires_at > {{now}} ORDER BY bucket;
+
+-- name: pick
+SELECT bucket FROM {{leases}} WHERE expires_at <= {{now}} ORDER BY bucket LIMIT $1;
+
+-- name: take
+UPDATE {{leases}} SET owner = $1, expires_at = {{now}} + $2 WHERE bucket IN ($3) AND expires_at <= {{now}};
+
+-- name: release
+UPDATE {{leases}} SET owner = '', expires_at = 0 WHERE owner = $1 AND bucket IN ($2);
+
+-- name: release_all
+UPDATE {{leases}} SET owner = '', expires_at = 0 WHERE owner = $1;
+
+-- name: watermark
+-- The table's AUTOINCREMENT counter: it moves with every committed insert.
+SELECT coalesce((SELECT seq FROM sqlite_sequence WHERE name = '{{table_name}}'), 0);
+
+-- name: status
+-- SQLite does not report open batches: their events count as pending.
+SELECT
+	count(*) FILTER (WHERE status = 'pending'),
+	0,
+	count(*) FILTER (WHERE status = 'dead'),
+	count(*) FILTER (WHERE status = 'published'),
+	coalesce(({{now}} - min(created_at) FILTER (WHERE status = 'pending')) / 1e6, 0.0)
+FROM {{table}};
+
+-- name: list_dead
+SELECT id, topic, coalesce(CAST(key AS TEXT), ''), event_type, attempts, coalesce(last_error, ''), created_at
+FROM {{table}} WHERE status = 'dead' ORDER BY seq LIMIT $1;
+
+-- name: retry_one
+UPDATE {{table}} SET status = 'pending', attempts = 0, available_at = 0 WHERE status = 'dead' AND id = $1;
+
+-- name: retry_all
+UPDATE {{table}} SET status = 'pending', attempts = 0, available_at = 0 WHERE status = 'dead';
+
+-- name: purge_dead
+DELETE FROM {{table}} WHERE status = 'dead' AND created_at <= {{now}} - $1;
+
+-- name: version
+SELECT coalesce(max(version), 0) FROM {{migrations}};
