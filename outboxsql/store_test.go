@@ -4,9 +4,11 @@ import (
 	"context"
 	"database/sql"
 	"path/filepath"
+	"strings"
 	"testing"
 
-	_ "github.com/jackc/pgx/v5/stdlib" // the drivers are the application's choice
+	_ "github.com/go-sql-driver/mysql" // the drivers are the application's choice
+	_ "github.com/jackc/pgx/v5/stdlib"
 	_ "modernc.org/sqlite"
 
 	"github.com/firstunicorn/outbox/internal/testenv"
@@ -78,6 +80,34 @@ func TestConformanceSQLite(t *testing.T) {
 			c.Table = testenv.Name("t")
 			return newStore(t, db, outboxstore.SQLite, &c)
 		},
+		InTx:      inTx(db),
+		OneWriter: true,
+	})
+}
+
+func TestConformanceMariaDB(t *testing.T) {
+	db := testenv.MariaDB(t)
+	outboxtest.Run(t, outboxtest.Harness[*sql.Tx]{
+		New: func(t *testing.T, cfg *outboxstore.Config) *outboxstore.Store[*sql.Tx] {
+			c := *cfg
+			c.Schema = testenv.MariaDBDatabase(t)
+			return newStore(t, db, outboxstore.MySQL, &c)
+		},
 		InTx: inTx(db),
 	})
+}
+
+// A SQLite pool without a busy timeout would fail concurrent writes at once: Migrate
+// and Check refuse it and name the DSN parameter that fixes it.
+func TestSQLiteWithoutBusyTimeout(t *testing.T) {
+	t.Parallel()
+	db := open(t, "sqlite", filepath.Join(t.TempDir(), "outbox.db"))
+	s := newStore(t, db, outboxstore.SQLite, &outboxstore.Config{})
+	ctx := context.Background()
+	if _, err := s.Migrate(ctx); err == nil || !strings.Contains(err.Error(), "_pragma=busy_timeout(10000)") {
+		t.Fatalf("Migrate: %v; want the busy_timeout fix", err)
+	}
+	if err := s.Check(ctx); err == nil || !strings.Contains(err.Error(), "busy_timeout") {
+		t.Fatalf("Check: %v", err)
+	}
 }

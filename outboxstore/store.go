@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/firstunicorn/outbox"
+	"github.com/firstunicorn/outbox/internal/dialect/mysql"
 	"github.com/firstunicorn/outbox/internal/dialect/postgres"
 	"github.com/firstunicorn/outbox/internal/dialect/sqlite"
 	"github.com/firstunicorn/outbox/internal/sqldb"
@@ -123,6 +124,11 @@ func newDialect(db Database, cfg *Config) (dialect, error) {
 	switch db {
 	case PostgreSQL:
 		return postgres.New(cfg.Schema, cfg.Table)
+	case MySQL:
+		if err := mysql.CheckLimits(cfg.Limits); err != nil {
+			return nil, err
+		}
+		return mysql.New(cfg.Schema, cfg.Table)
 	case SQLite:
 		return sqlite.New(cfg.Schema, cfg.Table)
 	}

@@ -31,6 +31,9 @@ type Harness[TTx any] struct {
 	// Listens says that the store wakes idle relays by notification (PostgreSQL over
 	// pgx); elsewhere Listen must return no listener, and relays poll.
 	Listens bool
+	// OneWriter says that the database has one writer at a time (SQLite): a batch's
+	// settlement waits for a writer's open transaction instead of passing it.
+	OneWriter bool
 }
 
 // Run runs every area of the suite.

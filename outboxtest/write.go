@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"maps"
 	"strings"
 	"testing"
@@ -23,6 +24,7 @@ func writeTests[TTx any]() []test[Harness[TTx]] {
 		{"WriteNilAndFinishedTransactions", testWriteTxErrors[TTx]},
 		{"WriteRoundTrip", testWriteRoundTrip[TTx]},
 		{"WriteLimits", testWriteLimits[TTx]},
+		{"SettleBesideOpenWriter", testSettleBesideOpenWriter[TTx]},
 	}
 }
 
@@ -136,4 +138,52 @@ func testWriteLimits[TTx any](t *testing.T, h Harness[TTx]) {
 		}
 	}
 	must(t, h.InTx(ctx, func(tx TTx) error { return s.Write(ctx, tx, outbox.Message{Topic: "t", Key: []byte("12345678")}) }))
+}
+
+// A writer's transaction left open with an event in it does not hold up a batch's
+// settlement of other events (a MySQL delete that scanned the table would wait for the
+// writer's uncommitted row); with one writer at a time, the settlement waits for it and
+// then succeeds. The writer's event is claimable once it commits.
+func testSettleBesideOpenWriter[TTx any](t *testing.T, h Harness[TTx]) {
+	s := h.migrated(t, &outboxstore.Config{})
+	ctx := context.Background()
+	must(t, h.writer(s)(ctx, msgs(20, func(i int) string { return fmt.Sprint("k", i) })...))
+	b := open(t, s, relay.ClaimParams{})
+	wrote, release, done := make(chan error, 1), make(chan struct{}), make(chan error, 1)
+	go func() {
+		done <- h.InTx(ctx, func(tx TTx) error {
+			err := s.Write(ctx, tx, outbox.Message{Topic: "t", Key: []byte("held")})
+			wrote <- err
+			<-release
+			return err
+		})
+	}()
+	must(t, <-wrote)
+	settled := make(chan error, 1)
+	start := time.Now()
+	go func() {
+		if err := b.MarkPublished(ctx, seqs(b.Records()), false); err != nil {
+			settled <- err
+			return
+		}
+		settled <- b.Commit(ctx)
+	}()
+	if h.OneWriter {
+		time.Sleep(300 * time.Millisecond)
+		close(release)
+		must(t, <-settled)
+	} else {
+		select {
+		case err := <-settled:
+			must(t, err)
+		case <-time.After(5 * time.Second):
+			close(release)
+			t.Fatalf("a batch's settlement waited %s on a writer's open transaction", time.Since(start))
+		}
+		close(release)
+	}
+	must(t, <-done)
+	if got := claim(t, s, relay.ClaimParams{}); len(got) != 1 || string(got[0].Message.Key) != "held" {
+		t.Fatalf("after both committed: claimable %d, want the writer's one event", len(got))
+	}
 }

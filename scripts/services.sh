@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
-# services.sh up|down|status|env — the real PostgreSQL 15 and Apache Kafka 4.x the tests and the demo use.
+# services.sh up|down|status|env — the real PostgreSQL 15, MariaDB 10.11 and Apache Kafka 4.x the
+# tests and the demo use.
 #
-# PostgreSQL comes from Debian's packages, Kafka's jars from Maven Central (scripts/kafka/pom.xml),
-# run with the machine's Java 17 as a single-node KRaft broker+controller on 127.0.0.1.
+# PostgreSQL and MariaDB come from Debian's packages, each run as a private server in a data
+# directory of its own (not the system service); Kafka's jars come from Maven Central
+# (scripts/kafka/pom.xml), run with the machine's Java 17 as a single-node KRaft
+# broker+controller on 127.0.0.1.
 # Idempotent: a second `up` reuses the installed packages, the cached jars and the data
 # directories, and only starts what is not running. Nothing here needs Docker.
 #
@@ -10,6 +13,7 @@
 #   OUTBOX_SERVICES_DIR  state: data, logs, pid files   [/var/tmp/go-outbox]
 #   OUTBOX_CACHE_DIR     downloaded Kafka jars          [$HOME/.cache/go-outbox]
 #   OUTBOX_PG_PORT       PostgreSQL port                [55432]
+#   OUTBOX_MARIADB_PORT  MariaDB port                   [53306]
 #   OUTBOX_KAFKA_PORT    Kafka client port              [59092] (controller: +1)
 #
 # Kafka has a second client listener for fault-injection tests, on OUTBOX_KAFKA_PORT+2,
@@ -21,6 +25,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 state=${OUTBOX_SERVICES_DIR:-/var/tmp/go-outbox}
 cache=${OUTBOX_CACHE_DIR:-$HOME/.cache/go-outbox}
 pg_port=${OUTBOX_PG_PORT:-55432}
+mariadb_port=${OUTBOX_MARIADB_PORT:-53306}
 kafka_port=${OUTBOX_KAFKA_PORT:-59092}
 controller_port=$((kafka_port + 1))
 proxied_port=$((kafka_port + 2))
@@ -77,6 +82,60 @@ pg_down() {
 	as_postgres "$pg_bin/pg_ctl" -D "$data" status >/dev/null 2>&1 || return 0
 	log "stopping PostgreSQL"
 	as_postgres "$pg_bin/pg_ctl" -D "$data" -m fast -w stop >/dev/null
+}
+
+mariadb_install() {
+	command -v mariadbd >/dev/null || [ -x /usr/sbin/mariadbd ] || apt_install mariadb-server mariadb-client
+}
+
+mariadb_up() {
+	mariadb_install
+	local data=$state/mariadb as_root=()
+	mkdir -p "$state" "$logs"
+	if [ "$(id -u)" = 0 ]; then as_root=(--user=root); fi
+	if [ ! -d "$data/mysql" ]; then
+		log "initialising MariaDB in $data"
+		mkdir -p "$data"
+		mariadb-install-db --no-defaults --datadir="$data" "${as_root[@]}" --auth-root-authentication-method=normal \
+			--skip-test-db >"$logs/mariadb-install.log" 2>&1 || { tail -20 "$logs/mariadb-install.log" >&2; die "mariadb-install-db failed"; }
+	fi
+	if ! mariadb_running; then
+		log "starting MariaDB on 127.0.0.1:$mariadb_port"
+		# --no-defaults: none of /etc/mysql's settings (port, socket, bind address) apply.
+		(exec /usr/sbin/mariadbd --no-defaults --datadir="$data" --port="$mariadb_port" --bind-address=127.0.0.1 \
+			--socket="$data/mariadb.sock" --pid-file="$data/mariadb.pid" "${as_root[@]}" --log-error="$logs/mariadb.log" \
+			--skip-name-resolve --max-connections=500 --innodb-buffer-pool-size=256M \
+			>"$logs/mariadb.out" 2>&1 </dev/null) &
+		disown
+	fi
+	local i
+	for i in $(seq 1 120); do
+		if mariadb_sql "SELECT 1" >/dev/null 2>&1; then break; fi
+		[ "$i" = 120 ] && { tail -20 "$logs/mariadb.log" >&2; die "MariaDB did not start within 60s (log: $logs/mariadb.log)"; }
+		sleep 0.5
+	done
+	# The tests and the CLI connect over TCP as outbox, which may create databases and
+	# users of its own (a test's relay connections are told apart by user).
+	mariadb_sql "CREATE USER IF NOT EXISTS 'outbox'@'%'; GRANT ALL PRIVILEGES ON *.* TO 'outbox'@'%' WITH GRANT OPTION;
+		CREATE DATABASE IF NOT EXISTS outbox" || die "MariaDB: could not create the outbox user and database"
+}
+
+mariadb_sql() { mariadb --no-defaults --socket="$state/mariadb/mariadb.sock" -uroot -e "$1"; }
+
+mariadb_running() {
+	local pid
+	pid=$(cat "$state/mariadb/mariadb.pid" 2>/dev/null) || return 1
+	grep -qa 'mariadbd' "/proc/$pid/cmdline" 2>/dev/null
+}
+
+mariadb_down() {
+	mariadb_running || return 0
+	local pid
+	pid=$(cat "$state/mariadb/mariadb.pid")
+	log "stopping MariaDB (pid $pid)"
+	kill "$pid"
+	for _ in $(seq 1 120); do kill -0 "$pid" 2>/dev/null || return 0; sleep 0.5; done
+	kill -9 "$pid" 2>/dev/null || true
 }
 
 apt_install() {
@@ -207,6 +266,7 @@ kafka_down() {
 
 print_env() {
 	echo "OUTBOX_DATABASE_URL=postgres://postgres@127.0.0.1:$pg_port/outbox?sslmode=disable"
+	echo "OUTBOX_MARIADB_URL=mysql://outbox@127.0.0.1:$mariadb_port/outbox"
 	echo "OUTBOX_KAFKA_BROKERS=127.0.0.1:$kafka_port"
 	echo "OUTBOX_KAFKA_PROXIED_LISTENER=127.0.0.1:$proxied_port"
 	echo "OUTBOX_KAFKA_PROXY_ADDR=127.0.0.1:$proxy_port"
@@ -215,6 +275,7 @@ print_env() {
 status() {
 	local rc=0
 	if port_open "$pg_port"; then echo "postgres: up   127.0.0.1:$pg_port"; else echo "postgres: down"; rc=1; fi
+	if mariadb_running && port_open "$mariadb_port"; then echo "mariadb:  up   127.0.0.1:$mariadb_port"; else echo "mariadb:  down"; rc=1; fi
 	if kafka_running && port_open "$kafka_port"; then echo "kafka:    up   127.0.0.1:$kafka_port"; else echo "kafka:    down"; rc=1; fi
 	echo "logs:     $logs"
 	return $rc
@@ -224,12 +285,14 @@ case "${1:-}" in
 up)
 	start=$SECONDS
 	pg_up
+	mariadb_up
 	kafka_up
 	log "services up in $((SECONDS - start))s"
 	print_env
 	;;
 down)
 	kafka_down
+	mariadb_down
 	pg_down
 	;;
 status) status ;;

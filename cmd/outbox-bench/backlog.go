@@ -21,7 +21,7 @@ import (
 )
 
 // bigLimits lets the bench write any payload size it is asked for.
-var bigLimits = outbox.Limits{MaxPayloadBytes: math.MaxInt32, MaxKeyBytes: 1 << 20}
+var bigLimits = outbox.Limits{MaxPayloadBytes: math.MaxInt32}
 
 // topic creates a fresh 8-partition topic for one scenario; drop deletes it.
 func (e *env) topic(ctx context.Context, scenario string) (name string, drop func(), err error) {

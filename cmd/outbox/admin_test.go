@@ -86,6 +86,8 @@ func testAdminCommands(t *testing.T, db string) {
 func TestUsageErrors(t *testing.T) {
 	t.Parallel()
 	db := "--database-url=" + testenv.DatabaseURL()
+	mdb := "--database-url=" + testenv.URL(t, "mariadb")
+	dir := t.TempDir()
 	tests := []struct {
 		args   []string
 		code   int
@@ -100,6 +102,16 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"status", "--database-url=postgres://u@h/db?sslmode=nonsense"}, 1, "bad database URL"},
 		{[]string{"status", "--database-url=oracle://u@h/db"}, 1, `unknown scheme "oracle": use postgres://, mysql:// or sqlite:`},
 		{[]string{"status", "--database-url=/var/db"}, 1, "no scheme"},
+		{[]string{"status", "--database-url=mysql://outbox@127.0.0.1:1/x"}, 1, "cannot reach MySQL at 127.0.0.1:1"},
+		{[]string{"status", "--database-url=mysql://outbox@127.0.0.1:1/x?timeout=forever"}, 1, "bad database URL"},
+		{[]string{"migrate", mdb, "--table=" + strings.Repeat("t", 54)}, 1, "use 1-53 lower-case letters"},
+		{[]string{"status", mdb, "--schema=Bad"}, 1, `Schema "Bad"`},
+		{[]string{"status", mdb, "--schema=" + testenv.Name("none")}, 1, "outbox is not migrated"},
+		{[]string{"status", "--database-url=sqlite:"}, 1, "no file: use sqlite:/path/to/app.db"},
+		{[]string{"status", "--database-url=sqlite:" + dir + "/missing/dir/x.db"}, 1, "cannot open the SQLite database"},
+		{[]string{"migrate", "--database-url=sqlite:" + dir + "/x.db", "--schema=main"}, 1, "SQLite has no schemas"},
+		{[]string{"migrate", "--database-url=sqlite:" + dir + "/ro.db?_pragma=query_only(1)"}, 1, "the SQLite database is not writable"},
+		{[]string{"status", "--database-url=sqlite:" + dir + "/new.db"}, 1, "outbox is not migrated"},
 		{[]string{"status", db, "--table=Bad"}, 1, `Table "Bad"`},
 		{[]string{"retry", db}, 1, "exactly one of --id ID or --all"},
 		{[]string{"retry", db, "--id=x"}, 1, `bad --id "x"`},

@@ -79,6 +79,8 @@ func Open(ctx context.Context, rawURL string, cfg *outboxstore.Config, opt Optio
 	switch strings.ToLower(scheme) {
 	case "postgres", "postgresql":
 		return openPostgres(pctx, rawURL, cfg, opt)
+	case "mysql", "mariadb":
+		return openMySQL(pctx, rawURL, cfg, opt)
 	case "sqlite":
 		return openSQLite(pctx, rawURL, cfg, opt)
 	}

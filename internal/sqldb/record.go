@@ -1,6 +1,7 @@
 package sqldb
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -102,4 +103,23 @@ func PayloadArg(p []byte) []byte {
 		return []byte{}
 	}
 	return p
+}
+
+// ReadRecords runs a dialect's claim and decodes its rows; extra are where columns after
+// the RawRecord ones go (read and dropped).
+func ReadRecords(ctx context.Context, q Querier, sql string, args []any, extra ...any) ([]relay.Record, error) {
+	rows, err := q.Query(ctx, sql, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var recs []relay.Record
+	for rows.Next() {
+		var raw RawRecord
+		if err := rows.Scan(append(raw.Dest(), extra...)...); err != nil {
+			return nil, fmt.Errorf("scan: %w", err)
+		}
+		recs = append(recs, raw.Record())
+	}
+	return recs, rows.Err()
 }

@@ -16,7 +16,7 @@ import (
 )
 
 // Databases are the databases the store runs on, as the tests name them.
-var Databases = []string{"postgres", "sqlite"}
+var Databases = []string{"postgres", "mariadb", "sqlite"}
 
 // Store is an outboxstore.Store, whichever its driver.
 type Store = dburl.Store
@@ -49,6 +49,8 @@ func NewOutbox(t testing.TB, db string, lim outbox.Limits) *Outbox {
 	switch db {
 	case "postgres":
 		url, cfg.Schema = DatabaseURL(), Schema(t, Pool(t))
+	case "mariadb":
+		url, cfg.Schema = MariaDBURL(), MariaDBDatabase(t)
 	case "sqlite":
 		url = SQLiteURL(t)
 	default:
@@ -75,6 +77,8 @@ func NewOutbox(t testing.TB, db string, lim outbox.Limits) *Outbox {
 	case "postgres":
 		o.Killable = func(t testing.TB) (Store, func() int) { return killablePG(t, cfg) }
 		o.SQL = func(t testing.TB) Store { return sqlPG(t, cfg) }
+	case "mariadb":
+		o.Killable = func(t testing.TB) (Store, func() int) { return killableMariaDB(t, cfg) }
 	}
 	return o
 }
@@ -108,6 +112,9 @@ func URL(t testing.TB, db string) string {
 	case "postgres":
 		Pool(t)
 		return DatabaseURL()
+	case "mariadb":
+		MariaDB(t)
+		return MariaDBURL()
 	case "sqlite":
 		return SQLiteURL(t)
 	}

@@ -40,21 +40,8 @@ func (d *Dialect) claim(ctx context.Context, tx sqldb.Tx, buckets sqldb.Int64s, 
 		return nil, err
 	}
 	sql, args := d.Queries()["claim"].Bind(held, p.Limit, p.HoldDeadKeys, sqldb.PerBucket(p.Limit, len(p.Buckets)))
-	rows, err := tx.Query(ctx, sql, args...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var recs []relay.Record
-	for rows.Next() {
-		var raw sqldb.RawRecord
-		var appName string // the claim's set_config result, read and dropped
-		if err := rows.Scan(append(raw.Dest(), &appName)...); err != nil {
-			return nil, fmt.Errorf("scan: %w", err)
-		}
-		recs = append(recs, raw.Record())
-	}
-	return recs, rows.Err()
+	var appName string // the claim's set_config result, read and dropped
+	return sqldb.ReadRecords(ctx, tx, sql, args, &appName)
 }
 
 // parseArray parses an int[] in PostgreSQL's text form, "{1,2,3}".

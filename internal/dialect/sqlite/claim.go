@@ -43,21 +43,10 @@ func (d *Dialect) Claim(ctx context.Context, db sqldb.DB, p *relay.ClaimParams) 
 	return b, nil
 }
 
-func (b *batch) read(ctx context.Context, p *relay.ClaimParams) error {
+func (b *batch) read(ctx context.Context, p *relay.ClaimParams) (err error) {
 	sql, args := sqldb.BucketClaim(b.d.Queries(), b.held, p)
-	rows, err := b.db.Query(ctx, sql, args...)
-	if err != nil {
-		return err
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var raw sqldb.RawRecord
-		if err := rows.Scan(raw.Dest()...); err != nil {
-			return fmt.Errorf("scan: %w", err)
-		}
-		b.recs = append(b.recs, raw.Record())
-	}
-	return rows.Err()
+	b.recs, err = sqldb.ReadRecords(ctx, b.db, sql, args)
+	return err
 }
 
 func newToken() string {

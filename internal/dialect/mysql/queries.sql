@@ -1,0 +1,129 @@
+-- The statements of the MySQL / MariaDB outbox. {{table}}, {{leases}}, {{relays}} and
+-- {{locks}} are the quoted tables of migrations/, with the indexes each statement relies
+-- on. Times are UTC (UTC_TIMESTAMP(6)); durations come in as microseconds, times go out
+-- as Unix microseconds. The $n become ? when loaded; a list argument ($n in IN (...))
+-- becomes one ? per element.
+
+-- name: peek
+-- Whether a claim could find anything, by the claim index alone.
+SELECT EXISTS (SELECT 1 FROM {{table}}
+	WHERE status = 'pending' AND bucket IN ($1) AND available_at <= UTC_TIMESTAMP(6));
+
+-- name: lock
+-- A batch holds the buckets whose lock rows it could lock until its transaction ends; a
+-- bucket another batch holds is left out.
+SELECT bucket FROM {{locks}} WHERE bucket IN ($1) FOR UPDATE SKIP LOCKED;
+
+-- name: claim_blocked
+SELECT `key` FROM {{table}}
+WHERE status = 'pending' AND attempts > 0 AND available_at > UTC_TIMESTAMP(6) AND bucket IN ($1) AND `key` IS NOT NULL
+UNION ALL
+SELECT `key` FROM {{table}} WHERE $2 AND status = 'dead' AND bucket IN ($1) AND `key` IS NOT NULL;
+
+-- name: claim_bucket
+(SELECT seq FROM {{table}}
+	WHERE status = 'pending' AND bucket = $1 AND available_at <= UTC_TIMESTAMP(6)
+	  AND (`key` IS NULL OR `key` NOT IN (SELECT `key` FROM blocked))
+	ORDER BY seq LIMIT $2);
+
+-- name: claim_rows
+SELECT t.seq, t.id, t.topic, t.`key`, t.`key` IS NULL, t.event_type, t.aggregate_type, t.aggregate_id,
+	t.payload, t.payload IS NULL, t.headers, TIMESTAMPDIFF(MICROSECOND, '1970-01-01', t.occurred_at), t.attempts
+FROM picked p JOIN {{table}} t ON t.seq = p.seq ORDER BY t.seq;
+
+-- name: mark_deleted
+-- The rows are reached from their list, one primary-key lookup each. A plain
+-- DELETE ... WHERE seq IN (...) may scan the table (a small one, say), and a scanning
+-- DELETE waits for every row another transaction holds: a writer's uncommitted insert,
+-- another batch's rows. (An UPDATE reads past such rows: MySQL's semi-consistent read.)
+DELETE t FROM JSON_TABLE(JSON_ARRAY($1), '$[*]' COLUMNS (seq BIGINT PATH '$')) s
+JOIN {{table}} t ON t.seq = s.seq;
+
+-- name: mark_published
+UPDATE JSON_TABLE(JSON_ARRAY($1), '$[*]' COLUMNS (seq BIGINT PATH '$')) s
+JOIN {{table}} t ON t.seq = s.seq
+SET t.status = 'published', t.published_at = UTC_TIMESTAMP(6);
+
+-- name: mark_failed
+-- Only permanent failures ($6) count towards the dead-letter state. MySQL assigns left
+-- to right, each assignment seeing the ones before: attempts is counted up last.
+UPDATE {{table}} SET
+	status = CASE WHEN $6 AND attempts + 1 >= $3 THEN 'dead' ELSE 'pending' END,
+	available_at = UTC_TIMESTAMP(6) + INTERVAL CAST(LEAST($5, $4 * POW(2, LEAST(attempts, 30)))
+		* (0.5 + RAND() / 2) AS SIGNED) MICROSECOND,
+	last_error = $2,
+	attempts = attempts + 1
+WHERE seq IN ($1) AND status = 'pending';
+
+-- name: count_dead
+SELECT COUNT(*) FROM {{table}} WHERE seq IN ($1) AND status = 'dead';
+
+-- name: purge
+DELETE FROM {{table}}
+WHERE status = 'published' AND published_at < UTC_TIMESTAMP(6) - INTERVAL $1 MICROSECOND
+ORDER BY seq LIMIT $2;
+
+-- name: heartbeat
+INSERT INTO {{relays}} (id, seen_at) VALUES ($1, UTC_TIMESTAMP(6))
+ON DUPLICATE KEY UPDATE seen_at = UTC_TIMESTAMP(6);
+
+-- name: forget
+DELETE FROM {{relays}} WHERE id = $1 OR seen_at < UTC_TIMESTAMP(6) - INTERVAL $2 MICROSECOND;
+
+-- name: alive
+SELECT COUNT(*) FROM {{relays}} WHERE seen_at > UTC_TIMESTAMP(6) - INTERVAL $1 MICROSECOND;
+
+-- name: renew
+UPDATE {{leases}} SET expires_at = UTC_TIMESTAMP(6) + INTERVAL $2 MICROSECOND
+WHERE owner = $1 AND expires_at > UTC_TIMESTAMP(6);
+
+-- name: held
+SELECT bucket FROM {{leases}} WHERE owner = $1 AND bucket IN ($2) AND expires_at > UTC_TIMESTAMP(6) ORDER BY bucket;
+
+-- name: pick
+SELECT bucket FROM {{leases}} WHERE expires_at <= UTC_TIMESTAMP(6) ORDER BY bucket LIMIT $1;
+
+-- name: take
+-- The expiry is checked again: of two relays that picked the same bucket, one takes it.
+UPDATE {{leases}} SET owner = $1, expires_at = UTC_TIMESTAMP(6) + INTERVAL $2 MICROSECOND
+WHERE bucket IN ($3) AND expires_at <= UTC_TIMESTAMP(6);
+
+-- name: release
+UPDATE {{leases}} SET owner = '', expires_at = '1970-01-01 00:00:00' WHERE owner = $1 AND bucket IN ($2);
+
+-- name: release_all
+UPDATE {{leases}} SET owner = '', expires_at = '1970-01-01 00:00:00' WHERE owner = $1;
+
+-- name: watermark
+-- The newest row: it moves with every committed insert (and when the newest row is
+-- published and deleted, which costs one needless look).
+SELECT COALESCE(MAX(seq), 0) FROM {{table}};
+
+-- name: status
+-- MySQL does not report open batches: their events count as pending.
+SELECT
+	COALESCE(SUM(status = 'pending'), 0),
+	0,
+	COALESCE(SUM(status = 'dead'), 0),
+	COALESCE(SUM(status = 'published'), 0),
+	COALESCE(TIMESTAMPDIFF(MICROSECOND, MIN(CASE WHEN status = 'pending' THEN created_at END), UTC_TIMESTAMP(6)) / 1e6, 0)
+FROM {{table}};
+
+-- name: list_dead
+SELECT id, topic, COALESCE(`key`, ''), event_type, attempts, COALESCE(last_error, ''),
+	TIMESTAMPDIFF(MICROSECOND, '1970-01-01', created_at)
+FROM {{table}} WHERE status = 'dead' ORDER BY seq LIMIT $1;
+
+-- name: retry_one
+UPDATE {{table}} SET status = 'pending', attempts = 0, available_at = '1970-01-01 00:00:00'
+WHERE status = 'dead' AND id = $1;
+
+-- name: retry_all
+UPDATE {{table}} SET status = 'pending', attempts = 0, available_at = '1970-01-01 00:00:00'
+WHERE status = 'dead';
+
+-- name: purge_dead
+DELETE FROM {{table}} WHERE status = 'dead' AND created_at < UTC_TIMESTAMP(6) - INTERVAL $1 MICROSECOND;
+
+-- name: version
+SELECT COALESCE(MAX(version), 0) FROM {{migrations}};
