@@ -8,7 +8,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
-	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -24,13 +23,14 @@ import (
 	"github.com/firstunicorn/outbox/internal/testenv"
 )
 
-// options shape one scenario's cluster.
+// options shape one scenario's cluster. (The PG proxy fronts the cluster's database,
+// whichever it is.)
 type options struct {
 	Relays, Workers, Batch int
 	LeaseTTL               time.Duration
-	// The first ProxyPG relays reach PostgreSQL through a fault proxy, the first
+	// The first ProxyDB relays reach the database through a fault proxy, the first
 	// ProxyKafka relays reach Kafka through one; the others connect directly.
-	ProxyPG    int
+	ProxyDB    int
 	ProxyKafka int
 	Partitions int32
 }
@@ -41,12 +41,12 @@ type cluster struct {
 	t      *testing.T
 	rng    *rand.Rand
 	opt    options
-	pool   *pgxpool.Pool
+	db     database
 	schema string
 	topic  string
 	dir    string
 
-	pgProxy, kafkaProxy *faultproxy.Proxy
+	dbProxy, kafkaProxy *faultproxy.Proxy
 
 	mu     sync.Mutex
 	relays []*proc
@@ -56,22 +56,21 @@ type cluster struct {
 	hit    int // relays hit by faults that may duplicate their batches in flight
 }
 
-func newCluster(t *testing.T, rng *rand.Rand, opt options) *cluster {
+func newCluster(t *testing.T, rng *rand.Rand, dbName string, opt options) *cluster {
 	services(t, "up") // a scenario that failed may have left a service down
-	pool := testenv.Pool(t)
+	db := newDatabase(t, dbName)
 	lat := "LogAppendTime" // arrival times come from the broker's clock
-	c := &cluster{t: t, rng: rng, opt: opt, pool: pool, schema: testenv.Schema(t, pool),
+	c := &cluster{t: t, rng: rng, opt: opt, db: db, schema: db.schema(),
 		topic: testenv.Topic(t, opt.Partitions, map[string]*string{"message.timestamp.type": &lat}), dir: t.TempDir()}
 	if out, err := c.outbox("migrate"); err != nil {
 		t.Fatalf("migrate: %v\n%s", err, out)
 	}
 	var err error
-	if opt.ProxyPG > 0 {
-		u, _ := url.Parse(testenv.DatabaseURL())
-		if c.pgProxy, err = faultproxy.Listen("127.0.0.1:0", u.Host); err != nil {
+	if opt.ProxyDB > 0 {
+		if c.dbProxy, err = faultproxy.Listen("127.0.0.1:0", db.addr()); err != nil {
 			t.Fatal(err)
 		}
-		t.Cleanup(func() { c.pgProxy.Close() })
+		t.Cleanup(func() { c.dbProxy.Close() })
 	}
 	if opt.ProxyKafka > 0 {
 		// The broker's PROXIED listener advertises the proxy's address, so every
@@ -107,22 +106,15 @@ func env(name, def string) string {
 	return def
 }
 
-// dsn is the database URL for a client named app, through the proxy if via.
-func (c *cluster) dsn(app string, via *faultproxy.Proxy) string {
-	u, _ := url.Parse(testenv.DatabaseURL())
-	q := u.Query()
-	q.Set("application_name", app)
-	q.Set("connect_timeout", "5")
-	u.RawQuery = q.Encode()
-	if via != nil {
-		u.Host = via.Addr()
-	}
-	return u.String()
-}
+// dsn is the database URL for a process of role, through the proxy if via.
+func (c *cluster) dsn(role string, via *faultproxy.Proxy) string { return c.db.url(role, via) }
 
 // outbox runs an operator command against the cluster's outbox.
 func (c *cluster) outbox(args ...string) (string, error) {
 	args = append(args, "--database-url", c.dsn("chaos-admin", nil), "--schema", c.schema)
+	if c.schema == "" {
+		args = args[:len(args)-2]
+	}
 	out, err := exec.Command(outboxBin, args...).CombinedOutput()
 	return string(out), err
 }
@@ -130,15 +122,15 @@ func (c *cluster) outbox(args ...string) (string, error) {
 // startRelay starts relay process slot i with the scenario's settings.
 func (c *cluster) startRelay(i int, extra ...string) *proc {
 	var pg *faultproxy.Proxy
-	if i < c.opt.ProxyPG {
-		pg = c.pgProxy
+	if i < c.opt.ProxyDB {
+		pg = c.dbProxy
 	}
 	brokers := strings.Join(testenv.Brokers(), ",")
 	if i < c.opt.ProxyKafka {
 		brokers = c.kafkaProxy.Addr()
 	}
 	args := append([]string{"relay", "--database-url", c.dsn("chaos-relay", pg), "--kafka-brokers", brokers,
-		"--schema", c.schema, "--lease-ttl", c.opt.LeaseTTL.String(),
+		"--schema=" + c.schema, "--lease-ttl", c.opt.LeaseTTL.String(),
 		"--workers", fmt.Sprint(c.opt.Workers), "--batch-size", fmt.Sprint(c.opt.Batch),
 		"--backoff", "100ms", "--max-backoff", "2s", "--max-attempts", "3"}, extra...)
 	c.n++
@@ -204,19 +196,23 @@ func self(role string, cfg any) *exec.Cmd {
 	return cmd
 }
 
-// terminateRelayConns kills every PostgreSQL connection of the relays (their pools'
-// and their open batches') and reports how many.
-func (c *cluster) terminateRelayConns() int64 {
-	var n int64
-	_ = c.pool.QueryRow(context.Background(), `SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
-		WHERE application_name = 'chaos-relay' OR starts_with(application_name, 'outbox-batch:')`).Scan(&n)
-	return n
+// terminateRelayConns kills every database connection of the relays (their pools' and
+// their open batches') and reports how many.
+func (c *cluster) terminateRelayConns() int64 { return c.db.killRelayConns() }
+
+// pg is the cluster's PostgreSQL, for the scenarios that need PostgreSQL's own means.
+func (c *cluster) pg() *pgxpool.Pool {
+	d, ok := c.db.(*pgDB)
+	if !ok {
+		c.t.Fatal("this scenario runs on PostgreSQL only")
+	}
+	return d.pool
 }
 
 // committed is how many events were ever written to the outbox (its sequence).
 func (c *cluster) committed() int64 {
 	var n int64
-	_ = c.pool.QueryRow(context.Background(), `SELECT coalesce(last_value, 0) FROM pg_sequences
+	_ = c.pg().QueryRow(context.Background(), `SELECT coalesce(last_value, 0) FROM pg_sequences
 		WHERE schemaname = $1 AND sequencename = 'outbox_seq_seq'`, c.schema).Scan(&n)
 	return n
 }
@@ -277,7 +273,7 @@ func (c *cluster) fixPoison(missing string) {
 
 // census counts the outbox's rows by status, kind of key and attempts, for failure reports.
 func (c *cluster) census() string {
-	rows, err := c.pool.Query(context.Background(), `SELECT status, split_part(convert_from(key, 'UTF8'), '-', 2), attempts, count(*)
+	rows, err := c.pg().Query(context.Background(), `SELECT status, split_part(convert_from(key, 'UTF8'), '-', 2), attempts, count(*)
 		FROM `+c.schema+`.outbox GROUP BY 1, 2, 3 ORDER BY 1, 2, 3`)
 	if err != nil {
 		return err.Error()

@@ -155,16 +155,3 @@ func stopKafka(t *testing.T, sig syscall.Signal) {
 		}
 	}
 }
-
-// restartPostgres restarts the cluster's PostgreSQL in mode (fast or immediate).
-func restartPostgres(t *testing.T, mode string) {
-	dir := env("OUTBOX_SERVICES_DIR", state)
-	args := []string{"/usr/lib/postgresql/15/bin/pg_ctl", "-D", dir + "/pg", "-m", mode, "-w", "restart", "-l", dir + "/logs/postgres.log"}
-	if os.Getuid() == 0 { // as services.sh does: PostgreSQL refuses to run as root
-		args = append([]string{"runuser", "-u", "postgres", "--"}, args...)
-	}
-	out, err := exec.Command(args[0], args[1:]...).CombinedOutput()
-	if err != nil {
-		t.Fatalf("pg_ctl restart -m %s: %v\n%s", mode, err, out)
-	}
-}

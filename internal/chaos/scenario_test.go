@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -43,6 +44,8 @@ func between(rng *rand.Rand, lo, hi time.Duration) time.Duration {
 // scenario is one fault-injection test: a cluster, writers, and a fault schedule that
 // runs while they write.
 type scenario struct {
+	// dbs are the databases it runs on, each a subtest; default chaosDatabases.
+	dbs []string
 	opt options
 	// writers write until fault returns (Events 0) or their count; default: 4 writers
 	// on 20 keys each, one event per transaction, plus one holding each transaction
@@ -61,26 +64,37 @@ func defaultWriters() []writerConfig {
 	return ws
 }
 
-// run repeats the scenario runs() times; each run checks the topic against the
-// writers' ledgers and logs one RESULT line (docs/reliability.md tabulates them).
+// run repeats the scenario runs() times on each of its databases; each run checks the
+// topic against the writers' ledgers and logs one RESULT line (docs/reliability.md
+// tabulates them).
 func (s scenario) run(t *testing.T) {
 	seed := uint64(time.Now().UnixNano())
 	if v, err := strconv.ParseUint(os.Getenv("OUTBOX_CHAOS_SEED"), 10, 64); err == nil {
 		seed = v
 	}
 	t.Logf("OUTBOX_CHAOS_SEED=%d", seed)
-	rng := rand.New(rand.NewPCG(seed, 0))
 	if s.writers == nil {
 		s.writers = defaultWriters()
 	}
-	for i := range runs() {
-		t.Run(fmt.Sprint("run", i+1), func(t *testing.T) { s.once(t, rng) })
+	if s.dbs == nil {
+		s.dbs = chaosDatabases
+	}
+	for _, db := range s.dbs {
+		if only := os.Getenv("OUTBOX_CHAOS_DBS"); only != "" && !slices.Contains(strings.Split(only, ","), db) {
+			continue
+		}
+		rng := rand.New(rand.NewPCG(seed, 0))
+		t.Run(db, func(t *testing.T) {
+			for i := range runs() {
+				t.Run(fmt.Sprint("run", i+1), func(t *testing.T) { s.once(t, rng, db) })
+			}
+		})
 	}
 }
 
-func (s scenario) once(t *testing.T, rng *rand.Rand) {
+func (s scenario) once(t *testing.T, rng *rand.Rand, db string) {
 	began := time.Now()
-	c := newCluster(t, rng, s.opt)
+	c := newCluster(t, rng, db, s.opt)
 	w := c.write(s.writers)
 	time.Sleep(between(rng, time.Second, 2*time.Second)) // let traffic build up
 	s.fault(c)
@@ -118,10 +132,24 @@ func (s scenario) once(t *testing.T, rng *rand.Rand) {
 }
 
 // Relays SIGKILLed again and again at random points (claiming, publishing, between
-// Kafka's ack and the mark), each replaced after a random pause.
+// Kafka's ack and the mark), each replaced after a random pause. On SQLite too: relay
+// and writer processes share one file (without the writer that holds its transactions
+// open, which would hold SQLite's one write lock for seconds at a time).
 func TestRelaysKilled(t *testing.T) {
-	scenario{
-		opt: options{Relays: 3, Workers: 4, Batch: 100, LeaseTTL: 2 * time.Second, Partitions: 8},
+	for _, dbs := range [][]string{chaosDatabases, {"sqlite"}} {
+		var ws []writerConfig
+		if dbs[0] == "sqlite" {
+			ws = defaultWriters()[1:]
+		}
+		relaysKilled(dbs, ws).run(t)
+	}
+}
+
+func relaysKilled(dbs []string, ws []writerConfig) scenario {
+	return scenario{
+		dbs:     dbs,
+		writers: ws,
+		opt:     options{Relays: 3, Workers: 4, Batch: 100, LeaseTTL: 2 * time.Second, Partitions: 8},
 		fault: func(c *cluster) {
 			for end := time.Now().Add(pick(6*time.Second, 15*time.Second)); time.Now().Before(end); {
 				time.Sleep(between(c.rng, 300*time.Millisecond, 1500*time.Millisecond))
@@ -129,7 +157,7 @@ func TestRelaysKilled(t *testing.T) {
 				c.killRelay(c.rng.IntN(c.opt.Relays), func() { time.Sleep(pause) })
 			}
 		},
-	}.run(t)
+	}
 }
 
 // A relay SIGKILLed at a chosen point of its batch: while publishing (its Kafka
@@ -142,11 +170,11 @@ func TestRelayKilledInPhase(t *testing.T) {
 	for _, phase := range []string{"publishing", "settling"} {
 		t.Run(phase, func(t *testing.T) {
 			opt := relaysOpt
-			opt.ProxyPG, opt.ProxyKafka = 1, 1
-			scenario{opt: opt, fault: func(c *cluster) {
+			opt.ProxyDB, opt.ProxyKafka = 1, 1
+			scenario{dbs: pick([]string{"postgres"}, chaosDatabases), opt: opt, fault: func(c *cluster) {
 				p := c.kafkaProxy
 				if phase == "settling" {
-					p = c.pgProxy
+					p = c.dbProxy
 				}
 				for range pick(2, 4) {
 					p.Blackhole()
@@ -184,12 +212,13 @@ func TestKafkaKilled(t *testing.T) {
 	scenario{opt: relaysOpt, fault: kafkaDown(syscall.SIGKILL, down)}.run(t)
 }
 
-// PostgreSQL restarted under the writers and relays, in both shutdown modes.
-func TestPostgresRestarted(t *testing.T) {
-	for _, mode := range []string{"fast", "immediate"} {
+// The database restarted under the writers and relays: shut down cleanly (PostgreSQL
+// -m fast, MariaDB SIGTERM) and crashed (PostgreSQL -m immediate, MariaDB SIGKILL).
+func TestDatabaseRestarted(t *testing.T) {
+	for _, mode := range []string{"clean", "crash"} {
 		t.Run(mode, func(t *testing.T) {
 			scenario{opt: relaysOpt, fault: func(c *cluster) {
-				restartPostgres(c.t, mode)
+				c.db.restart(c.t, mode == "crash")
 				c.mark("restarted", c.opt.Relays)
 			}}.run(t)
 		})
@@ -246,20 +275,20 @@ func netFaults(c *cluster, p *faultproxy.Proxy, delay, blackhole [2]time.Duratio
 func TestNetworkFaultsKafka(t *testing.T) {
 	opt := relaysOpt
 	opt.ProxyKafka = opt.Relays
-	scenario{opt: opt, fault: func(c *cluster) {
+	scenario{dbs: pick([]string{"postgres"}, chaosDatabases), opt: opt, fault: func(c *cluster) {
 		netFaults(c, c.kafkaProxy, [2]time.Duration{50 * time.Millisecond, 300 * time.Millisecond},
 			[2]time.Duration{2 * time.Second, 8 * time.Second}, c.opt.Relays)
 	}}.run(t)
 }
 
-// Network faults between relays and PostgreSQL: two of three relays behind the proxy,
-// delayed, blackholed past their lease (the third takes their buckets over), reset.
-func TestNetworkFaultsPostgres(t *testing.T) {
+// Network faults between relays and the database: two of three relays behind the
+// proxy, delayed, blackholed past their lease (the third takes their buckets over), reset.
+func TestNetworkFaultsDatabase(t *testing.T) {
 	opt := relaysOpt
-	opt.Relays, opt.ProxyPG = 3, 2
-	scenario{opt: opt, fault: func(c *cluster) {
-		netFaults(c, c.pgProxy, [2]time.Duration{5 * time.Millisecond, 40 * time.Millisecond},
-			[2]time.Duration{c.opt.LeaseTTL, 2 * c.opt.LeaseTTL}, c.opt.ProxyPG)
+	opt.Relays, opt.ProxyDB = 3, 2
+	scenario{dbs: pick([]string{"postgres"}, chaosDatabases), opt: opt, fault: func(c *cluster) {
+		netFaults(c, c.dbProxy, [2]time.Duration{5 * time.Millisecond, 40 * time.Millisecond},
+			[2]time.Duration{c.opt.LeaseTTL, 2 * c.opt.LeaseTTL}, c.opt.ProxyDB)
 	}}.run(t)
 }
 
@@ -273,6 +302,7 @@ func TestScale(t *testing.T) {
 		ws = append(ws, writerConfig{Name: fmt.Sprintf("w%d", i), Keys: 50, PerTx: 10, Events: total / 16})
 	}
 	scenario{
+		dbs:     []string{"postgres"},
 		opt:     options{Relays: 4, Workers: 4, Batch: 500, LeaseTTL: 5 * time.Second, Partitions: 16},
 		writers: ws,
 		fault: func(c *cluster) {
@@ -295,6 +325,7 @@ func TestPoisonEvents(t *testing.T) {
 		ws[i+1].PoisonEvery, ws[i+1].MissingTopic, ws[i+1].BigBytes = 50, missing, 1_200_000
 	}
 	scenario{
+		dbs:     []string{"postgres"},
 		opt:     relaysOpt,
 		writers: ws,
 		fault:   func(c *cluster) { time.Sleep(pick(4*time.Second, 10*time.Second)) },

@@ -38,14 +38,14 @@ func smallDisk(t *testing.T, c *cluster, size string) (tablespace, dir string) {
 		t.Fatalf("chown: %v\n%s", err, out)
 	}
 	tablespace = testenv.Name("small")
-	if _, err := c.pool.Exec(context.Background(), fmt.Sprintf("CREATE TABLESPACE %s LOCATION '%s'", tablespace, dir)); err != nil {
+	if _, err := c.pg().Exec(context.Background(), fmt.Sprintf("CREATE TABLESPACE %s LOCATION '%s'", tablespace, dir)); err != nil {
 		t.Fatal(err)
 	}
 	// Cleanups run last-in first-out: the schema (registered earlier) is dropped after
 	// this, so empty the tablespace first.
 	t.Cleanup(func() {
-		_, _ = c.pool.Exec(context.Background(), "DROP SCHEMA "+c.schema+" CASCADE")
-		_, _ = c.pool.Exec(context.Background(), "DROP TABLESPACE "+tablespace)
+		_, _ = c.pg().Exec(context.Background(), "DROP SCHEMA "+c.schema+" CASCADE")
+		_, _ = c.pg().Exec(context.Background(), "DROP TABLESPACE "+tablespace)
 	})
 	return tablespace, dir
 }
@@ -54,18 +54,18 @@ func smallDisk(t *testing.T, c *cluster, size string) (tablespace, dir string) {
 // event) fails as a whole with the disk-full error; every event committed before is
 // published; once space is freed, writes succeed again.
 func TestPostgresOutOfSpace(t *testing.T) {
-	c := newCluster(t, nil, options{Relays: 0, Workers: 1, Batch: 100, LeaseTTL: 3 * time.Second, Partitions: 2})
+	c := newCluster(t, nil, "postgres", options{Relays: 0, Workers: 1, Batch: 100, LeaseTTL: 3 * time.Second, Partitions: 2})
 	ctx := context.Background()
 	ts, dir := smallDisk(t, c, "16m")
 	for _, stmt := range []string{
 		"CREATE TABLE " + c.schema + ".orders (id bigint PRIMARY KEY)",
 		"ALTER TABLE " + c.schema + ".outbox SET TABLESPACE " + ts,
 	} {
-		if _, err := c.pool.Exec(ctx, stmt); err != nil {
+		if _, err := c.pg().Exec(ctx, stmt); err != nil {
 			t.Fatalf("%s: %v", stmt, err)
 		}
 	}
-	indexes, err := c.pool.Query(ctx, "SELECT indexname FROM pg_indexes WHERE schemaname = $1 AND tablename = 'outbox'", c.schema)
+	indexes, err := c.pg().Query(ctx, "SELECT indexname FROM pg_indexes WHERE schemaname = $1 AND tablename = 'outbox'", c.schema)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -74,18 +74,18 @@ func TestPostgresOutOfSpace(t *testing.T) {
 		t.Fatalf("the outbox's indexes: %v, %v", names, err)
 	}
 	for _, ix := range names {
-		if _, err := c.pool.Exec(ctx, "ALTER INDEX "+c.schema+"."+ix+" SET TABLESPACE "+ts); err != nil {
+		if _, err := c.pg().Exec(ctx, "ALTER INDEX "+c.schema+"."+ix+" SET TABLESPACE "+ts); err != nil {
 			t.Fatal(err)
 		}
 	}
-	store, err := outboxstore.New(outboxpgx.New(c.pool), &outboxstore.Config{Schema: c.schema})
+	store, err := outboxstore.New(outboxpgx.New(c.pg()), &outboxstore.Config{Schema: c.schema})
 	if err != nil {
 		t.Fatal(err)
 	}
 	payload := make([]byte, 200_000) // random: TOAST compression must not shrink it
 	_, _ = rand.Read(payload)
 	order := func(id int) error {
-		return pgx.BeginFunc(ctx, c.pool, func(tx pgx.Tx) error {
+		return pgx.BeginFunc(ctx, c.pg(), func(tx pgx.Tx) error {
 			if _, err := tx.Exec(ctx, "INSERT INTO "+c.schema+".orders VALUES ($1)", id); err != nil {
 				return err
 			}
@@ -104,7 +104,7 @@ func TestPostgresOutOfSpace(t *testing.T) {
 	}
 	t.Logf("order %d refused: %v", committed, err)
 	var orders, events int
-	_ = c.pool.QueryRow(ctx, "SELECT (SELECT count(*) FROM "+c.schema+".orders), (SELECT count(*) FROM "+c.schema+".outbox)").Scan(&orders, &events)
+	_ = c.pg().QueryRow(ctx, "SELECT (SELECT count(*) FROM "+c.schema+".orders), (SELECT count(*) FROM "+c.schema+".outbox)").Scan(&orders, &events)
 	if orders != committed || events != committed {
 		t.Fatalf("%d orders and %d events stored, want the %d committed: the failed transaction must leave nothing", orders, events, committed)
 	}

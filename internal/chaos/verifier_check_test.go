@@ -21,7 +21,7 @@ import (
 // The verifier process finds what the suite exists to catch: a topic with an event
 // lost, one out of order, one duplicated and one nobody committed fails every count.
 func TestVerifierCatchesFaults(t *testing.T) {
-	c := newCluster(t, nil, options{Partitions: 1, LeaseTTL: time.Second})
+	c := newCluster(t, nil, "postgres", options{Partitions: 1, LeaseTTL: time.Second})
 	now := time.Now().UnixMilli()
 	var recs []*kgo.Record
 	for _, v := range []string{"a/0", "a/2", "a/1", "a/1", "b/0", "c/0"} { // b/1 lost
