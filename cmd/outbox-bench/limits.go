@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/firstunicorn/outbox"
 	"github.com/firstunicorn/outbox/internal/dburl"
@@ -68,7 +69,9 @@ func (e *env) produceLimit(ctx context.Context, rep *Report) error {
 	return nil
 }
 
-// claimLimit: (b) the relay's claim and delete statements on a pre-filled table, no Kafka.
+// claimLimit: (b) the relay's claim and delete statements on a pre-filled table, no
+// Kafka, with the relay's default parallelism: Workers connections, each over its own
+// share of the buckets (bucket % Workers), as the relay's workers claim.
 func (e *env) claimLimit(ctx context.Context, rep *Report) error {
 	if err := e.resetSchema(ctx); err != nil {
 		return err
@@ -77,19 +80,34 @@ func (e *env) claimLimit(ctx context.Context, rep *Report) error {
 	if _, err := e.prefill(ctx, "none", n); err != nil {
 		return err
 	}
-	buckets := make([]int, e.db.Store.Buckets())
-	for i := range buckets {
-		buckets[i] = i
-	}
-	const batch = 500 // relay.Config's default BatchSize
-	done, start := 0, time.Now()
-	for done < n {
-		b, err := e.db.Store.Claim(ctx, &relay.ClaimParams{Buckets: buckets, Limit: batch, IdleTimeout: time.Minute})
-		if err != nil {
-			return err
+	const batch, workers = relay.DefaultBatchSize, relay.DefaultWorkers
+	var done atomic.Int64
+	g, gctx := errgroup.WithContext(ctx)
+	start := time.Now()
+	for w := range workers {
+		var buckets []int
+		for b := w; b < e.db.Store.Buckets(); b += workers {
+			buckets = append(buckets, b)
 		}
-		if b == nil {
-			return fmt.Errorf("claim limit: claimed %d of %d, then nothing", done, n)
+		g.Go(func() error { return e.claimAll(gctx, buckets, batch, &done) })
+	}
+	if err := g.Wait(); err != nil {
+		return err
+	}
+	if got := done.Load(); got != int64(n) {
+		return fmt.Errorf("claim limit: claimed %d of %d", got, n)
+	}
+	rep.add("limit.b.claim_delete", rate(n, time.Since(start)), "events/s",
+		"relay's claim + delete, batches of %d, %d connections over a share of the buckets each, %d pre-filled rows", batch, workers, n)
+	return nil
+}
+
+// claimAll claims and deletes batches from buckets until none is left.
+func (e *env) claimAll(ctx context.Context, buckets []int, batch int, done *atomic.Int64) error {
+	for {
+		b, err := e.db.Store.Claim(ctx, &relay.ClaimParams{Buckets: buckets, Limit: batch, IdleTimeout: time.Minute})
+		if err != nil || b == nil {
+			return err
 		}
 		recs := b.Records()
 		seqs := make([]int64, len(recs))
@@ -102,10 +120,8 @@ func (e *env) claimLimit(ctx context.Context, rep *Report) error {
 		if err := b.Commit(ctx); err != nil {
 			return err
 		}
-		done += len(recs)
+		done.Add(int64(len(recs)))
 	}
-	rep.add("limit.b.claim_delete", rate(n, time.Since(start)), "events/s", "relay's claim + delete, batches of %d, %d pre-filled rows", batch, n)
-	return nil
 }
 
 // insertLimit: (c) Writers connections writing per events per transaction for Duration.

@@ -76,6 +76,28 @@ func (a Int64s) Value() (driver.Value, error) {
 	return b.String(), nil
 }
 
+// Keys is a list argument of keys: in the ? dialects, one placeholder per key.
+type Keys [][]byte
+
+// list is a list argument Bind expands in the ? dialects.
+type list interface{ elems() []any }
+
+func (a Int64s) elems() []any {
+	out := make([]any, len(a))
+	for i, v := range a {
+		out[i] = v
+	}
+	return out
+}
+
+func (k Keys) elems() []any {
+	out := make([]any, len(k))
+	for i, v := range k {
+		out[i] = v
+	}
+	return out
+}
+
 // Ints converts bucket numbers to a list argument.
 func Ints(vs []int) Int64s {
 	out := make(Int64s, len(vs))

@@ -15,8 +15,8 @@ const (
 	// Dollar is PostgreSQL's $1, $2: statements run as written, list arguments are arrays.
 	Dollar Style = iota
 	// Question is MySQL's and SQLite's ?: each $n of the file becomes a ? with its
-	// argument in place (repeated where $n repeats), and an Int64s argument becomes one ?
-	// per element.
+	// argument in place (repeated where $n repeats), and a list argument (Int64s, Keys)
+	// becomes one ? per element.
 	Question
 )
 
@@ -82,16 +82,17 @@ func (s *Stmt) Bind(args ...any) (string, []any) {
 	for i, a := range s.args {
 		b.WriteString(s.parts[i])
 		arg := args[a]
-		list, ok := arg.(Int64s)
+		l, ok := arg.(list)
 		if !ok {
 			b.WriteByte('?')
 			out = append(out, arg)
 			continue
 		}
-		if len(list) == 0 {
+		elems := l.elems()
+		if len(elems) == 0 {
 			b.WriteString("NULL") // IN (NULL) matches nothing
 		}
-		for j, v := range list {
+		for j, v := range elems {
 			if j > 0 {
 				b.WriteByte(',')
 			}

@@ -58,9 +58,15 @@ func TestBind(t *testing.T) {
 		{[]any{"x", Int64s{1, 2, 3}}, `SELECT a FROM t WHERE b = ? AND c IN (?,?,?) AND d = ?`, []any{"x", int64(1), int64(2), int64(3), "x"}},
 		{[]any{"x", Int64s{}}, `SELECT a FROM t WHERE b = ? AND c IN (NULL) AND d = ?`, []any{"x", "x"}},
 		{[]any{7, "y"}, `SELECT a FROM t WHERE b = ? AND c IN (?) AND d = ?`, []any{7, "y", 7}},
+		{[]any{"x", Keys{[]byte("k1"), []byte("k2")}}, `SELECT a FROM t WHERE b = ? AND c IN (?,?) AND d = ?`, []any{"x", "k1", "k2", "x"}},
 	}
 	for _, tt := range tests {
 		sql, args := q["one"].Bind(tt.args...)
+		for i, a := range args { // keys compare as strings
+			if b, ok := a.([]byte); ok {
+				args[i] = string(b)
+			}
+		}
 		if sql != tt.wantSQL || !slices.Equal(args, tt.wantArgs) {
 			t.Errorf("Bind(%v) = %q %v, want %q %v", tt.args, sql, args, tt.wantSQL, tt.wantArgs)
 		}

@@ -49,8 +49,7 @@ func (d *Dialect) claim(ctx context.Context, tx sqldb.Tx, buckets sqldb.Int64s, 
 	if err != nil || len(locked) == 0 {
 		return nil, wrap("lock buckets", err)
 	}
-	sql, args := sqldb.BucketClaim(d.Queries(), sqldb.Ints(locked), p)
-	return sqldb.ReadRecords(ctx, tx, sql, args)
+	return sqldb.BucketClaim(ctx, tx, d.Queries(), sqldb.Ints(locked), p)
 }
 
 // seconds rounds d up to whole seconds, at least one: MySQL's timeouts count seconds.

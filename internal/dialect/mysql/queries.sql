@@ -15,15 +15,21 @@ SELECT EXISTS (SELECT 1 FROM {{table}}
 SELECT bucket FROM {{locks}} WHERE bucket IN ($1) FOR UPDATE SKIP LOCKED;
 
 -- name: claim_blocked
+-- Keys that must wait: an earlier row waits for its retry (or, with $2, is dead).
 SELECT `key` FROM {{table}}
 WHERE status = 'pending' AND attempts > 0 AND available_at > UTC_TIMESTAMP(6) AND bucket IN ($1) AND `key` IS NOT NULL
-UNION ALL
+UNION
 SELECT `key` FROM {{table}} WHERE $2 AND status = 'dead' AND bucket IN ($1) AND `key` IS NOT NULL;
 
 -- name: claim_bucket
 (SELECT seq FROM {{table}}
 	WHERE status = 'pending' AND bucket = $1 AND available_at <= UTC_TIMESTAMP(6)
-	  AND (`key` IS NULL OR `key` NOT IN (SELECT `key` FROM blocked))
+	ORDER BY seq LIMIT $2);
+
+-- name: claim_bucket_except
+(SELECT seq FROM {{table}}
+	WHERE status = 'pending' AND bucket = $1 AND available_at <= UTC_TIMESTAMP(6)
+	  AND (`key` IS NULL OR `key` NOT IN ($3))
 	ORDER BY seq LIMIT $2);
 
 -- name: claim_rows

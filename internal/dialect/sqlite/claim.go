@@ -44,8 +44,7 @@ func (d *Dialect) Claim(ctx context.Context, db sqldb.DB, p *relay.ClaimParams) 
 }
 
 func (b *batch) read(ctx context.Context, p *relay.ClaimParams) (err error) {
-	sql, args := sqldb.BucketClaim(b.d.Queries(), b.held, p)
-	b.recs, err = sqldb.ReadRecords(ctx, b.db, sql, args)
+	b.recs, err = sqldb.BucketClaim(ctx, b.db, b.d.Queries(), b.held, p)
 	return err
 }
 

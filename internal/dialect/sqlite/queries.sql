@@ -24,16 +24,23 @@ UPDATE {{locks}} SET until = {{now}} + $3 WHERE bucket IN ($1) AND holder = $2;
 UPDATE {{locks}} SET holder = '', until = 0 WHERE bucket IN ($1) AND holder = $2;
 
 -- name: claim_blocked
+-- Keys that must wait: an earlier row waits for its retry (or, with $2, is dead).
 SELECT key FROM {{table}}
 WHERE bucket IN ($1) AND key IS NOT NULL AND status = 'pending' AND attempts > 0 AND available_at > {{now}}
-UNION ALL
+UNION
 SELECT key FROM {{table}} WHERE $2 AND bucket IN ($1) AND key IS NOT NULL AND status = 'dead';
 
 -- name: claim_bucket
 SELECT seq FROM (
 	SELECT seq FROM {{table}}
 	WHERE bucket = $1 AND status = 'pending' AND available_at <= {{now}}
-	  AND (key IS NULL OR key NOT IN (SELECT key FROM blocked))
+	ORDER BY seq LIMIT $2);
+
+-- name: claim_bucket_except
+SELECT seq FROM (
+	SELECT seq FROM {{table}}
+	WHERE bucket = $1 AND status = 'pending' AND available_at <= {{now}}
+	  AND (key IS NULL OR key NOT IN ($3))
 	ORDER BY seq LIMIT $2);
 
 -- name: claim_rows
