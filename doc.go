@@ -10,11 +10,13 @@
 //
 //   - outbox (this package): [Message], the [Event] helper [NewMessage], the [Publisher]
 //     contract, message validation and the sentinel errors.
-//   - outboxpgx and outboxsql: Write inside a pgx or database/sql transaction, the schema
-//     migrations, and the Postgres store the relay claims from.
+//   - outboxstore: the outbox in your database (PostgreSQL, MySQL/MariaDB or SQLite):
+//     Write inside your transaction, migrations, status and dead letters, and the store
+//     the relay claims from.
+//   - outboxpgx and outboxsql: the store's drivers, over a pgx pool or a *sql.DB.
 //   - outboxkafka: the [Publisher] over a caller-built franz-go client.
 //   - relay: the loop that leases key buckets, claims, publishes, retries and dead-letters.
-//   - outboxtest: the conformance suite every store passes.
+//   - outboxtest: the conformance suite every database and driver passes.
 //
 // Serialisation is the caller's: [NewMessage] uses encoding/json, and any []byte payload
 // is accepted as it is.

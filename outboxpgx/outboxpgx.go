@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -63,8 +64,55 @@ func (q querier) Exec(ctx context.Context, sql string, args ...any) (int64, erro
 }
 
 func (q querier) Query(ctx context.Context, sql string, args ...any) (sqldb.Rows, error) {
-	rows, err := q.q.Query(ctx, sql, native(args)...)
-	return rows, txDone(err)
+	r, err := q.q.Query(ctx, sql, native(args)...)
+	if err != nil {
+		return nil, txDone(err)
+	}
+	return &rows{Rows: r}, nil
+}
+
+// rows scans sqldb.Time destinations as time.Time, pgx's binary timestamptz: through
+// sql.Scanner, pgx would plan and convert each row's value anew. A caller that passes
+// the same destinations for every row (sqldb.ReadRecords) gets the substitution built
+// once.
+type rows struct {
+	pgx.Rows
+	from, to []any // the caller's destinations, and what pgx scans into
+	times    []*sqldb.Time
+	values   []time.Time
+}
+
+func (r *rows) Scan(dest ...any) error {
+	if len(dest) == 0 || len(r.from) != len(dest) || &r.from[0] != &dest[0] {
+		r.substitute(dest)
+	}
+	if err := r.Rows.Scan(r.to...); err != nil {
+		return err
+	}
+	for i, t := range r.times {
+		*t = sqldb.Time(r.values[i].UTC())
+	}
+	return nil
+}
+
+func (r *rows) substitute(dest []any) {
+	r.from, r.to, r.times, r.values = dest, dest, nil, nil
+	for _, d := range dest {
+		if t, ok := d.(*sqldb.Time); ok {
+			r.times = append(r.times, t)
+		}
+	}
+	if len(r.times) == 0 {
+		return
+	}
+	r.to, r.values = append([]any(nil), dest...), make([]time.Time, len(r.times))
+	j := 0
+	for i, d := range dest {
+		if _, ok := d.(*sqldb.Time); ok {
+			r.to[i] = &r.values[j]
+			j++
+		}
+	}
 }
 
 // native passes list arguments to pgx as []int64, which it sends in binary, where

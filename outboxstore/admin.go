@@ -84,11 +84,11 @@ func (s *Store[TTx]) Dead(ctx context.Context, limit int) ([]DeadEvent, error) {
 	var out []DeadEvent
 	for rows.Next() {
 		var d DeadEvent
-		var created int64
+		var created sqldb.Time
 		if err := rows.Scan(&d.ID, &d.Topic, &d.Key, &d.Type, &d.Attempts, &d.LastError, &created); err != nil {
 			return nil, fmt.Errorf("outbox: list dead: %w", err)
 		}
-		d.CreatedAt = time.UnixMicro(created).UTC()
+		d.CreatedAt = time.Time(created)
 		out = append(out, d)
 	}
 	return out, rows.Err()

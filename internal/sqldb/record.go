@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"strconv"
 	"time"
 
 	"github.com/google/uuid"
@@ -16,11 +17,12 @@ import (
 
 // RawRecord is a claimed row as every dialect's claim returns it, in this column order:
 // seq, id (text), topic, key, key IS NULL, event_type, aggregate_type, aggregate_id,
-// payload, payload IS NULL, headers (JSON text), occurred_at (Unix microseconds),
-// attempts. The IS NULL columns keep an empty key or payload apart from none, which
+// payload, payload IS NULL, headers (JSON text), occurred_at (a time, or Unix
+// microseconds), attempts. The IS NULL columns keep an empty key or payload apart from none, which
 // some drivers return alike: Kafka reads a record without a value as a tombstone.
 type RawRecord struct {
-	Seq, OccurredMicros           int64
+	Seq                           int64
+	OccurredAt                    Time
 	ID, Topic, Type, AggType, Agg string
 	Key, Payload                  []byte
 	KeyNull, PayloadNull          bool
@@ -31,7 +33,7 @@ type RawRecord struct {
 // Dest returns where Rows.Scan puts the columns.
 func (r *RawRecord) Dest() []any {
 	return []any{&r.Seq, &r.ID, &r.Topic, &r.Key, &r.KeyNull, &r.Type, &r.AggType, &r.Agg,
-		&r.Payload, &r.PayloadNull, &r.Headers, &r.OccurredMicros, &r.Attempts}
+		&r.Payload, &r.PayloadNull, &r.Headers, &r.OccurredAt, &r.Attempts}
 }
 
 // Record decodes the row. A row that cannot be a message (written by hand, say) keeps
@@ -49,7 +51,7 @@ func (r *RawRecord) Record() relay.Record {
 	if m.Payload == nil && !r.PayloadNull {
 		m.Payload = []byte{}
 	}
-	m.OccurredAt = time.UnixMicro(r.OccurredMicros).UTC()
+	m.OccurredAt = time.Time(r.OccurredAt)
 	var err error
 	if m.ID, err = uuid.Parse(r.ID); err != nil {
 		rec.DecodeErr = fmt.Errorf("id %q: %w", r.ID, err)
@@ -113,13 +115,40 @@ func ReadRecords(ctx context.Context, q Querier, sql string, args []any, extra .
 		return nil, err
 	}
 	defer rows.Close()
-	var recs []relay.Record
+	var (
+		recs []relay.Record
+		raw  RawRecord
+		dest = append(raw.Dest(), extra...)
+	)
 	for rows.Next() {
-		var raw RawRecord
-		if err := rows.Scan(append(raw.Dest(), extra...)...); err != nil {
+		raw = RawRecord{}
+		if err := rows.Scan(dest...); err != nil {
 			return nil, fmt.Errorf("scan: %w", err)
 		}
 		recs = append(recs, raw.Record())
 	}
 	return recs, rows.Err()
+}
+
+// Time scans a time as drivers return it: a time.Time (PostgreSQL's timestamptz, sent
+// in binary), or Unix microseconds (the integer MySQL's and SQLite's SQL computes).
+type Time time.Time
+
+// Scan implements sql.Scanner.
+func (t *Time) Scan(v any) error {
+	switch v := v.(type) {
+	case time.Time:
+		*t = Time(v.UTC())
+	case int64:
+		*t = Time(time.UnixMicro(v).UTC())
+	case []byte: // a driver's text form of an integer
+		n, err := strconv.ParseInt(string(v), 10, 64)
+		if err != nil {
+			return fmt.Errorf("time %q: %w", v, err)
+		}
+		*t = Time(time.UnixMicro(n).UTC())
+	default:
+		return fmt.Errorf("time of type %T", v)
+	}
+	return nil
 }

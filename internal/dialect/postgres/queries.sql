@@ -1,7 +1,7 @@
 -- The statements of the PostgreSQL outbox. {{table}}, {{leases}} and {{relays}} are the
 -- quoted, schema-qualified tables of migrations/; the indexes each statement relies on are
 -- created there. Durations come in as microseconds ($n::bigint * interval '1 microsecond'),
--- times go out as Unix microseconds. List arguments ($n::int[], $n::bigint[]) are arrays.
+-- times go out as timestamptz. List arguments ($n::int[], $n::bigint[]) are arrays.
 
 -- name: peek
 -- Whether a claim could find anything, by the claim index alone: an idle worker costs one
@@ -48,7 +48,7 @@ WITH blocked AS (
 	LIMIT $2
 ), claimed AS (
 	SELECT seq, id::text, topic, key, key IS NULL, event_type, aggregate_type, aggregate_id, payload,
-		payload IS NULL, headers::text, (extract(epoch FROM occurred_at) * 1000000)::bigint, attempts
+		payload IS NULL, headers::text, occurred_at, attempts
 	FROM {{table}} WHERE seq IN (SELECT seq FROM picked)
 )
 SELECT *, set_config('application_name', '{{batch_tag}}' || (SELECT count(*) FROM claimed), true)
@@ -137,7 +137,7 @@ FROM {{table}};
 
 -- name: list_dead
 SELECT id::text, topic, coalesce(encode(key, 'escape'), ''), event_type, attempts,
-	coalesce(last_error, ''), (extract(epoch FROM created_at) * 1000000)::bigint
+	coalesce(last_error, ''), created_at
 FROM {{table}} WHERE status = 'dead' ORDER BY seq LIMIT $1;
 
 -- name: retry_one
