@@ -16,12 +16,15 @@ demo: services
 	$(ENV) && go run ./cmd/outbox migrate && go run ./examples/orders --demo
 
 ## bench: start the services, run every scenario of outbox-bench (its own binary; it starts outbox
-## relay processes), then Watermill's forwarder (bench/watermill, its own module) on the same
-## services, and print one table with the ratio (BENCHFLAGS, WMFLAGS to adjust)
+## relay processes) on each database of BENCH_DBS, then Watermill's forwarder (bench/watermill, its
+## own module) on the same PostgreSQL, and print the tables (BENCHFLAGS, WMFLAGS to adjust)
+BENCH_DBS ?= postgres mariadb sqlite
 bench: services
 	go build -o bin/outbox ./cmd/outbox && go build -o bin/outbox-bench ./cmd/outbox-bench
-	$(ENV) && bin/outbox-bench --json $(BENCHFLAGS) > bin/bench.json
-	$(ENV) && cd bench/watermill && go run . --outbox-report ../../bin/bench.json $(WMFLAGS)
+	$(ENV) && for db in $(BENCH_DBS); do \
+		case $$db in postgres) url=$$OUTBOX_DATABASE_URL;; mariadb) url=$$OUTBOX_MARIADB_URL;; sqlite) url=sqlite:$(CURDIR)/bin/bench.db;; esac; \
+		bin/outbox-bench --database-url "$$url" --report bin/bench-$$db.json $(BENCHFLAGS) || exit 1; done
+	$(ENV) && if [ -f bin/bench-postgres.json ]; then cd bench/watermill && go run . --outbox-report ../../bin/bench-postgres.json $(WMFLAGS); fi
 
 ## chaos: the full fault-injection suite (internal/chaos; OUTBOX_CHAOS_RUNS runs per scenario, default 3;
 ## OUTBOX_CHAOS_SEED to replay): writers, relays and verifier as processes, relays killed, Kafka stopped

@@ -55,6 +55,7 @@ func bench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		scale    = f.String("scale", "1,2,4", "relay process counts for scale-out")
 		only     = f.String("only", "", "comma-separated scenarios to run: limits,drain,overhead,latency,scale,remote (default all)")
 		asJSON   = f.Bool("json", false, "print JSON")
+		report   = f.String("report", "", "also write the report as JSON to this file")
 		relayArg = f.String("relay-args", "", "extra flags for every relay process, space-separated (e.g. \"--cpuprofile /tmp/relay.prof\")")
 		bin      = f.String("outbox-bin", "", "the outbox command the relay processes run (default: outbox beside this binary, else on PATH)")
 		proxied  = f.String("kafka-proxied-listener", "127.0.0.1:59094", "Kafka's listener that advertises --kafka-proxy-addr (remote scenario)")
@@ -94,6 +95,12 @@ func bench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		cfg.Only = strings.Split(*only, ",")
 	}
 	rep, runErr := Run(ctx, cfg)
+	if rep != nil && *report != "" {
+		b, _ := json.Marshal(rep)
+		if err := os.WriteFile(*report, b, 0o644); err != nil {
+			return errors.Join(runErr, fmt.Errorf("--report: %w", err))
+		}
+	}
 	if rep != nil {
 		if *asJSON {
 			_ = json.NewEncoder(stdout).Encode(rep)

@@ -64,7 +64,7 @@ func smoke(t *testing.T, db string) {
 		"limit.a.kafka_produce", "limit.b.claim_delete", "limit.c.insert_1_per_tx", "limit.c.insert_100_per_tx",
 		"drain.1_relay", "relay.peak_rss", "overhead.tx_0_events", "overhead.tx_1_events",
 		"latency.200_per_s.p50", "latency.200_per_s.p99", "latency.kafka_only_200_per_s.p50",
-		"scale.1_relays", "scale.2_relays", "remote.1_relays", "remote.2_relays",
+		"scale.1_relays", "scale.2_relays", "remote.1_relays", "remote.2_relays", "remote_1_worker.2_relays",
 	} {
 		if got[name] <= 0 {
 			t.Errorf("row %s = %v, want a positive figure", name, got[name])

@@ -3,8 +3,10 @@ package sqldb
 import (
 	"encoding/json"
 	"maps"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 	"unicode/utf8"
 )
 
@@ -62,6 +64,22 @@ func TestDecodeHeaders(t *testing.T) {
 		got, err := DecodeHeaders(tt.in)
 		if (err != nil) != tt.wantErr || !maps.Equal(got, tt.want) {
 			t.Errorf("DecodeHeaders(%s) = %v, %v; want %v, error %v", tt.in, got, err, tt.want, tt.wantErr)
+		}
+	}
+}
+
+func TestTimeScan(t *testing.T) {
+	want := time.Date(2026, 11, 29, 10, 11, 12, 345678000, time.UTC)
+	for _, v := range []any{want.In(time.FixedZone("X", 3600)), want.UnixMicro(), []byte(strconv.FormatInt(want.UnixMicro(), 10))} {
+		var got Time
+		if err := got.Scan(v); err != nil || !time.Time(got).Equal(want) || time.Time(got).Location() != time.UTC {
+			t.Errorf("Scan(%T %v) = %v, %v; want %v in UTC", v, v, time.Time(got), err, want)
+		}
+	}
+	for _, v := range []any{"2026-11-29", []byte("soon"), nil} {
+		var got Time
+		if err := got.Scan(v); err == nil {
+			t.Errorf("Scan(%T %v) accepted", v, v)
 		}
 	}
 }
