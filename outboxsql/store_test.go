@@ -6,15 +6,18 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	_ "github.com/go-sql-driver/mysql" // the drivers are the application's choice
 	_ "github.com/jackc/pgx/v5/stdlib"
 	_ "modernc.org/sqlite"
 
+	"github.com/firstunicorn/outbox"
 	"github.com/firstunicorn/outbox/internal/testenv"
 	"github.com/firstunicorn/outbox/outboxsql"
 	"github.com/firstunicorn/outbox/outboxstore"
 	"github.com/firstunicorn/outbox/outboxtest"
+	"github.com/firstunicorn/outbox/relay"
 )
 
 // inTx runs fn in a transaction of db, committing when it returns nil.
@@ -109,5 +112,57 @@ func TestSQLiteWithoutBusyTimeout(t *testing.T) {
 	}
 	if err := s.Check(ctx); err == nil || !strings.Contains(err.Error(), "busy_timeout") {
 		t.Fatalf("Check: %v", err)
+	}
+}
+
+// On SQLite a claim holds its buckets with a write, which waits for the one write lock
+// and syncs: while the only pending events belong to a key waiting for its retry, a
+// claim finds nothing and writes nothing.
+func TestSQLiteIdleClaimWritesNothing(t *testing.T) {
+	t.Parallel()
+	db := open(t, "sqlite", filepath.Join(t.TempDir(), "outbox.db")+sqliteDSN)
+	s := newStore(t, db, outboxstore.SQLite, &outboxstore.Config{})
+	ctx := context.Background()
+	if _, err := s.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	msgs := []outbox.Message{{Topic: "t", Key: []byte("k")}, {Topic: "t", Key: []byte("k")}}
+	if err := inTx(db)(ctx, func(tx *sql.Tx) error { return s.Write(ctx, tx, msgs...) }); err != nil {
+		t.Fatal(err)
+	}
+	all := make([]int, s.Buckets())
+	for i := range all {
+		all[i] = i
+	}
+	b, err := s.Claim(ctx, &relay.ClaimParams{Buckets: all, Limit: 1})
+	if err != nil || b == nil {
+		t.Fatalf("claim: %v, %v", b, err)
+	}
+	if _, err := b.MarkFailed(ctx, &relay.FailParams{Seqs: []int64{b.Records()[0].Seq}, Error: "broker down",
+		MaxAttempts: 5, Backoff: time.Minute, MaxBackoff: time.Minute}); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	watch, err := db.Conn(ctx) // data_version moves when another connection commits
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer watch.Close()
+	version := func() (v int64) {
+		if err := watch.QueryRowContext(ctx, "PRAGMA data_version").Scan(&v); err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+	before := version()
+	for range 3 {
+		if b, err := s.Claim(ctx, &relay.ClaimParams{Buckets: all, Limit: 10}); err != nil || b != nil {
+			t.Fatalf("claim behind a waiting key: %v, %v", b, err)
+		}
+	}
+	if after := version(); after != before {
+		t.Fatalf("three claims that found nothing committed writes (data_version %d -> %d)", before, after)
 	}
 }

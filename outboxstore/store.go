@@ -28,7 +28,8 @@ const DefaultTable = "outbox"
 
 // Driver connects a Store to its database through one Go database driver:
 // outboxpgx.New (pgx v5, PostgreSQL) or outboxsql.New (database/sql, any of the three
-// databases). Applications only pass it to New; its methods are for the Store.
+// databases). Applications only pass it to New; its methods are for the Store, and
+// their types are internal: the drivers are this module's.
 type Driver[TTx any] interface {
 	// Database is the database behind the driver.
 	Database() Database

@@ -23,7 +23,8 @@ const noTimeout = 100 * 365 * 24 * time.Hour
 // Claim holds the buckets no other batch holds (one statement), then reads the batch.
 func (d *Dialect) Claim(ctx context.Context, db sqldb.DB, p *relay.ClaimParams) (relay.Batch, error) {
 	buckets := sqldb.Ints(p.Buckets)
-	if ok, err := d.Claimable(ctx, db, buckets); err != nil || !ok {
+	var claimable bool
+	if err := sqldb.QueryRow(ctx, db, d.Queries()["peek"], []any{buckets, p.HoldDeadKeys}, &claimable); err != nil || !claimable {
 		return nil, err
 	}
 	idle := p.IdleTimeout

@@ -5,9 +5,17 @@
 -- become ? when loaded; a list argument ($n in IN (...)) becomes one ? per element.
 
 -- name: peek
--- Whether a claim could find anything, by the claim index alone.
+-- Whether a claim could find anything, keys that must wait left out ($2: dead keys too):
+-- a claim holds its buckets with a write, which on SQLite waits for the one write lock
+-- and syncs, so an idle worker must not claim what it cannot publish (every key waits
+-- for its retry while Kafka is down).
 SELECT EXISTS (SELECT 1 FROM {{table}}
-	WHERE bucket IN ($1) AND status = 'pending' AND available_at <= {{now}});
+	WHERE bucket IN ($1) AND status = 'pending' AND available_at <= {{now}}
+	  AND (key IS NULL OR key NOT IN (
+		SELECT key FROM {{table}}
+		WHERE bucket IN ($1) AND key IS NOT NULL AND status = 'pending' AND attempts > 0 AND available_at > {{now}}
+		UNION ALL
+		SELECT key FROM {{table}} WHERE $2 AND bucket IN ($1) AND key IS NOT NULL AND status = 'dead')));
 
 -- name: hold
 -- The claim's first step: hold the buckets no other batch holds, until $2 from now.
