@@ -27,7 +27,7 @@ bench: services
 	$(ENV) && if [ -f bin/bench-postgres.json ]; then cd bench/watermill && go run . --outbox-report ../../bin/bench-postgres.json $(WMFLAGS); fi
 
 ## chaos: the full fault-injection suite (internal/chaos; OUTBOX_CHAOS_RUNS runs per scenario, default 3;
-## OUTBOX_CHAOS_SEED to replay): writers, relays and verifier as processes, relays killed, Kafka stopped
+## OUTBOX_CHAOS_SEED to replay, OUTBOX_CHAOS_DBS to pick databases, OUTBOX_CHAOS_KEEP to keep logs): writers, relays and verifier as processes, relays killed, Kafka stopped
 ## and killed, PostgreSQL restarted and out of space, network faults; prints one RESULT line per run
 chaos: services
 	mkdir -p bin && $(ENV) && go test -tags chaos -count=1 -p 1 -v -timeout 90m ./internal/chaos 2>&1 | tee bin/chaos.log | grep -E '^(=== RUN|--- |\s+--- |ok|FAIL|panic)|RESULT|SEED|refused'; exit $${PIPESTATUS[0]}

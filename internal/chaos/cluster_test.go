@@ -61,7 +61,7 @@ func newCluster(t *testing.T, rng *rand.Rand, dbName string, opt options) *clust
 	db := newDatabase(t, dbName)
 	lat := "LogAppendTime" // arrival times come from the broker's clock
 	c := &cluster{t: t, rng: rng, opt: opt, db: db, schema: db.schema(),
-		topic: testenv.Topic(t, opt.Partitions, map[string]*string{"message.timestamp.type": &lat}), dir: t.TempDir()}
+		topic: testenv.Topic(t, opt.Partitions, map[string]*string{"message.timestamp.type": &lat}), dir: logDir(t)}
 	if out, err := c.outbox("migrate"); err != nil {
 		t.Fatalf("migrate: %v\n%s", err, out)
 	}
@@ -97,6 +97,20 @@ func newCluster(t *testing.T, rng *rand.Rand, dbName string, opt options) *clust
 		}
 	})
 	return c
+}
+
+// logDir holds the run's process logs and ledgers: a temporary directory, or one that
+// stays when OUTBOX_CHAOS_KEEP is set, to read the logs of a run that passed.
+func logDir(t *testing.T) string {
+	if os.Getenv("OUTBOX_CHAOS_KEEP") == "" {
+		return t.TempDir()
+	}
+	dir, err := os.MkdirTemp("", "outbox-chaos-run-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("process logs kept in %s", dir)
+	return dir
 }
 
 func env(name, def string) string {

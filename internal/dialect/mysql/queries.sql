@@ -38,17 +38,16 @@ SELECT t.seq, t.id, t.topic, t.`key`, t.`key` IS NULL, t.event_type, t.aggregate
 FROM picked p JOIN {{table}} t ON t.seq = p.seq ORDER BY t.seq;
 
 -- name: mark_deleted
--- The rows are reached from their list, one primary-key lookup each. A plain
--- DELETE ... WHERE seq IN (...) may scan the table (a small one, say), and a scanning
--- DELETE waits for every row another transaction holds: a writer's uncommitted insert,
--- another batch's rows. (An UPDATE reads past such rows: MySQL's semi-consistent read.)
+-- The rows are reached from their list, one primary-key lookup each: STRAIGHT_JOIN reads
+-- the list first. A DELETE that scans the table (as the optimizer chooses for a small
+-- one, also when joined) waits for every row another transaction holds: a writer's
+-- uncommitted insert, another batch's rows. An UPDATE reads past such rows (MySQL's
+-- semi-consistent read), so the marks below may name their rows in a list.
 DELETE t FROM JSON_TABLE(JSON_ARRAY($1), '$[*]' COLUMNS (seq BIGINT PATH '$')) s
-JOIN {{table}} t ON t.seq = s.seq;
+STRAIGHT_JOIN {{table}} t ON t.seq = s.seq;
 
 -- name: mark_published
-UPDATE JSON_TABLE(JSON_ARRAY($1), '$[*]' COLUMNS (seq BIGINT PATH '$')) s
-JOIN {{table}} t ON t.seq = s.seq
-SET t.status = 'published', t.published_at = UTC_TIMESTAMP(6);
+UPDATE {{table}} SET status = 'published', published_at = UTC_TIMESTAMP(6) WHERE seq IN ($1);
 
 -- name: mark_failed
 -- Only permanent failures ($6) count towards the dead-letter state. MySQL assigns left
