@@ -5,17 +5,12 @@ package chaos
 import (
 	"context"
 	"database/sql"
-	"errors"
-	"fmt"
 	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
-	"strings"
 	"syscall"
 	"testing"
-	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
@@ -138,27 +133,7 @@ func (d *mariaDB) url(role string, via *faultproxy.Proxy) string {
 	return u.String()
 }
 
-func (d *mariaDB) killRelayConns() int64 {
-	rows, err := d.admin.Query("SELECT ID FROM information_schema.PROCESSLIST WHERE USER = ?", d.relayUser)
-	if err != nil {
-		return 0
-	}
-	var ids []int64
-	for rows.Next() {
-		var id int64
-		if rows.Scan(&id) == nil {
-			ids = append(ids, id)
-		}
-	}
-	_ = rows.Close()
-	var n int64
-	for _, id := range ids {
-		if _, err := d.admin.Exec(fmt.Sprintf("KILL CONNECTION %d", id)); err == nil {
-			n++
-		}
-	}
-	return n
-}
+func (d *mariaDB) killRelayConns() int64 { return testenv.KillMariaDBConns(d.admin, d.relayUser) }
 
 // restart stops mariadbd with SIGTERM (a clean shutdown) or SIGKILL (a crash: InnoDB
 // recovers from its redo log at start) and starts it again through services.sh.
@@ -167,19 +142,7 @@ func (d *mariaDB) restart(t *testing.T, hard bool) {
 	if hard {
 		sig = syscall.SIGKILL
 	}
-	b, err := os.ReadFile(env("OUTBOX_SERVICES_DIR", state) + "/mariadb/mariadb.pid")
-	if err != nil {
-		t.Fatal(err)
-	}
-	pid, _ := strconv.Atoi(strings.TrimSpace(string(b)))
-	if err := syscall.Kill(pid, sig); err != nil && !errors.Is(err, syscall.ESRCH) {
-		t.Fatal(err)
-	}
-	for deadline := time.Now().Add(90 * time.Second); syscall.Kill(pid, 0) == nil; time.Sleep(50 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatalf("MariaDB (pid %d) did not exit on %v", pid, sig)
-		}
-	}
+	stopService(t, "MariaDB", "mariadb/mariadb.pid", sig)
 	services(t, "up")
 }
 

@@ -140,8 +140,12 @@ func services(t *testing.T, cmd string) {
 const state = "/var/tmp/go-outbox"
 
 // stopKafka ends the broker with sig and waits until it has exited.
-func stopKafka(t *testing.T, sig syscall.Signal) {
-	b, err := os.ReadFile(env("OUTBOX_SERVICES_DIR", state) + "/kafka/pid")
+func stopKafka(t *testing.T, sig syscall.Signal) { stopService(t, "Kafka", "kafka/pid", sig) }
+
+// stopService sends sig to the service whose pid file (under the services' state
+// directory) is pidFile, and waits until it has exited.
+func stopService(t *testing.T, what, pidFile string, sig syscall.Signal) {
+	b, err := os.ReadFile(env("OUTBOX_SERVICES_DIR", state) + "/" + pidFile)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -149,9 +153,9 @@ func stopKafka(t *testing.T, sig syscall.Signal) {
 	if err := syscall.Kill(pid, sig); err != nil && !errors.Is(err, syscall.ESRCH) {
 		t.Fatal(err)
 	}
-	for deadline := time.Now().Add(90 * time.Second); syscall.Kill(pid, 0) == nil; time.Sleep(100 * time.Millisecond) {
+	for deadline := time.Now().Add(90 * time.Second); syscall.Kill(pid, 0) == nil; time.Sleep(50 * time.Millisecond) {
 		if time.Now().After(deadline) {
-			t.Fatalf("Kafka (pid %d) did not exit on %v", pid, sig)
+			t.Fatalf("%s (pid %d) did not exit on %v", what, pid, sig)
 		}
 	}
 }

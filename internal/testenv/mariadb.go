@@ -79,26 +79,29 @@ func killableMariaDB(t testing.TB, cfg *outboxstore.Config) (Store, func() int) 
 		t.Fatal(err)
 	}
 	t.Cleanup(d.Close)
-	kill := func() int {
-		rows, err := admin.Query("SELECT ID FROM information_schema.PROCESSLIST WHERE USER = ?", user)
-		if err != nil {
-			return 0
-		}
-		var ids []int64
-		for rows.Next() {
-			var id int64
-			if rows.Scan(&id) == nil {
-				ids = append(ids, id)
-			}
-		}
-		_ = rows.Close()
-		n := 0
-		for _, id := range ids {
-			if _, err := admin.Exec(fmt.Sprintf("KILL CONNECTION %d", id)); err == nil {
-				n++
-			}
-		}
-		return n
-	}
+	kill := func() int { return int(KillMariaDBConns(admin, user)) }
 	return d.Store, kill
+}
+
+// KillMariaDBConns ends every connection of user, through admin, and says how many.
+func KillMariaDBConns(admin *sql.DB, user string) int64 {
+	rows, err := admin.Query("SELECT ID FROM information_schema.PROCESSLIST WHERE USER = ?", user)
+	if err != nil {
+		return 0
+	}
+	var ids []int64
+	for rows.Next() {
+		var id int64
+		if rows.Scan(&id) == nil {
+			ids = append(ids, id)
+		}
+	}
+	_ = rows.Close()
+	var n int64
+	for _, id := range ids {
+		if _, err := admin.Exec(fmt.Sprintf("KILL CONNECTION %d", id)); err == nil {
+			n++
+		}
+	}
+	return n
 }
