@@ -16,6 +16,11 @@ import (
 // either all are stored or none. Empty IDs become UUIDv7s and a zero OccurredAt
 // becomes now.
 //
+// When ctx carries an OpenTelemetry span (the caller's request span), its W3C trace
+// context is stored with each message as the traceparent and tracestate headers, unless
+// the message already has a traceparent; the relay sends them as Kafka headers, so a
+// consumer continues the request's trace. Headers count towards Limits.MaxHeadersBytes.
+//
 // Errors: outbox.ErrInvalidMessage names the message, the field and the fix;
 // outbox.ErrNoDB is a nil tx; outbox.ErrTxDone is a tx already committed or rolled back.
 func (s *Store[TTx]) Write(ctx context.Context, tx TTx, msgs ...outbox.Message) error {
@@ -29,7 +34,9 @@ func (s *Store[TTx]) Write(ctx context.Context, tx TTx, msgs ...outbox.Message) 
 	rows := make([]outbox.Message, len(msgs))
 	copy(rows, msgs)
 	now := time.Now()
+	tc := traceContext(ctx)
 	for i := range rows {
+		withTrace(&rows[i], tc)
 		if err := prepare(&rows[i], s.limits, now); err != nil {
 			return fmt.Errorf("outbox: write: message %d: %w", i, err)
 		}

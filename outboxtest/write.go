@@ -24,6 +24,7 @@ func writeTests[TTx any]() []test[Harness[TTx]] {
 		{"WriteNilAndFinishedTransactions", testWriteTxErrors[TTx]},
 		{"WriteRoundTrip", testWriteRoundTrip[TTx]},
 		{"WriteLimits", testWriteLimits[TTx]},
+		{"WriteTraceContext", testWriteTraceContext[TTx]},
 		{"SettleBesideOpenWriter", testSettleBesideOpenWriter[TTx]},
 	}
 }

@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
+	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/firstunicorn/outbox"
 	"github.com/firstunicorn/outbox/internal/testenv"
@@ -146,19 +148,34 @@ func testEndToEnd(t *testing.T, db string) {
 		t.Fatal(err)
 	}
 	e.ledger["meta"] = 1
+	// Written in a request's span: its trace context reaches the consumer.
+	request := trace.NewSpanContext(trace.SpanContextConfig{
+		TraceID: trace.TraceID{0xa1, 0x2}, SpanID: trace.SpanID{0xb3, 0x4}, TraceFlags: trace.FlagsSampled,
+	})
+	traced := outbox.Message{Topic: e.topic, Key: []byte("traced"), Payload: testenv.Payload("traced", 0)}
+	if err := e.Write(trace.ContextWithSpanContext(ctx, request), traced); err != nil {
+		t.Fatal(err)
+	}
+	e.ledger["traced"] = 1
 
 	start(t, e.Store, publisher(t), relay.Config{})
-	recs := testenv.Consume(t, e.topic, 1001, 60*time.Second)
-	if rep := testenv.Verify(e.ledger, recs); rep.Lost+rep.Duplicates+rep.OrderViolations+rep.Foreign > 0 || rep.Received != 1001 {
-		t.Fatalf("want 1001 events once each in order: %v", rep)
+	recs := testenv.Consume(t, e.topic, 1002, 60*time.Second)
+	if rep := testenv.Verify(e.ledger, recs); rep.Lost+rep.Duplicates+rep.OrderViolations+rep.Foreign > 0 || rep.Received != 1002 {
+		t.Fatalf("want 1002 events once each in order: %v", rep)
 	}
 	for _, r := range recs {
-		if string(r.Key) != "meta" {
-			continue
-		}
 		h := map[string]string{}
 		for _, kv := range r.Headers {
 			h[kv.Key] = string(kv.Value)
+		}
+		if string(r.Key) == "traced" {
+			got := trace.SpanContextFromContext(propagation.TraceContext{}.Extract(ctx, propagation.MapCarrier(h)))
+			if got.TraceID() != request.TraceID() || got.SpanID() != request.SpanID() || !got.IsSampled() {
+				t.Fatalf("the consumer's parent is %v, want the writer's request span %v (headers %v)", got, request, h)
+			}
+		}
+		if string(r.Key) != "meta" {
+			continue
 		}
 		if h["traceparent"] != "00-abc-def-01" || h[outboxkafka.HeaderEventType] != "order.created" ||
 			h[outboxkafka.HeaderAggregateType] != "order" || h[outboxkafka.HeaderAggregateID] != "o-1" ||
