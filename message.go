@@ -42,3 +42,11 @@ type Publisher interface {
 	// the order given.
 	Publish(ctx context.Context, msgs []Message) error
 }
+
+// Ack is where the broker stored an acknowledged message. Publishers that know it
+// report it through a PublishAcked method (outboxkafka.Publisher does); the relay then
+// puts it on the message's send span.
+type Ack struct {
+	Partition int32
+	Offset    int64
+}

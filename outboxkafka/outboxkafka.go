@@ -93,9 +93,18 @@ const cancelGrace = time.Second
 // then are reported failed with ctx's error (franz-go may still deliver them later:
 // a possible duplicate, never a loss).
 func (p *Publisher) Publish(ctx context.Context, msgs []outbox.Message) error {
+	return p.PublishAcked(ctx, msgs, nil)
+}
+
+// PublishAcked is Publish that also fills acks[i] with the partition and offset of
+// each message the broker acknowledged; acks is nil or has len(msgs) entries.
+func (p *Publisher) PublishAcked(ctx context.Context, msgs []outbox.Message, acks []outbox.Ack) error {
+	if acks != nil && len(acks) != len(msgs) {
+		return fmt.Errorf("outboxkafka: %d acks for %d messages", len(acks), len(msgs))
+	}
 	// pending starts with a token for this loop, so callbacks of records already sent
 	// cannot bring it to zero before every record has been handed to the client.
-	res := &results{errs: make([]error, len(msgs)), done: make(chan struct{}), pending: 1}
+	res := &results{errs: make([]error, len(msgs)), acks: acks, done: make(chan struct{}), pending: 1}
 	failedKeys := map[string]bool{}
 	fail := func(i int, err error) { // and keep the key's later messages back, in order
 		res.errs[i] = err
@@ -121,7 +130,7 @@ func (p *Publisher) Publish(ctx context.Context, msgs []outbox.Message) error {
 			continue
 		}
 		res.add()
-		p.client.Produce(ctx, rec, func(_ *kgo.Record, err error) { res.set(i, classify(err)) })
+		p.client.Produce(ctx, rec, func(r *kgo.Record, err error) { res.set(i, r, classify(err)) })
 	}
 	res.release()
 	errs := res.wait(ctx)
@@ -136,6 +145,7 @@ func (p *Publisher) Publish(ctx context.Context, msgs []outbox.Message) error {
 type results struct {
 	mu      sync.Mutex
 	errs    []error
+	acks    []outbox.Ack // nil: not wanted
 	have    []bool
 	pending int
 	closed  bool
@@ -155,7 +165,7 @@ func (r *results) release() {
 	r.done1()
 }
 
-func (r *results) set(i int, err error) {
+func (r *results) set(i int, rec *kgo.Record, err error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.closed {
@@ -165,6 +175,9 @@ func (r *results) set(i int, err error) {
 		r.have = make([]bool, len(r.errs))
 	}
 	r.errs[i], r.have[i] = err, true
+	if err == nil && r.acks != nil {
+		r.acks[i] = outbox.Ack{Partition: rec.Partition, Offset: rec.Offset}
+	}
 	r.done1()
 }
 

@@ -6,6 +6,10 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/firstunicorn/outbox"
 )
 
 // Outcomes arrive on other goroutines while records are still being handed over; the
@@ -26,7 +30,7 @@ func TestResultsConcurrentCallbacks(t *testing.T) {
 				if i%3 == 0 {
 					err = boom
 				}
-				res.set(i, err)
+				res.set(i, &kgo.Record{}, err)
 			}()
 		}
 		res.release()
@@ -43,19 +47,20 @@ func TestResultsConcurrentCallbacks(t *testing.T) {
 // Outcomes missing at the deadline are reported failed, and late ones are ignored.
 func TestResultsDeadline(t *testing.T) {
 	t.Parallel()
-	res := &results{errs: make([]error, 2), done: make(chan struct{}), pending: 1}
+	acks := make([]outbox.Ack, 2)
+	res := &results{errs: make([]error, 2), acks: acks, done: make(chan struct{}), pending: 1}
 	res.add()
 	res.add()
-	res.set(0, nil)
+	res.set(0, &kgo.Record{Partition: 3, Offset: 7}, nil)
 	res.release()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Millisecond)
 	defer cancel()
 	errs := res.wait(ctx)
-	if errs[0] != nil || !errors.Is(errs[1], context.DeadlineExceeded) {
-		t.Fatalf("errs = %v", errs)
+	if errs[0] != nil || !errors.Is(errs[1], context.DeadlineExceeded) || acks[0] != (outbox.Ack{Partition: 3, Offset: 7}) {
+		t.Fatalf("errs = %v, acks = %v", errs, acks)
 	}
-	res.set(1, nil) // too late: must not change what was returned
-	if errs[1] == nil {
+	res.set(1, &kgo.Record{Partition: 1, Offset: 9}, nil) // too late: must not change what was returned
+	if errs[1] == nil || acks[1] != (outbox.Ack{}) {
 		t.Fatal("a late outcome overwrote the reported one")
 	}
 }

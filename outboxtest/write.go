@@ -116,6 +116,9 @@ func testWriteRoundTrip[TTx any](t *testing.T, h Harness[TTx]) {
 		!maps.Equal(got.Headers, w.Headers) || !got.OccurredAt.Equal(w.OccurredAt) || recs[0].DecodeErr != nil {
 		t.Fatalf("round trip:\n got %+v (%v)\nwant %+v", got, recs[0].DecodeErr, w)
 	}
+	if age := time.Since(recs[0].WrittenAt); recs[0].WrittenAt.IsZero() || age < -time.Minute || age > time.Minute {
+		t.Fatalf("WrittenAt %v: want about now, by the database's clock", recs[0].WrittenAt)
+	}
 	second := recs[1].Message
 	if second.Key != nil || second.Payload == nil || len(second.Payload) != 0 || second.ID.Version() != 7 || second.OccurredAt.IsZero() {
 		t.Fatalf("defaults: key %v (want nil), payload %v (want empty), id %s, occurred %v", second.Key, second.Payload, second.ID, second.OccurredAt)

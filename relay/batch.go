@@ -2,7 +2,6 @@ package relay
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"time"
 
@@ -39,21 +38,16 @@ func (r *Relay) batch(ctx context.Context, buckets []int) (int, error) {
 	recs := b.Records()
 
 	var o outcome
-	msgs := make([]outbox.Message, 0, len(recs))
-	sent := make([]int64, 0, len(recs))
+	wellFormed := make([]Record, 0, len(recs))
 	for _, rec := range recs {
 		if rec.DecodeErr != nil {
 			o.add(rec.Seq, failKey{msg: fmt.Sprintf("%v: malformed row: %v", outbox.ErrPermanent, rec.DecodeErr), permanent: true, malformed: true})
 			continue
 		}
-		msgs = append(msgs, rec.Message)
-		sent = append(sent, rec.Seq)
+		wellFormed = append(wellFormed, rec)
 	}
-	if len(msgs) > 0 {
-		pctx, pcancel := context.WithTimeout(finish, r.cfg.PublishTimeout)
-		err := r.pub.Publish(pctx, msgs)
-		pcancel()
-		o.record(sent, err)
+	if len(wellFormed) > 0 {
+		r.publish(finish, wellFormed, &o)
 	}
 	stats, err := r.settle(finish, b, &o)
 	if err == nil {
@@ -104,31 +98,6 @@ func (o *outcome) add(seq int64, k failKey) {
 	o.failed[k] = append(o.failed[k], seq)
 }
 
-func (o *outcome) record(seqs []int64, err error) {
-	var be *outbox.BatchError
-	if err != nil && (!errors.As(err, &be) || len(be.Errs) != len(seqs)) {
-		// The publisher knows of no message that went out.
-		for _, s := range seqs {
-			o.add(s, failKey{msg: err.Error(), permanent: errors.Is(err, outbox.ErrPermanent)})
-		}
-		return
-	}
-	for i, s := range seqs {
-		var e error
-		if be != nil {
-			e = be.Errs[i]
-		}
-		switch {
-		case e == nil:
-			o.published = append(o.published, s)
-		case errors.Is(e, outbox.ErrSkipped):
-			o.skipped = append(o.skipped, s)
-		default:
-			o.add(s, failKey{msg: e.Error(), permanent: errors.Is(e, outbox.ErrPermanent)})
-		}
-	}
-}
-
 // settle records the outcome in the batch; skipped messages are left as they are.
 func (r *Relay) settle(ctx context.Context, b Batch, o *outcome) (BatchStats, error) {
 	st := BatchStats{Published: len(o.published), Skipped: len(o.skipped)}
@@ -151,8 +120,8 @@ func (r *Relay) settle(ctx context.Context, b Batch, o *outcome) (BatchStats, er
 		}
 		st.Failed += len(seqs)
 		st.Dead += dead
-		if dead > 0 {
-			r.log.Error("messages dead-lettered", "count", dead, "err", k.msg)
+		if dead > 0 && k.malformed { // the others are logged one by one, with their trace
+			r.log.Error("malformed rows dead-lettered", "count", dead, "err", k.msg)
 		}
 	}
 	return st, nil

@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"time"
 
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/firstunicorn/outbox"
 )
 
@@ -72,6 +74,10 @@ type Config struct {
 	Logger *slog.Logger
 	// Hooks receive metrics. Default none.
 	Hooks Hooks
+	// TracerProvider makes the send span of each published message. Default
+	// otel.GetTracerProvider(): the global one, which records nothing until the
+	// program installs an OpenTelemetry SDK.
+	TracerProvider trace.TracerProvider
 }
 
 // Hooks are optional callbacks for metrics; each may be nil. They run on the relay's

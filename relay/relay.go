@@ -15,6 +15,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/trace"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/firstunicorn/outbox"
@@ -30,6 +32,7 @@ type Relay struct {
 	synced chan struct{} // closed after the first lease sync
 	retry  backoff
 	wake   *waker
+	tracer trace.Tracer
 }
 
 // New validates cfg and returns a relay from store to pub.
@@ -43,6 +46,11 @@ func New(store Store, pub outbox.Publisher, cfg *Config) (*Relay, error) {
 	}
 	r := &Relay{store: store, pub: pub, cfg: c, log: c.Logger.With("relay", c.ID), synced: make(chan struct{}),
 		retry: backoff{base: c.Backoff, max: c.MaxBackoff}, wake: newWaker()}
+	tp := c.TracerProvider
+	if tp == nil {
+		tp = otel.GetTracerProvider()
+	}
+	r.tracer = tp.Tracer(tracerName)
 	r.leases.Store(&leases{})
 	return r, nil
 }

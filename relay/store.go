@@ -81,7 +81,10 @@ type FailParams struct {
 type Record struct {
 	Seq      int64
 	Attempts int
-	Message  outbox.Message
+	// WrittenAt is when the writer's transaction stored the message, by the database's
+	// clock (PostgreSQL: the transaction's start).
+	WrittenAt time.Time
+	Message   outbox.Message
 	// DecodeErr is set when the stored row could not be turned into a Message (a row
 	// inserted by hand with bad headers, say); the relay dead-letters it at once.
 	DecodeErr error

@@ -1,0 +1,85 @@
+package relay
+
+import (
+	"context"
+	"errors"
+
+	"github.com/firstunicorn/outbox"
+)
+
+// ackPublisher is a publisher that also says where each acknowledged message landed
+// (outboxkafka.Publisher); the relay puts it on the message's send span.
+type ackPublisher interface {
+	PublishAcked(ctx context.Context, msgs []outbox.Message, acks []outbox.Ack) error
+}
+
+// publish sends the batch's well-formed records, in order, and sorts each into o. Each
+// message has a send span; each failure a log record that carries the event's trace id.
+func (r *Relay) publish(ctx context.Context, recs []Record, o *outcome) {
+	msgs := make([]outbox.Message, len(recs))
+	attempts := make([]int, len(recs))
+	for i := range recs {
+		msgs[i], attempts[i] = recs[i].Message, recs[i].Attempts
+	}
+	spans := r.startSends(ctx, msgs, attempts)
+	var acks []outbox.Ack
+	pctx, cancel := context.WithTimeout(ctx, r.cfg.PublishTimeout)
+	var err error
+	if ap, ok := r.pub.(ackPublisher); ok {
+		acks = make([]outbox.Ack, len(msgs))
+		err = ap.PublishAcked(pctx, msgs, acks)
+	} else {
+		err = r.pub.Publish(pctx, msgs)
+	}
+	cancel()
+	errs := perMessage(err, len(msgs))
+	dead := make([]bool, len(msgs))
+	for i, rec := range recs {
+		switch e := errs[i]; {
+		case e == nil:
+			o.published = append(o.published, rec.Seq)
+		case errors.Is(e, outbox.ErrSkipped):
+			o.skipped = append(o.skipped, rec.Seq)
+		default:
+			permanent := errors.Is(e, outbox.ErrPermanent)
+			o.add(rec.Seq, failKey{msg: e.Error(), permanent: permanent})
+			// As the store decides in MarkFailed: permanent failures count, up to MaxAttempts.
+			dead[i] = permanent && rec.Attempts+1 >= r.cfg.MaxAttempts
+			r.logFailure(&rec, e, dead[i], spans.traceID(i))
+		}
+	}
+	spans.end(recs, errs, acks, dead)
+}
+
+// perMessage spreads Publish's result over its n messages: none failed, each its own
+// outcome (a *BatchError), or all failed with err when the publisher knows of no
+// message that went out.
+func perMessage(err error, n int) []error {
+	errs := make([]error, n)
+	var be *outbox.BatchError
+	switch {
+	case err == nil:
+	case errors.As(err, &be) && len(be.Errs) == n:
+		copy(errs, be.Errs)
+	default:
+		for i := range errs {
+			errs[i] = err
+		}
+	}
+	return errs
+}
+
+// logFailure logs a failed message: at debug level when it will be retried (an outage
+// fails every message, and the batch's warning says so once), as an error when it is
+// dead-lettered.
+func (r *Relay) logFailure(rec *Record, err error, dead bool, traceID string) {
+	args := []any{"event_id", rec.Message.ID.String(), "topic", rec.Message.Topic, "attempt", rec.Attempts + 1, "err", err}
+	if traceID != "" {
+		args = append(args, "trace_id", traceID)
+	}
+	if dead {
+		r.log.Error("event dead-lettered", args...)
+		return
+	}
+	r.log.Debug("event will be retried", args...)
+}
