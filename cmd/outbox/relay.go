@@ -27,6 +27,7 @@ type relayOptions struct {
 	brokers                 []string
 	maxRecord               int
 	metricsAddr, cpuProfile string
+	otlp                    otlpConfig
 }
 
 // parseRelay parses the relay's flags and checks everything that needs no connection.
@@ -68,6 +69,9 @@ func parseRelay(args []string, stderr io.Writer) (relayOptions, error) {
 		return o, fmt.Errorf("bad --max-record-bytes %d: use 1024 to 1073741824, at most the topics' max.message.bytes", *maxRecord)
 	}
 	o.maxRecord, o.metricsAddr, o.cpuProfile = *maxRecord, *metricsAddr, *cpuProfile
+	if o.otlp, err = parseOTLP(os.Getenv); err != nil {
+		return o, err
+	}
 	o.cfg = &relay.Config{
 		ID: *id, BatchSize: *batch, Workers: *workers, PollInterval: *poll, LeaseTTL: *leaseTTL, PublishTimeout: *publishTO,
 		MaxAttempts: *attempts, Backoff: *backoff, MaxBackoff: *maxBackoff, HoldKeyOnDead: *holdKey, Retention: *retention,
@@ -97,6 +101,14 @@ func cmdRelay(ctx context.Context, args []string, _, stderr io.Writer) error {
 	pub, err := outboxkafka.New(client, nil)
 	if err != nil {
 		return err
+	}
+	if o.otlp.on {
+		tp, stop, err := startTracing(ctx, o.otlp, o.cfg.Logger)
+		if err != nil {
+			return err
+		}
+		defer stop() // after Run: the last batch's spans are flushed
+		o.cfg.TracerProvider = tp
 	}
 	r, err := relay.New(db.Store, pub, o.cfg)
 	if err != nil {
