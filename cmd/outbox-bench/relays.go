@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"os"
 	"os/exec"
 	"strings"
 	"syscall"
@@ -12,7 +13,11 @@ import (
 // relay is one `outbox relay` process on the bench's outbox and brokers, with args added.
 func (e *env) relay(brokers []string, args ...string) *exec.Cmd {
 	args = append(append([]string{"relay", "--kafka-brokers", strings.Join(brokers, ",")}, e.relayArgs()...), args...)
-	return exec.Command(e.cfg.OutboxBin, append(args, e.cfg.RelayArgs...)...)
+	cmd := exec.Command(e.cfg.OutboxBin, append(args, e.cfg.RelayArgs...)...)
+	if e.relayEnv != nil {
+		cmd.Env = append(os.Environ(), e.relayEnv...)
+	}
+	return cmd
 }
 
 // relayRun is what a set of relay processes cost while draining.
