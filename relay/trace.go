@@ -71,7 +71,7 @@ func (r *Relay) startSends(ctx context.Context, msgs []outbox.Message, attempts 
 		if sc := span.SpanContext(); sc.IsValid() && sc.SpanID() != psc.SpanID() {
 			h := make(map[string]string, len(m.Headers)+2)
 			maps.Copy(h, m.Headers)
-			delete(h, "tracestate")
+			delete(h, "tracestate") // the span's own, if any, is injected below
 			propagation.TraceContext{}.Inject(trace.ContextWithSpan(ctx, span), propagation.MapCarrier(h))
 			m.Headers = h
 		}
