@@ -42,6 +42,7 @@ func (r *Relay) batch(ctx context.Context, buckets []int) (int, error) {
 	for _, rec := range recs {
 		if rec.DecodeErr != nil {
 			o.add(rec.Seq, failKey{msg: fmt.Sprintf("%v: malformed row: %v", outbox.ErrPermanent, rec.DecodeErr), permanent: true, malformed: true})
+			r.event(EventStats{Topic: rec.Message.Topic, Outcome: Dead, Failure: Malformed, Attempt: rec.Attempts + 1})
 			continue
 		}
 		wellFormed = append(wellFormed, rec)

@@ -80,19 +80,63 @@ type Config struct {
 	TracerProvider trace.TracerProvider
 }
 
-// Hooks are optional callbacks for metrics; each may be nil. They run on the relay's
-// goroutines, Batch on several at once, so they must be quick and safe for concurrent use.
+// Hooks are optional callbacks for metrics (outboxprom implements them for Prometheus);
+// each may be nil. They run on the relay's goroutines, Batch and Event on several at
+// once, so they must be quick and safe for concurrent use.
 type Hooks struct {
 	// Batch is called after each non-empty batch.
 	Batch func(BatchStats)
-	// Leases is called after each lease sync with how many buckets this relay holds.
-	Leases func(held int)
+	// Event is called for each claimed event once its attempt has an outcome, before
+	// the batch's Batch.
+	Event func(EventStats)
+	// Leases is called after each successful lease sync.
+	Leases func(LeaseStats)
 }
 
 // BatchStats describes one batch.
 type BatchStats struct {
 	Claimed, Published, Failed, Dead, Skipped int
 	Duration                                  time.Duration
+}
+
+// EventStats describes one event's attempt.
+type EventStats struct {
+	Topic   string
+	Outcome Outcome
+	// Failure classifies a failed attempt; empty when the event was sent or skipped.
+	Failure Failure
+	// Attempt counts from 1.
+	Attempt int
+	// CommitToAck is, for a sent event, the time from its writer's transaction (the
+	// database's clock) to Kafka's acknowledgement (the relay's clock).
+	CommitToAck time.Duration
+}
+
+// Outcome is what became of an event's attempt.
+type Outcome string
+
+// The outcomes of an attempt.
+const (
+	Sent    Outcome = "sent"    // acknowledged by Kafka
+	Retried Outcome = "retry"   // failed; will be tried again
+	Dead    Outcome = "dead"    // failed; dead-lettered
+	Skipped Outcome = "skipped" // held back behind a failed event of its key, not attempted
+)
+
+// Failure is the class of a failed attempt.
+type Failure string
+
+// The classes of failure.
+const (
+	Transient Failure = "transient" // the broker or network; retried for ever
+	Permanent Failure = "permanent" // outbox.ErrPermanent; counts towards MaxAttempts
+	Malformed Failure = "malformed" // the stored row cannot be a message; dead at once
+)
+
+// LeaseStats describes a lease sync.
+type LeaseStats struct {
+	// Held is how many key buckets this relay holds; Alive how many relays heartbeat.
+	Held, Alive int
 }
 
 // Validate reports whether New would accept c, naming each bad field and its fix, so a

@@ -63,7 +63,7 @@ func (r *Relay) sync(ctx context.Context) error {
 		close(r.synced)
 	}
 	if r.cfg.Hooks.Leases != nil {
-		r.cfg.Hooks.Leases(len(held))
+		r.cfg.Hooks.Leases(LeaseStats{Held: len(held), Alive: alive})
 	}
 	return nil
 }

@@ -49,7 +49,7 @@ func testGracefulShutdown(t *testing.T, db string) {
 	begin := time.Now()
 	start(t, e.Store, publisher(t), relay.Config{
 		LeaseTTL: time.Minute, // an expiry wait would show as a one-minute stall
-		Hooks:    relay.Hooks{Leases: func(n int) { firstHeld.CompareAndSwap(-1, int32(n)) }},
+		Hooks:    relay.Hooks{Leases: func(s relay.LeaseStats) { firstHeld.CompareAndSwap(-1, int32(s.Held)) }},
 	})
 	recs := testenv.Consume(t, e.topic, 2000, 60*time.Second)
 	rep := testenv.Verify(e.ledger, recs)
@@ -70,7 +70,7 @@ func testLeasesRebalance(t *testing.T, db string) {
 	e := newEnv(t, db, outbox.Limits{})
 	var heldA, heldB atomic.Int32
 	cfg := func(held *atomic.Int32) relay.Config {
-		return relay.Config{Hooks: relay.Hooks{Leases: func(n int) { held.Store(int32(n)) }}}
+		return relay.Config{Hooks: relay.Hooks{Leases: func(s relay.LeaseStats) { held.Store(int32(s.Held)) }}}
 	}
 	start(t, e.Store, publisher(t), cfg(&heldA))
 	waitFor(t, 10*time.Second, "A holds all 64", func() bool { return heldA.Load() == 64 })

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -37,7 +38,18 @@ func TestPoisonEventsDeadLettered(t *testing.T) { testenv.EachDB(t, testPoisonEv
 func testPoisonEvents(t *testing.T, db string) {
 	e := newEnv(t, db, outbox.Limits{MaxPayloadBytes: 4 << 20})
 	writePoison(t, e)
-	start(t, e.Store, publisher(t), relay.Config{MaxAttempts: 2, Backoff: 50 * time.Millisecond, MaxBackoff: 100 * time.Millisecond})
+	var mu sync.Mutex
+	outcomes := map[relay.Outcome]int{}
+	count := func(ev relay.EventStats) {
+		mu.Lock()
+		defer mu.Unlock()
+		if ev.Outcome == relay.Dead && ev.Failure != relay.Permanent || ev.Outcome == relay.Sent && ev.Failure != "" {
+			t.Errorf("event hook: %+v", ev)
+		}
+		outcomes[ev.Outcome]++
+	}
+	start(t, e.Store, publisher(t), relay.Config{MaxAttempts: 2, Backoff: 50 * time.Millisecond, MaxBackoff: 100 * time.Millisecond,
+		Hooks: relay.Hooks{Event: count}})
 
 	recs := testenv.Consume(t, e.topic, 6, 60*time.Second)
 	if rep := testenv.Verify(e.ledger, recs); rep.Lost+rep.Duplicates+rep.OrderViolations+rep.Foreign > 0 {
@@ -54,6 +66,11 @@ func testPoisonEvents(t *testing.T, db string) {
 	if len(dead) != 2 {
 		t.Fatalf("dead letters: %+v, want the oversized and the unknown-topic event", dead)
 	}
+	mu.Lock()
+	if outcomes[relay.Dead] != 2 || outcomes[relay.Sent] < 6 {
+		t.Errorf("the Event hook saw %v; want 2 dead, every good event sent", outcomes)
+	}
+	mu.Unlock()
 	for _, d := range dead {
 		if d.Attempts != 2 || d.Key != "poison" || !strings.Contains(d.LastError, "permanent") {
 			t.Fatalf("dead letter %+v: want 2 attempts, key poison, the permanent error kept", d)

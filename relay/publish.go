@@ -3,6 +3,7 @@ package relay
 import (
 	"context"
 	"errors"
+	"time"
 
 	"github.com/firstunicorn/outbox"
 )
@@ -34,21 +35,40 @@ func (r *Relay) publish(ctx context.Context, recs []Record, o *outcome) {
 	cancel()
 	errs := perMessage(err, len(msgs))
 	dead := make([]bool, len(msgs))
+	acked := time.Now()
 	for i, rec := range recs {
+		ev := EventStats{Topic: rec.Message.Topic, Attempt: rec.Attempts + 1}
 		switch e := errs[i]; {
 		case e == nil:
 			o.published = append(o.published, rec.Seq)
+			ev.Outcome, ev.CommitToAck = Sent, acked.Sub(rec.WrittenAt)
 		case errors.Is(e, outbox.ErrSkipped):
 			o.skipped = append(o.skipped, rec.Seq)
+			ev.Outcome = Skipped
 		default:
 			permanent := errors.Is(e, outbox.ErrPermanent)
 			o.add(rec.Seq, failKey{msg: e.Error(), permanent: permanent})
 			// As the store decides in MarkFailed: permanent failures count, up to MaxAttempts.
 			dead[i] = permanent && rec.Attempts+1 >= r.cfg.MaxAttempts
 			r.logFailure(&rec, e, dead[i], spans.traceID(i))
+			ev.Outcome, ev.Failure = Retried, Transient
+			if permanent {
+				ev.Failure = Permanent
+			}
+			if dead[i] {
+				ev.Outcome = Dead
+			}
 		}
+		r.event(ev)
 	}
 	spans.end(recs, errs, acks, dead)
+}
+
+// event reports one event's attempt to the Event hook.
+func (r *Relay) event(ev EventStats) {
+	if r.cfg.Hooks.Event != nil {
+		r.cfg.Hooks.Event(ev)
+	}
 }
 
 // perMessage spreads Publish's result over its n messages: none failed, each its own

@@ -1,35 +1,98 @@
 package main
 
 import (
-	"net/http/httptest"
-	"strings"
+	"net"
+	"net/http"
 	"testing"
 	"time"
 
-	"github.com/firstunicorn/outbox/relay"
+	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
+
+	"github.com/firstunicorn/outbox/internal/testenv"
 )
 
-func TestMetricsExposition(t *testing.T) {
-	t.Parallel()
-	m := &metrics{}
-	h := m.hooks()
-	h.Batch(relay.BatchStats{Claimed: 10, Published: 8, Failed: 2, Dead: 1, Skipped: 1, Duration: 1500 * time.Millisecond})
-	h.Batch(relay.BatchStats{Claimed: 5, Published: 5, Duration: 500 * time.Millisecond})
-	h.Leases(32)
-	rec := httptest.NewRecorder()
-	m.ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
-	body := rec.Body.String()
-	if ct := rec.Header().Get("Content-Type"); !strings.HasPrefix(ct, "text/plain") {
-		t.Fatalf("Content-Type %q", ct)
+// An outbox relay process's /metrics, scraped over HTTP after it relayed N events:
+// the relay's counters and histogram count them, and the Kafka client's, Go runtime's
+// and process's metrics are there too.
+func TestMetricsScrape(t *testing.T) {
+	c := newCluster(t, "postgres")
+	addr := freeAddr(t)
+	p := c.relay("--metrics-addr", addr, "--lease-ttl", "3s")
+	const n = 200
+	l := c.write(4, 20, n, 0)
+	c.waitDrained(30 * time.Second)
+	if rep := testenv.Verify(l, testenv.ConsumeAll(t, c.topic, n, time.Second, 30*time.Second)); rep.Received != n || rep.Lost != 0 {
+		t.Fatalf("relayed: %v", rep)
 	}
-	for _, want := range []string{
-		"# TYPE outbox_relay_published_total counter\noutbox_relay_published_total 13\n",
-		"outbox_relay_batches_total 2\n", "outbox_relay_claimed_total 15\n", "outbox_relay_failed_total 2\n",
-		"outbox_relay_dead_total 1\n", "outbox_relay_skipped_total 1\n", "outbox_relay_batch_seconds_total 2\n",
-		"# TYPE outbox_relay_leased_buckets gauge\noutbox_relay_leased_buckets 32\n",
-	} {
-		if !strings.Contains(body, want) {
-			t.Errorf("metrics lack %q:\n%s", want, body)
+	var mfs map[string]*dto.MetricFamily
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		mfs = scrape(t, "http://"+addr+"/metrics")
+		if sum(mfs["outbox_relay_events_total"], "outcome", "sent") >= n || time.Now().After(deadline) {
+			break
 		}
 	}
+	if got := sum(mfs["outbox_relay_events_total"], "topic", c.topic); got != n {
+		t.Errorf("outbox_relay_events_total{topic=%q} = %v, want %d", c.topic, got, n)
+	}
+	if h := mfs["outbox_relay_commit_to_ack_seconds"]; h == nil || h.GetMetric()[0].GetHistogram().GetSampleCount() != n {
+		t.Errorf("commit_to_ack histogram: %v, want %d observations", h, n)
+	}
+	if g := mfs["outbox_relay_leased_buckets"]; g == nil || g.GetMetric()[0].GetGauge().GetValue() != 64 {
+		t.Errorf("leased_buckets: %v, want 64", g)
+	}
+	for _, name := range []string{"outbox_relay_batch_size_events", "outbox_relay_batch_duration_seconds",
+		"outbox_relay_live_relays", "outbox_relay_last_publish_timestamp_seconds", "outbox_kafka_produce_bytes_total",
+		"go_goroutines", "process_cpu_seconds_total"} {
+		if mfs[name] == nil {
+			t.Errorf("no %s in the scrape", name)
+		}
+	}
+	resp, err := http.Get("http://" + addr + "/healthz")
+	if err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("/healthz: %v %v", resp, err)
+	}
+	_ = resp.Body.Close()
+	p.stop(t, 20*time.Second)
 }
+
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+// scrape reads a Prometheus text exposition; nil before the server listens.
+func scrape(t *testing.T, url string) map[string]*dto.MetricFamily {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		return nil
+	}
+	defer resp.Body.Close()
+	parser := expfmt.NewTextParser(model.UTF8Validation)
+	mfs, err := parser.TextToMetricFamilies(resp.Body)
+	if err != nil {
+		t.Fatalf("parse %s: %v", url, err)
+	}
+	return mfs
+}
+
+// sum adds the values of mf's counters whose label is value.
+func sum(mf *dto.MetricFamily, label, value string) float64 {
+	total := 0.0
+	for _, m := range mf.GetMetric() {
+		for _, lp := range m.GetLabel() {
+			if lp.GetName() == label && lp.GetValue() == value {
+				total += m.GetCounter().GetValue()
+			}
+		}
+	}
+	return total
+}
+

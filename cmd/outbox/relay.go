@@ -33,7 +33,7 @@ type relayOptions struct {
 // parseRelay parses the relay's flags and checks everything that needs no connection.
 func parseRelay(args []string, stderr io.Writer) (relayOptions, error) {
 	f := envflag.New("outbox relay", stderr)
-	o := relayOptions{db: addDBFlags(f), metrics: &metrics{}}
+	o := relayOptions{db: addDBFlags(f), metrics: newMetrics()}
 	var (
 		brokers     = f.String("kafka-brokers", "", "comma-separated Kafka bootstrap brokers, host:port")
 		id          = f.String("relay-id", "", "relay name in leases and logs (default hostname-pid-random)")
@@ -75,7 +75,7 @@ func parseRelay(args []string, stderr io.Writer) (relayOptions, error) {
 	o.cfg = &relay.Config{
 		ID: *id, BatchSize: *batch, Workers: *workers, PollInterval: *poll, LeaseTTL: *leaseTTL, PublishTimeout: *publishTO,
 		MaxAttempts: *attempts, Backoff: *backoff, MaxBackoff: *maxBackoff, HoldKeyOnDead: *holdKey, Retention: *retention,
-		PurgeInterval: *purgeEvery, ShutdownTimeout: *shutdown, Logger: log, Hooks: o.metrics.hooks(),
+		PurgeInterval: *purgeEvery, ShutdownTimeout: *shutdown, Logger: log, Hooks: o.metrics.relay.Hooks(),
 	}
 	return o, o.cfg.Validate()
 }
@@ -93,7 +93,7 @@ func cmdRelay(ctx context.Context, args []string, _, stderr io.Writer) error {
 	if err := db.Store.Check(ctx); err != nil {
 		return err
 	}
-	client, err := kafkaClient(ctx, o.brokers, append(outboxkafka.ProducerOpts(), kgo.ProducerBatchMaxBytes(int32(o.maxRecord)))...)
+	client, err := kafkaClient(ctx, o.brokers, append(outboxkafka.ProducerOpts(), kgo.ProducerBatchMaxBytes(int32(o.maxRecord)), o.metrics.kafkaOpt())...)
 	if err != nil {
 		return err
 	}
@@ -161,7 +161,7 @@ func serveMetrics(addr string, m *metrics, log *slog.Logger) (stop func(), err e
 		return nil, fmt.Errorf("--metrics-addr %s: %w", addr, err)
 	}
 	mux := http.NewServeMux()
-	mux.Handle("GET /metrics", m)
+	mux.Handle("GET /metrics", m.handler())
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = io.WriteString(w, "ok\n") })
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 	go func() {

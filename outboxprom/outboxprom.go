@@ -1,0 +1,106 @@
+// Package outboxprom exports a relay's metrics to Prometheus through client_golang: pass
+// Hooks to relay.Config and register the Metrics with your registry.
+//
+//	m := outboxprom.New()
+//	prometheus.MustRegister(m)
+//	r, err := relay.New(store, pub, &relay.Config{Hooks: m.Hooks()})
+//
+// It lives apart from the relay so that programs without Prometheus do not depend on
+// client_golang. Every metric is documented in docs/observability.md.
+package outboxprom
+
+import (
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/firstunicorn/outbox/relay"
+)
+
+// Metrics are one relay's metrics; a prometheus.Collector.
+type Metrics struct {
+	events      *prometheus.CounterVec
+	failures    *prometheus.CounterVec
+	commitToAck prometheus.Histogram
+	batchSize   prometheus.Histogram
+	batchTime   prometheus.Histogram
+	leased      prometheus.Gauge
+	alive       prometheus.Gauge
+	lastPublish prometheus.Gauge
+	lastSync    prometheus.Gauge
+}
+
+// New returns the metrics, named outbox_relay_*, registered nowhere yet.
+func New() *Metrics {
+	const ns, sub = "outbox", "relay"
+	return &Metrics{
+		events: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "events_total",
+			Help: "Event attempts by topic and outcome: sent (acknowledged by Kafka), retry, dead (dead-lettered), skipped (held back behind a failed event of its key)."},
+			[]string{"topic", "outcome"}),
+		failures: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "failures_total",
+			Help: "Failed attempts by class: transient (broker or network), permanent (counts towards dead-lettering), malformed (the stored row is not a message)."},
+			[]string{"class"}),
+		commitToAck: prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: ns, Subsystem: sub, Name: "commit_to_ack_seconds",
+			Help:    "Time from an event's writer transaction (database clock) to Kafka's acknowledgement (relay clock).",
+			Buckets: prometheus.ExponentialBuckets(0.001, 2, 17)}), // 1 ms to 65 s
+		batchSize: prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: ns, Subsystem: sub, Name: "batch_size_events",
+			Help: "Events claimed per non-empty batch.", Buckets: []float64{1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000}}),
+		batchTime: prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: ns, Subsystem: sub, Name: "batch_duration_seconds",
+			Help:    "Time from a batch's claim to its commit.",
+			Buckets: prometheus.ExponentialBuckets(0.001, 2, 15)}), // 1 ms to 16 s
+		leased: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: ns, Subsystem: sub, Name: "leased_buckets",
+			Help: "Key buckets this relay holds (of 64)."}),
+		alive: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: ns, Subsystem: sub, Name: "live_relays",
+			Help: "Relays whose heartbeat is current, this one included, at its last lease sync."}),
+		lastPublish: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: ns, Subsystem: sub, Name: "last_publish_timestamp_seconds",
+			Help: "Unix time of the last event Kafka acknowledged; 0 before the first."}),
+		lastSync: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: ns, Subsystem: sub, Name: "last_lease_sync_timestamp_seconds",
+			Help: "Unix time of the last successful lease sync (heartbeat and renewal); 0 before the first."}),
+	}
+}
+
+func (m *Metrics) collectors() []prometheus.Collector {
+	return []prometheus.Collector{m.events, m.failures, m.commitToAck, m.batchSize, m.batchTime,
+		m.leased, m.alive, m.lastPublish, m.lastSync}
+}
+
+// Describe implements prometheus.Collector.
+func (m *Metrics) Describe(ch chan<- *prometheus.Desc) {
+	for _, c := range m.collectors() {
+		c.Describe(ch)
+	}
+}
+
+// Collect implements prometheus.Collector.
+func (m *Metrics) Collect(ch chan<- prometheus.Metric) {
+	for _, c := range m.collectors() {
+		c.Collect(ch)
+	}
+}
+
+// Hooks are the relay hooks that feed the metrics.
+func (m *Metrics) Hooks() relay.Hooks {
+	return relay.Hooks{Batch: m.batch, Event: m.event, Leases: m.leases}
+}
+
+func (m *Metrics) batch(s relay.BatchStats) {
+	m.batchSize.Observe(float64(s.Claimed))
+	m.batchTime.Observe(s.Duration.Seconds())
+	if s.Published > 0 {
+		m.lastPublish.SetToCurrentTime()
+	}
+}
+
+func (m *Metrics) event(e relay.EventStats) {
+	m.events.WithLabelValues(e.Topic, string(e.Outcome)).Inc()
+	if e.Failure != "" {
+		m.failures.WithLabelValues(string(e.Failure)).Inc()
+	}
+	if e.Outcome == relay.Sent {
+		m.commitToAck.Observe(max(e.CommitToAck, 0).Seconds())
+	}
+}
+
+func (m *Metrics) leases(s relay.LeaseStats) {
+	m.leased.Set(float64(s.Held))
+	m.alive.Set(float64(s.Alive))
+	m.lastSync.SetToCurrentTime()
+}
