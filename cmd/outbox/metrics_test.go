@@ -95,4 +95,3 @@ func sum(mf *dto.MetricFamily, label, value string) float64 {
 	}
 	return total
 }
-
