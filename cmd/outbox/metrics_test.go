@@ -49,11 +49,13 @@ func TestMetricsScrape(t *testing.T) {
 			t.Errorf("no %s in the scrape", name)
 		}
 	}
-	resp, err := http.Get("http://" + addr + "/healthz")
-	if err != nil || resp.StatusCode != http.StatusOK {
-		t.Fatalf("/healthz: %v %v", resp, err)
+	for _, path := range []string{"/healthz", "/readyz"} {
+		resp, err := http.Get("http://" + addr + path)
+		if err != nil || resp.StatusCode != http.StatusOK {
+			t.Fatalf("%s: %v %v", path, resp, err)
+		}
+		_ = resp.Body.Close()
 	}
-	_ = resp.Body.Close()
 	p.stop(t, 20*time.Second)
 }
 

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -24,6 +25,7 @@ type relayOptions struct {
 	db                      dbFlags
 	cfg                     *relay.Config
 	metrics                 *metrics
+	ready                   *readiness
 	brokers                 []string
 	maxRecord               int
 	metricsAddr, cpuProfile string
@@ -72,10 +74,13 @@ func parseRelay(args []string, stderr io.Writer) (relayOptions, error) {
 	if o.otlp, err = parseOTLP(os.Getenv); err != nil {
 		return o, err
 	}
+	hooks := o.metrics.relay.Hooks()
+	o.ready = &readiness{ttl: cmp.Or(*leaseTTL, relay.DefaultLeaseTTL)}
+	hooks.Leases = o.ready.hook(hooks.Leases)
 	o.cfg = &relay.Config{
 		ID: *id, BatchSize: *batch, Workers: *workers, PollInterval: *poll, LeaseTTL: *leaseTTL, PublishTimeout: *publishTO,
 		MaxAttempts: *attempts, Backoff: *backoff, MaxBackoff: *maxBackoff, HoldKeyOnDead: *holdKey, Retention: *retention,
-		PurgeInterval: *purgeEvery, ShutdownTimeout: *shutdown, Logger: log, Hooks: o.metrics.relay.Hooks(),
+		PurgeInterval: *purgeEvery, ShutdownTimeout: *shutdown, Logger: log, Hooks: hooks,
 	}
 	return o, o.cfg.Validate()
 }
@@ -98,6 +103,8 @@ func cmdRelay(ctx context.Context, args []string, _, stderr io.Writer) error {
 		return err
 	}
 	defer client.Close()
+	o.ready.db = func(ctx context.Context) error { _, err := db.Store.Watermark(ctx); return err }
+	o.ready.kafka = client.Ping
 	pub, err := outboxkafka.New(client, nil)
 	if err != nil {
 		return err
@@ -122,7 +129,7 @@ func cmdRelay(ctx context.Context, args []string, _, stderr io.Writer) error {
 		defer stop()
 	}
 	if o.metricsAddr != "" {
-		stop, err := serveMetrics(o.metricsAddr, o.metrics, o.cfg.Logger)
+		stop, err := serveMetrics(o.metricsAddr, o.metrics, o.ready, o.cfg.Logger)
 		if err != nil {
 			return err
 		}
@@ -155,7 +162,7 @@ func newLogger(w io.Writer, level string, json bool) (*slog.Logger, error) {
 	return slog.New(slog.NewTextHandler(w, opts)), nil
 }
 
-func serveMetrics(addr string, m *metrics, log *slog.Logger) (stop func(), err error) {
+func serveMetrics(addr string, m *metrics, ready http.Handler, log *slog.Logger) (stop func(), err error) {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, fmt.Errorf("--metrics-addr %s: %w", addr, err)
@@ -163,6 +170,7 @@ func serveMetrics(addr string, m *metrics, log *slog.Logger) (stop func(), err e
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", m.handler())
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = io.WriteString(w, "ok\n") })
+	mux.Handle("GET /readyz", ready)
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 	go func() {
 		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {

@@ -143,12 +143,15 @@ func (c *cluster) startRelay(i int, extra ...string) *proc {
 	if i < c.opt.ProxyKafka {
 		brokers = c.kafkaProxy.Addr()
 	}
+	metrics := freeAddr(c.t)
 	args := append([]string{"relay", "--database-url", c.dsn("chaos-relay", pg), "--kafka-brokers", brokers,
 		"--schema=" + c.schema, "--lease-ttl", c.opt.LeaseTTL.String(),
 		"--workers", fmt.Sprint(c.opt.Workers), "--batch-size", fmt.Sprint(c.opt.Batch),
-		"--backoff", "100ms", "--max-backoff", "2s", "--max-attempts", "3"}, extra...)
+		"--backoff", "100ms", "--max-backoff", "2s", "--max-attempts", "3", "--metrics-addr", metrics}, extra...)
 	c.n++
-	return c.start(fmt.Sprintf("relay-%d", c.n), exec.Command(outboxBin, args...))
+	p := c.start(fmt.Sprintf("relay-%d", c.n), exec.Command(outboxBin, args...))
+	p.metrics = metrics
+	return p
 }
 
 // bound is the most duplicates the faults so far may cause, as the README promises:

@@ -5,6 +5,7 @@ package chaos
 import (
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -19,10 +20,11 @@ import (
 
 // proc is a child process whose output goes to a log file in the cluster's directory.
 type proc struct {
-	name string
-	cmd  *exec.Cmd
-	done chan struct{}
-	err  error
+	name    string
+	cmd     *exec.Cmd
+	done    chan struct{}
+	err     error
+	metrics string // a relay's --metrics-addr
 }
 
 func (c *cluster) start(name string, cmd *exec.Cmd) *proc {
@@ -158,4 +160,15 @@ func stopService(t *testing.T, what, pidFile string, sig syscall.Signal) {
 			t.Fatalf("%s (pid %d) did not exit on %v", what, pid, sig)
 		}
 	}
+}
+
+// freeAddr is a loopback address with a port free right now, for a relay's metrics.
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
 }

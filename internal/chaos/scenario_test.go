@@ -5,6 +5,7 @@ package chaos
 import (
 	"fmt"
 	"math/rand/v2"
+	"net/http"
 	"os"
 	"slices"
 	"strconv"
@@ -200,10 +201,38 @@ func kafkaDown(sig syscall.Signal, down func(*cluster) time.Duration) func(*clus
 	}
 }
 
-// Kafka stopped cleanly (SIGTERM) for 30 s (5 s in the short form), then started.
+// Kafka stopped cleanly (SIGTERM) for 30 s (5 s in the short form), then started. A
+// relay's /readyz turns 503 while Kafka is away and 200 once it is back.
 func TestKafkaStopped(t *testing.T) {
-	down := func(*cluster) time.Duration { return pick(5*time.Second, 30*time.Second) }
-	scenario{opt: relaysOpt, fault: kafkaDown(syscall.SIGTERM, down)}.run(t)
+	scenario{opt: relaysOpt, fault: func(c *cluster) {
+		r := c.relays[0]
+		waitReady(c, r, http.StatusOK, 30*time.Second)
+		stopKafka(c.t, syscall.SIGTERM)
+		notReady := waitReady(c, r, http.StatusServiceUnavailable, 10*time.Second)
+		time.Sleep(pick(5*time.Second, 30*time.Second) - notReady)
+		services(c.t, "up")
+		c.mark("Kafka started", c.opt.Relays)
+		ready := waitReady(c, r, http.StatusOK, 30*time.Second)
+		c.t.Logf("readyz: 503 %.1fs after Kafka stopped, 200 %.1fs after it started", notReady.Seconds(), ready.Seconds())
+	}}.run(t)
+}
+
+// waitReady polls relay r's /readyz until it answers code, and returns how long that took.
+func waitReady(c *cluster, r *proc, code int, timeout time.Duration) time.Duration {
+	start := time.Now()
+	for {
+		resp, err := http.Get("http://" + r.metrics + "/readyz")
+		if err == nil {
+			_ = resp.Body.Close()
+			if resp.StatusCode == code {
+				return time.Since(start)
+			}
+		}
+		if time.Since(start) > timeout {
+			c.t.Fatalf("%s: /readyz not %d within %s (last: %v %v)", r.name, code, timeout, resp, err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
 }
 
 // Kafka SIGKILLed, started again after a random pause.
