@@ -26,9 +26,11 @@ type Metrics struct {
 	alive       prometheus.Gauge
 	lastPublish prometheus.Gauge
 	lastSync    prometheus.Gauge
+	backlog     backlog
 }
 
-// New returns the metrics, named outbox_relay_*, registered nowhere yet.
+// New returns the metrics, named outbox_relay_* and outbox_backlog_*, registered nowhere
+// yet. The backlog gauges are set by SampleBacklog.
 func New() *Metrics {
 	const ns, sub = "outbox", "relay"
 	return &Metrics{
@@ -54,12 +56,13 @@ func New() *Metrics {
 			Help: "Unix time of the last event Kafka acknowledged; 0 before the first."}),
 		lastSync: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: ns, Subsystem: sub, Name: "last_lease_sync_timestamp_seconds",
 			Help: "Unix time of the last successful lease sync (heartbeat and renewal); 0 before the first."}),
+		backlog: newBacklog(ns),
 	}
 }
 
 func (m *Metrics) collectors() []prometheus.Collector {
-	return []prometheus.Collector{m.events, m.failures, m.commitToAck, m.batchSize, m.batchTime,
-		m.leased, m.alive, m.lastPublish, m.lastSync}
+	return append([]prometheus.Collector{m.events, m.failures, m.commitToAck, m.batchSize, m.batchTime,
+		m.leased, m.alive, m.lastPublish, m.lastSync}, m.backlog.collectors()...)
 }
 
 // Describe implements prometheus.Collector.

@@ -51,6 +51,31 @@ type Status struct {
 	OldestPendingAgeSeconds float64 `json:"oldest_pending_age_seconds"`
 }
 
+// Backlog is what metrics sample of the outbox: Status without the published count, at
+// a bounded cost.
+type Backlog struct {
+	// Pending and Dead stop at the limit Backlog was given.
+	Pending, InFlight, Dead int64
+	// OldestPendingAge is the age of the oldest pending event, by the database's clock;
+	// zero when none is pending.
+	OldestPendingAge time.Duration
+}
+
+// Backlog returns the outbox's backlog for sampling every few seconds: its counts read at
+// most limit index entries each and stop there, and the oldest pending event is found by
+// one index probe per key bucket, so its cost stays bounded however large the table.
+func (s *Store[TTx]) Backlog(ctx context.Context, limit int64) (Backlog, error) {
+	var (
+		b   Backlog
+		age float64
+	)
+	if err := sqldb.QueryRow(ctx, s.db, s.q["backlog"], []any{limit}, &b.Pending, &b.InFlight, &b.Dead, &age); err != nil {
+		return b, fmt.Errorf("outbox: backlog: %w", err)
+	}
+	b.OldestPendingAge = time.Duration(age * float64(time.Second))
+	return b, nil
+}
+
 // Status returns the outbox's counts. It scans the table: an operator's command, not a
 // metric to poll every second on a large backlog.
 func (s *Store[TTx]) Status(ctx context.Context) (Status, error) {

@@ -140,5 +140,5 @@ func newDialect(db Database, cfg *Config) (dialect, error) {
 // results (see internal/dialect/*/queries.sql), which the Store runs as they are.
 var engineQueries = []string{
 	"heartbeat", "forget", "alive", "renew", "held", "pick", "take", "release", "release_all",
-	"purge", "watermark", "status", "list_dead", "retry_one", "retry_all", "purge_dead", "version",
+	"purge", "watermark", "status", "backlog", "list_dead", "retry_one", "retry_all", "purge_dead", "version",
 }

@@ -16,6 +16,7 @@ func adminTests[TTx any]() []test[Harness[TTx]] {
 	return []test[Harness[TTx]]{
 		{"StatusCounts", testStatus[TTx]},
 		{"StatusInFlight", testStatusInFlight[TTx]},
+		{"BacklogBounded", testBacklog[TTx]},
 		{"DeadRetryPurge", testDeadRetryPurge[TTx]},
 	}
 }
@@ -100,5 +101,30 @@ func testDeadRetryPurge[TTx any](t *testing.T, h Harness[TTx]) {
 	}
 	if n, err := s.Retry(ctx, uuid.Nil); err != nil || n != 0 {
 		t.Fatalf("Retry(all) with none dead = %d, %v", n, err)
+	}
+}
+
+// Backlog agrees with Status, stops its counts at the limit, and finds the oldest
+// pending event.
+func testBacklog[TTx any](t *testing.T, h Harness[TTx]) {
+	s := h.migrated(t, &outboxstore.Config{})
+	ctx := context.Background()
+	if b, err := s.Backlog(ctx, 100); err != nil || b != (outboxstore.Backlog{}) {
+		t.Fatalf("empty outbox: %+v, %v", b, err)
+	}
+	must(t, h.writer(s)(ctx, msgs(6, func(i int) string { return string(rune('a' + i)) })...))
+	time.Sleep(50 * time.Millisecond)
+	must(t, h.writer(s)(ctx, msgs(4, func(i int) string { return string(rune('k' + i)) })...))
+	settle(t, s, relay.ClaimParams{Limit: 1}, func(b relay.Batch, r []relay.Record) {
+		_, err := b.MarkFailed(ctx, &relay.FailParams{Seqs: seqs(r), Error: "too large", MaxAttempts: 1, Permanent: true})
+		must(t, err)
+	})
+	b, err := s.Backlog(ctx, 100)
+	must(t, err)
+	if b.Pending != 9 || b.InFlight != 0 || b.Dead != 1 || b.OldestPendingAge < 50*time.Millisecond || b.OldestPendingAge > time.Minute {
+		t.Fatalf("backlog %+v; want 9 pending, 1 dead, the oldest at least 50ms old", b)
+	}
+	if b, err := s.Backlog(ctx, 3); err != nil || b.Pending != 3 || b.Dead != 1 {
+		t.Fatalf("backlog limited to 3: %+v, %v; want 3 pending", b, err)
 	}
 }

@@ -19,7 +19,7 @@ import (
 func TestMetricsScrape(t *testing.T) {
 	c := newCluster(t, "postgres")
 	addr := freeAddr(t)
-	p := c.relay("--metrics-addr", addr, "--lease-ttl", "3s")
+	p := c.relay("--metrics-addr", addr, "--lease-ttl", "3s", "--backlog-interval", "100ms")
 	const n = 200
 	l := c.write(4, 20, n, 0)
 	c.waitDrained(30 * time.Second)
@@ -29,7 +29,8 @@ func TestMetricsScrape(t *testing.T) {
 	var mfs map[string]*dto.MetricFamily
 	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(100 * time.Millisecond) {
 		mfs = scrape(t, "http://"+addr+"/metrics")
-		if sum(mfs["outbox_relay_events_total"], "outcome", "sent") >= n || time.Now().After(deadline) {
+		if sum(mfs["outbox_relay_events_total"], "outcome", "sent") >= n && gauge(mfs["outbox_backlog_pending_events"]) == 0 ||
+			time.Now().After(deadline) {
 			break
 		}
 	}
@@ -42,7 +43,10 @@ func TestMetricsScrape(t *testing.T) {
 	if g := mfs["outbox_relay_leased_buckets"]; g == nil || g.GetMetric()[0].GetGauge().GetValue() != 64 {
 		t.Errorf("leased_buckets: %v, want 64", g)
 	}
-	for _, name := range []string{"outbox_relay_batch_size_events", "outbox_relay_batch_duration_seconds",
+	if g := mfs["outbox_backlog_pending_events"]; g == nil || gauge(g) != 0 {
+		t.Errorf("backlog_pending_events after the drain: %v, want 0", g)
+	}
+	for _, name := range []string{"outbox_backlog_oldest_pending_age_seconds", "outbox_backlog_dead_events", "outbox_relay_batch_size_events", "outbox_relay_batch_duration_seconds",
 		"outbox_relay_live_relays", "outbox_relay_last_publish_timestamp_seconds", "outbox_kafka_produce_bytes_total",
 		"go_goroutines", "process_cpu_seconds_total"} {
 		if mfs[name] == nil {
@@ -96,4 +100,12 @@ func sum(mf *dto.MetricFamily, label, value string) float64 {
 		}
 	}
 	return total
+}
+
+// gauge is mf's one gauge value; -1 when there is none.
+func gauge(mf *dto.MetricFamily) float64 {
+	if mf == nil || len(mf.GetMetric()) == 0 {
+		return -1
+	}
+	return mf.GetMetric()[0].GetGauge().GetValue()
 }

@@ -11,12 +11,14 @@ import (
 	"net/http"
 	"os"
 	"runtime/pprof"
+	"sync"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/firstunicorn/outbox/internal/envflag"
 	"github.com/firstunicorn/outbox/outboxkafka"
+	"github.com/firstunicorn/outbox/outboxprom"
 	"github.com/firstunicorn/outbox/relay"
 )
 
@@ -29,6 +31,7 @@ type relayOptions struct {
 	brokers                 []string
 	maxRecord               int
 	metricsAddr, cpuProfile string
+	backlogEvery            time.Duration
 	otlp                    otlpConfig
 }
 
@@ -52,7 +55,8 @@ func parseRelay(args []string, stderr io.Writer) (relayOptions, error) {
 		purgeEvery  = f.Duration("purge-interval", relay.DefaultPurgeInterval, "how often kept published events are purged")
 		shutdown    = f.Duration("shutdown-timeout", relay.DefaultShutdownTimeout, "bound on finishing the batches in flight after SIGTERM")
 		maxRecord   = f.Int("max-record-bytes", 1000012, "largest record batch the producer sends; larger events are dead-lettered (keep <= the topics' max.message.bytes)")
-		metricsAddr = f.String("metrics-addr", "", "serve Prometheus metrics and /healthz here, e.g. :9100 (empty = off)")
+		metricsAddr = f.String("metrics-addr", "", "serve Prometheus metrics, /healthz and /readyz here, e.g. :9100 (empty = off)")
+		backlog     = f.Duration("backlog-interval", outboxprom.DefaultBacklogInterval, "with --metrics-addr, how often the backlog gauges are sampled (0 = never)")
 		logLevel    = f.String("log-level", "info", "debug, info, warn or error")
 		logJSON     = f.Bool("log-json", false, "log JSON lines instead of text")
 		cpuProfile  = f.String("cpuprofile", "", "write a CPU profile (go tool pprof) to this file until the relay stops")
@@ -70,7 +74,10 @@ func parseRelay(args []string, stderr io.Writer) (relayOptions, error) {
 	if *maxRecord < 1024 || *maxRecord > 1<<30 {
 		return o, fmt.Errorf("bad --max-record-bytes %d: use 1024 to 1073741824, at most the topics' max.message.bytes", *maxRecord)
 	}
-	o.maxRecord, o.metricsAddr, o.cpuProfile = *maxRecord, *metricsAddr, *cpuProfile
+	o.maxRecord, o.metricsAddr, o.cpuProfile, o.backlogEvery = *maxRecord, *metricsAddr, *cpuProfile, *backlog
+	if *backlog < 0 {
+		return o, fmt.Errorf("bad --backlog-interval %s: use a positive duration, or 0 for no backlog gauges", *backlog)
+	}
 	if o.otlp, err = parseOTLP(os.Getenv); err != nil {
 		return o, err
 	}
@@ -134,6 +141,13 @@ func cmdRelay(ctx context.Context, args []string, _, stderr io.Writer) error {
 			return err
 		}
 		defer stop()
+		if o.backlogEvery > 0 {
+			sctx, cancel := context.WithCancel(ctx)
+			var wg sync.WaitGroup
+			wg.Go(func() { o.metrics.relay.SampleBacklog(sctx, db.Store, o.backlogEvery, 0, o.cfg.Logger) })
+			defer wg.Wait() // before the database closes
+			defer cancel()
+		}
 	}
 	return r.Run(ctx)
 }

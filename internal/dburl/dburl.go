@@ -27,6 +27,7 @@ type Store interface {
 	Migrate(ctx context.Context) ([]int, error)
 	Check(ctx context.Context) error
 	Status(ctx context.Context) (outboxstore.Status, error)
+	Backlog(ctx context.Context, limit int64) (outboxstore.Backlog, error)
 	Dead(ctx context.Context, limit int) ([]outboxstore.DeadEvent, error)
 	Retry(ctx context.Context, id uuid.UUID) (int64, error)
 	PurgeDead(ctx context.Context, age time.Duration) (int64, error)

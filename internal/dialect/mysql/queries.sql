@@ -115,6 +115,19 @@ SELECT
 	COALESCE(TIMESTAMPDIFF(MICROSECOND, MIN(CASE WHEN status = 'pending' THEN created_at END), UTC_TIMESTAMP(6)) / 1e6, 0)
 FROM {{table}};
 
+-- name: backlog
+-- Status for sampling every few seconds, at a cost that stays bounded however large the
+-- table: the counts read at most $1 entries of the claim index (status, bucket, seq),
+-- and the oldest pending event is the first of each bucket in it, one probe per bucket.
+-- Open batches are not reported: their events count as pending.
+SELECT
+	(SELECT COUNT(*) FROM (SELECT 1 FROM {{table}} WHERE status = 'pending' LIMIT $1) p),
+	0,
+	(SELECT COUNT(*) FROM (SELECT 1 FROM {{table}} WHERE status = 'dead' LIMIT $1) d),
+	COALESCE(TIMESTAMPDIFF(MICROSECOND, (SELECT MIN((SELECT t.created_at FROM {{table}} t
+		WHERE t.status = 'pending' AND t.bucket = l.bucket ORDER BY t.seq LIMIT 1)) FROM {{leases}} l),
+		UTC_TIMESTAMP(6)) / 1e6, 0);
+
 -- name: list_dead
 SELECT id, topic, COALESCE(`key`, ''), event_type, attempts, COALESCE(last_error, ''),
 	TIMESTAMPDIFF(MICROSECOND, '1970-01-01', created_at)

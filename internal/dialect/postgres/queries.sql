@@ -135,6 +135,22 @@ SELECT
 	coalesce(extract(epoch FROM now() - min(created_at) FILTER (WHERE status = 'pending')), 0)::float8
 FROM {{table}};
 
+-- name: backlog
+-- Status for sampling every few seconds, at a cost that stays bounded however large the
+-- table: the counts read at most $1 entries of the claim and dead indexes, and the
+-- oldest pending event is the first of each bucket's claim index, one probe per bucket.
+WITH in_flight AS (
+	SELECT coalesce(sum(substr(application_name, length('{{batch_tag}}') + 1)::bigint), 0) AS n
+	FROM pg_stat_activity WHERE state <> 'idle' AND starts_with(application_name, '{{batch_tag}}')
+)
+SELECT
+	greatest((SELECT count(*) FROM (SELECT 1 FROM {{table}} WHERE status = 'pending' LIMIT $1) p)
+		- (SELECT n FROM in_flight), 0),
+	(SELECT n FROM in_flight),
+	(SELECT count(*) FROM (SELECT 1 FROM {{table}} WHERE status = 'dead' LIMIT $1) d),
+	coalesce(extract(epoch FROM now() - (SELECT min((SELECT t.created_at FROM {{table}} t
+		WHERE t.status = 'pending' AND t.bucket = l.bucket ORDER BY t.seq LIMIT 1)) FROM {{leases}} l)), 0)::float8;
+
 -- name: list_dead
 SELECT id::text, topic, coalesce(encode(key, 'escape'), ''), event_type, attempts,
 	coalesce(last_error, ''), created_at

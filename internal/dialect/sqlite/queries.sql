@@ -122,6 +122,18 @@ SELECT
 	coalesce(({{now}} - min(created_at) FILTER (WHERE status = 'pending')) / 1e6, 0.0)
 FROM {{table}};
 
+-- name: backlog
+-- Status for sampling every few seconds, at a cost that stays bounded however large the
+-- table: the counts read at most $1 entries of the claim and dead indexes, and the
+-- oldest pending event is the first of each bucket's claim index, one probe per bucket.
+-- Open batches are not reported: their events count as pending.
+SELECT
+	(SELECT count(*) FROM (SELECT 1 FROM {{table}} WHERE status = 'pending' LIMIT $1)),
+	0,
+	(SELECT count(*) FROM (SELECT 1 FROM {{table}} WHERE status = 'dead' LIMIT $1)),
+	coalesce(({{now}} - (SELECT min((SELECT t.created_at FROM {{table}} t
+		WHERE t.status = 'pending' AND t.bucket = l.bucket ORDER BY t.seq LIMIT 1)) FROM {{leases}} l)) / 1e6, 0.0);
+
 -- name: list_dead
 SELECT id, topic, coalesce(CAST(key AS TEXT), ''), event_type, attempts, coalesce(last_error, ''), created_at
 FROM {{table}} WHERE status = 'dead' ORDER BY seq LIMIT $1;
