@@ -5,11 +5,12 @@ ENV = eval "$$($(SERVICES) env | sed 's/^/export /')"
 
 .PHONY: test demo bench chaos services services-down status check fuzz
 
-## test: start the services (Jaeger too, for the tracing tests: built once, a few minutes), then gofmt,
+## test: start the services (Jaeger and Prometheus too, for the tracing and metrics tests; Jaeger is
+## built once, a few minutes), then gofmt,
 ## go vet, every test (integration included) with the race detector, and last the short form of the
 ## fault-injection suite (it restarts the services, so alone)
 test: check
-	$(SERVICES) up jaeger
+	$(SERVICES) up jaeger prometheus
 	$(ENV) && go test -race -count=1 -timeout 20m ./...
 	$(ENV) && go test -tags chaos -short -count=1 -p 1 -v -timeout 20m ./internal/chaos
 

@@ -19,6 +19,7 @@ import (
 type Metrics struct {
 	events      *prometheus.CounterVec
 	failures    *prometheus.CounterVec
+	deadLetters prometheus.Counter
 	commitToAck prometheus.Histogram
 	batchSize   prometheus.Histogram
 	batchTime   prometheus.Histogram
@@ -33,13 +34,15 @@ type Metrics struct {
 // yet. The backlog gauges are set by SampleBacklog.
 func New() *Metrics {
 	const ns, sub = "outbox", "relay"
-	return &Metrics{
+	m := &Metrics{
 		events: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "events_total",
 			Help: "Event attempts by topic and outcome: sent (acknowledged by Kafka), retry, dead (dead-lettered), skipped (held back behind a failed event of its key)."},
 			[]string{"topic", "outcome"}),
 		failures: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "failures_total",
 			Help: "Failed attempts by class: transient (broker or network), permanent (counts towards dead-lettering), malformed (the stored row is not a message)."},
 			[]string{"class"}),
+		deadLetters: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "dead_letters_total",
+			Help: "Events this relay dead-lettered. It starts at 0, so increase() sees the first one."}),
 		commitToAck: prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: ns, Subsystem: sub, Name: "commit_to_ack_seconds",
 			Help:    "Time from an event's writer transaction (database clock) to Kafka's acknowledgement (relay clock).",
 			Buckets: prometheus.ExponentialBuckets(0.001, 2, 17)}), // 1 ms to 65 s
@@ -58,10 +61,15 @@ func New() *Metrics {
 			Help: "Unix time of the last successful lease sync (heartbeat and renewal); 0 before the first."}),
 		backlog: newBacklog(ns),
 	}
+	// Every class exists from the start at 0, so that increase() sees the first failure.
+	for _, f := range []relay.Failure{relay.Transient, relay.Permanent, relay.Malformed} {
+		m.failures.WithLabelValues(string(f))
+	}
+	return m
 }
 
 func (m *Metrics) collectors() []prometheus.Collector {
-	return append([]prometheus.Collector{m.events, m.failures, m.commitToAck, m.batchSize, m.batchTime,
+	return append([]prometheus.Collector{m.events, m.failures, m.deadLetters, m.commitToAck, m.batchSize, m.batchTime,
 		m.leased, m.alive, m.lastPublish, m.lastSync}, m.backlog.collectors()...)
 }
 
@@ -96,6 +104,9 @@ func (m *Metrics) event(e relay.EventStats) {
 	m.events.WithLabelValues(e.Topic, string(e.Outcome)).Inc()
 	if e.Failure != "" {
 		m.failures.WithLabelValues(string(e.Failure)).Inc()
+	}
+	if e.Outcome == relay.Dead {
+		m.deadLetters.Inc()
 	}
 	if e.Outcome == relay.Sent {
 		m.commitToAck.Observe(max(e.CommitToAck, 0).Seconds())

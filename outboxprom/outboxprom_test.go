@@ -37,8 +37,12 @@ outbox_relay_events_total{outcome="sent",topic="orders"} 3
 outbox_relay_events_total{outcome="skipped",topic="orders"} 1
 # HELP outbox_relay_failures_total Failed attempts by class: transient (broker or network), permanent (counts towards dead-lettering), malformed (the stored row is not a message).
 # TYPE outbox_relay_failures_total counter
+outbox_relay_failures_total{class="malformed"} 0
 outbox_relay_failures_total{class="permanent"} 1
 outbox_relay_failures_total{class="transient"} 1
+# HELP outbox_relay_dead_letters_total Events this relay dead-lettered. It starts at 0, so increase() sees the first one.
+# TYPE outbox_relay_dead_letters_total counter
+outbox_relay_dead_letters_total 1
 # HELP outbox_relay_leased_buckets Key buckets this relay holds (of 64).
 # TYPE outbox_relay_leased_buckets gauge
 outbox_relay_leased_buckets 32
@@ -47,7 +51,7 @@ outbox_relay_leased_buckets 32
 outbox_relay_live_relays 2
 `
 	if err := testutil.GatherAndCompare(reg, strings.NewReader(want), "outbox_relay_events_total",
-		"outbox_relay_failures_total", "outbox_relay_leased_buckets", "outbox_relay_live_relays"); err != nil {
+		"outbox_relay_failures_total", "outbox_relay_dead_letters_total", "outbox_relay_leased_buckets", "outbox_relay_live_relays"); err != nil {
 		t.Fatal(err)
 	}
 	if n := testutil.CollectAndCount(m, "outbox_relay_commit_to_ack_seconds"); n != 1 {

@@ -8,6 +8,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/firstunicorn/outbox/relay"
 )
 
@@ -35,6 +37,31 @@ func (rd *readiness) hook(next func(relay.LeaseStats)) func(relay.LeaseStats) {
 const probeTimeout = 2 * time.Second
 
 func (rd *readiness) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	problems := rd.problems(r.Context())
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	if len(problems) > 0 {
+		w.WriteHeader(http.StatusServiceUnavailable)
+		_, _ = fmt.Fprintln(w, strings.Join(problems, "\n"))
+		return
+	}
+	_, _ = fmt.Fprintln(w, "ready")
+}
+
+// gauge is outbox_relay_ready, the same checks at scrape time, for alerting: Prometheus
+// scrapes /metrics, not /readyz.
+func (rd *readiness) gauge() prometheus.GaugeFunc {
+	return prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "outbox_relay_ready",
+		Help: "1 when /readyz would answer 200: leases synced within a lease TTL, database and Kafka answering; else 0."},
+		func() float64 {
+			if len(rd.problems(context.Background())) > 0 {
+				return 0
+			}
+			return 1
+		})
+}
+
+// problems are what keeps the relay from being ready; none when it is.
+func (rd *readiness) problems(ctx context.Context) []string {
 	var problems []string
 	if last := rd.lastSync.Load(); last == 0 {
 		problems = append(problems, "leases: not synced yet")
@@ -49,18 +76,12 @@ func (rd *readiness) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			problems = append(problems, c.name+": not connected yet")
 			continue
 		}
-		ctx, cancel := context.WithTimeout(r.Context(), probeTimeout)
-		err := c.check(ctx)
+		cctx, cancel := context.WithTimeout(ctx, probeTimeout)
+		err := c.check(cctx)
 		cancel()
 		if err != nil {
 			problems = append(problems, c.name+": "+err.Error())
 		}
 	}
-	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-	if len(problems) > 0 {
-		w.WriteHeader(http.StatusServiceUnavailable)
-		_, _ = fmt.Fprintln(w, strings.Join(problems, "\n"))
-		return
-	}
-	_, _ = fmt.Fprintln(w, "ready")
+	return problems
 }

@@ -83,6 +83,7 @@ func parseRelay(args []string, stderr io.Writer) (relayOptions, error) {
 	}
 	hooks := o.metrics.relay.Hooks()
 	o.ready = &readiness{ttl: cmp.Or(*leaseTTL, relay.DefaultLeaseTTL)}
+	o.metrics.reg.MustRegister(o.ready.gauge())
 	hooks.Leases = o.ready.hook(hooks.Leases)
 	o.cfg = &relay.Config{
 		ID: *id, BatchSize: *batch, Workers: *workers, PollInterval: *poll, LeaseTTL: *leaseTTL, PublishTimeout: *publishTO,
