@@ -10,6 +10,8 @@
 package outboxprom
 
 import (
+	"sync"
+
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/firstunicorn/outbox/relay"
@@ -28,6 +30,26 @@ type Metrics struct {
 	lastPublish prometheus.Gauge
 	lastSync    prometheus.Gauge
 	backlog     backlog
+	// byTopic caches each topic's events_total counters: the Event hook runs for every
+	// event, and a vector's WithLabelValues hashes its labels under a lock each time.
+	byTopic sync.Map // topic -> *topicCounters
+}
+
+// topicCounters are one topic's events_total counters, by outcome.
+type topicCounters struct{ sent, retry, dead, skipped prometheus.Counter }
+
+func (m *Metrics) topic(name string) *topicCounters {
+	if c, ok := m.byTopic.Load(name); ok {
+		return c.(*topicCounters)
+	}
+	c := &topicCounters{
+		sent:    m.events.WithLabelValues(name, string(relay.Sent)),
+		retry:   m.events.WithLabelValues(name, string(relay.Retried)),
+		dead:    m.events.WithLabelValues(name, string(relay.Dead)),
+		skipped: m.events.WithLabelValues(name, string(relay.Skipped)),
+	}
+	actual, _ := m.byTopic.LoadOrStore(name, c)
+	return actual.(*topicCounters)
 }
 
 // New returns the metrics, named outbox_relay_* and outbox_backlog_*, registered nowhere
@@ -101,15 +123,21 @@ func (m *Metrics) batch(s relay.BatchStats) {
 }
 
 func (m *Metrics) event(e relay.EventStats) {
-	m.events.WithLabelValues(e.Topic, string(e.Outcome)).Inc()
+	c := m.topic(e.Topic)
+	switch e.Outcome {
+	case relay.Sent:
+		c.sent.Inc()
+		m.commitToAck.Observe(max(e.CommitToAck, 0).Seconds())
+	case relay.Retried:
+		c.retry.Inc()
+	case relay.Dead:
+		c.dead.Inc()
+		m.deadLetters.Inc()
+	case relay.Skipped:
+		c.skipped.Inc()
+	}
 	if e.Failure != "" {
 		m.failures.WithLabelValues(string(e.Failure)).Inc()
-	}
-	if e.Outcome == relay.Dead {
-		m.deadLetters.Inc()
-	}
-	if e.Outcome == relay.Sent {
-		m.commitToAck.Observe(max(e.CommitToAck, 0).Seconds())
 	}
 }
 

@@ -31,10 +31,14 @@ func TestHooksFeedMetrics(t *testing.T) {
 	want := `
 # HELP outbox_relay_events_total Event attempts by topic and outcome: sent (acknowledged by Kafka), retry, dead (dead-lettered), skipped (held back behind a failed event of its key).
 # TYPE outbox_relay_events_total counter
+outbox_relay_events_total{outcome="dead",topic="orders"} 0
 outbox_relay_events_total{outcome="dead",topic="payments"} 1
 outbox_relay_events_total{outcome="retry",topic="orders"} 1
+outbox_relay_events_total{outcome="retry",topic="payments"} 0
 outbox_relay_events_total{outcome="sent",topic="orders"} 3
+outbox_relay_events_total{outcome="sent",topic="payments"} 0
 outbox_relay_events_total{outcome="skipped",topic="orders"} 1
+outbox_relay_events_total{outcome="skipped",topic="payments"} 0
 # HELP outbox_relay_failures_total Failed attempts by class: transient (broker or network), permanent (counts towards dead-lettering), malformed (the stored row is not a message).
 # TYPE outbox_relay_failures_total counter
 outbox_relay_failures_total{class="malformed"} 0

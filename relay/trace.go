@@ -29,9 +29,11 @@ const (
 // producer is the send spans' kind, made once: an option is an allocation per call.
 var producer = trace.WithSpanKind(trace.SpanKindProducer)
 
-// sends are the send spans of one batch's messages, in the order of its msgs.
+// sends are the send spans of one batch's messages, in the order of its msgs; nil
+// where no tracing SDK is installed.
 type sends struct {
 	spans []trace.Span
+	msgs  []outbox.Message
 }
 
 // startSends starts one send span per message, a child of the trace context its headers
@@ -39,9 +41,10 @@ type sends struct {
 // send → consumer, in one trace, as OpenTelemetry's messaging conventions describe for
 // a message sent on its own. The span's context replaces the message's traceparent, in
 // a copy of its headers, so a consumer continues from the send span. With no tracing
-// SDK installed the spans do not record and the headers are left as they are.
+// SDK installed the headers are left as they are, and after the first message, whose
+// span shows it, no span is started at all.
 func (r *Relay) startSends(ctx context.Context, msgs []outbox.Message, attempts []int) sends {
-	s := sends{spans: make([]trace.Span, len(msgs))}
+	s := sends{spans: make([]trace.Span, len(msgs)), msgs: msgs}
 	malformed, first := 0, ""
 	names := map[string]string{} // "send <topic>", built once per topic of the batch
 	for i := range msgs {
@@ -59,8 +62,14 @@ func (r *Relay) startSends(ctx context.Context, msgs []outbox.Message, attempts 
 			}
 		}
 		_, span := r.tracer.Start(parent, name, producer)
+		if !span.IsRecording() && span.SpanContext().Equal(psc) {
+			// A tracer that hands back its parent made no span: there is no SDK, and
+			// the batch's other messages need no span either.
+			span.End()
+			break
+		}
 		s.spans[i] = span
-		if !span.IsRecording() { // no SDK, or not sampled: nothing to describe
+		if !span.IsRecording() { // sampled out: nothing to describe
 			continue
 		}
 		// Set after Start, so that without an SDK the attributes are never built.
@@ -83,10 +92,16 @@ func (r *Relay) startSends(ctx context.Context, msgs []outbox.Message, attempts 
 	return s
 }
 
-// traceID is the trace message i belongs to, for its log records: its send span's,
-// which is the writer's trace even when no SDK records the span.
+// traceID is the trace message i belongs to, for its log records: its send span's, or
+// without one the writer's, from its headers.
 func (s sends) traceID(i int) string {
-	if sc := s.spans[i].SpanContext(); sc.IsValid() {
+	var sc trace.SpanContext
+	if s.spans[i] != nil {
+		sc = s.spans[i].SpanContext()
+	} else {
+		sc = trace.SpanContextFromContext(propagation.TraceContext{}.Extract(context.Background(), propagation.MapCarrier(s.msgs[i].Headers)))
+	}
+	if sc.IsValid() {
 		return sc.TraceID().String()
 	}
 	return ""
@@ -97,6 +112,9 @@ func (s sends) traceID(i int) string {
 func (s sends) end(recs []Record, errs []error, acks []outbox.Ack, dead []bool) {
 	now := time.Now()
 	for i, span := range s.spans {
+		if span == nil {
+			continue
+		}
 		if !span.IsRecording() {
 			span.End()
 			continue

@@ -53,7 +53,7 @@ type Config struct {
 	ProxiedListener, ProxyAddr string
 	RemoteDelay                time.Duration
 	// Only runs just the named scenarios (limits, drain, overhead, latency, scale,
-	// remote, tracing); empty = all.
+	// remote, observability); empty = all.
 	Only   []string
 	Logger *slog.Logger
 }
@@ -126,8 +126,9 @@ type env struct {
 	db     *dburl.Outbox // the current scenario's outbox, fresh from resetSchema
 	client *kgo.Client   // producer with the relay's settings
 	log    *slog.Logger
-	// relayEnv is added to the relay processes' environment (the tracing scenario's).
-	relayEnv []string
+	// relayEnv and extraRelayArgs are added to the relay processes' environment and
+	// command line (the observability scenario's variants).
+	relayEnv, extraRelayArgs []string
 }
 
 // benchSchema is where the bench's outbox lives: a schema on PostgreSQL, a database on
@@ -159,7 +160,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		{"latency", e.latency},
 		{"scale", e.scale},
 		{"remote", e.remote},
-		{"tracing", e.tracingScenario},
+		{"observability", e.observability},
 	} {
 		if !selected(cfg.Only, s.name) {
 			continue

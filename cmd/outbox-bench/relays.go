@@ -12,7 +12,7 @@ import (
 
 // relay is one `outbox relay` process on the bench's outbox and brokers, with args added.
 func (e *env) relay(brokers []string, args ...string) *exec.Cmd {
-	args = append(append([]string{"relay", "--kafka-brokers", strings.Join(brokers, ",")}, e.relayArgs()...), args...)
+	args = append(append(append([]string{"relay", "--kafka-brokers", strings.Join(brokers, ",")}, e.relayArgs()...), args...), e.extraRelayArgs...)
 	cmd := exec.Command(e.cfg.OutboxBin, append(args, e.cfg.RelayArgs...)...)
 	if e.relayEnv != nil {
 		cmd.Env = append(os.Environ(), e.relayEnv...)

@@ -122,6 +122,8 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"relay", db, "--kafka-brokers=a:1", "--log-level=loud"}, 1, "bad --log-level"},
 		{[]string{"relay", db, "--kafka-brokers=a:1", "--max-record-bytes=10"}, 1, "bad --max-record-bytes 10"},
 		{[]string{"relay", db, "--kafka-brokers=127.0.0.1:1"}, 1, "cannot reach Kafka at 127.0.0.1:1"},
+		{[]string{"relay", db, "--kafka-brokers=a:1", "--metrics-addr=9100"}, 1, `bad --metrics-addr "9100": use host:port or :port`},
+		{[]string{"relay", db, "--kafka-brokers=a:1", "--backlog-interval=-1s"}, 1, "bad --backlog-interval"},
 	}
 	for _, tt := range tests {
 		code, out := runCmd(t, tt.args...)

@@ -75,6 +75,11 @@ func parseRelay(args []string, stderr io.Writer) (relayOptions, error) {
 		return o, fmt.Errorf("bad --max-record-bytes %d: use 1024 to 1073741824, at most the topics' max.message.bytes", *maxRecord)
 	}
 	o.maxRecord, o.metricsAddr, o.cpuProfile, o.backlogEvery = *maxRecord, *metricsAddr, *cpuProfile, *backlog
+	if *metricsAddr != "" {
+		if _, port, err := net.SplitHostPort(*metricsAddr); err != nil || port == "" {
+			return o, fmt.Errorf("bad --metrics-addr %q: use host:port or :port, e.g. :9100", *metricsAddr)
+		}
+	}
 	if *backlog < 0 {
 		return o, fmt.Errorf("bad --backlog-interval %s: use a positive duration, or 0 for no backlog gauges", *backlog)
 	}
