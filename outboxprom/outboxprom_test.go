@@ -7,6 +7,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
+	dto "github.com/prometheus/client_model/go"
 
 	"github.com/firstunicorn/outbox/outboxprom"
 	"github.com/firstunicorn/outbox/relay"
@@ -62,12 +63,12 @@ outbox_relay_live_relays 2
 		t.Fatalf("commit_to_ack histogram: %d series", n)
 	}
 	for name, want := range map[string]uint64{"outbox_relay_commit_to_ack_seconds": 3, "outbox_relay_batch_size_events": 1} {
-		if got := histogramCount(t, reg, name); got != want {
+		if got := metric(t, reg, name).GetHistogram().GetSampleCount(); got != want {
 			t.Errorf("%s count = %d, want %d", name, got, want)
 		}
 	}
 	for _, name := range []string{"outbox_relay_last_publish_timestamp_seconds", "outbox_relay_last_lease_sync_timestamp_seconds"} {
-		if v := gaugeValue(t, reg, name); time.Since(time.Unix(int64(v), 0)) > time.Minute {
+		if v := metric(t, reg, name).GetGauge().GetValue(); time.Since(time.Unix(int64(v), 0)) > time.Minute {
 			t.Errorf("%s = %v, want about now", name, v)
 		}
 	}
@@ -77,7 +78,8 @@ outbox_relay_live_relays 2
 	}
 }
 
-func histogramCount(t *testing.T, g prometheus.Gatherer, name string) uint64 {
+// metric is the first series of family name in g.
+func metric(t *testing.T, g prometheus.Gatherer, name string) *dto.Metric {
 	t.Helper()
 	mfs, err := g.Gather()
 	if err != nil {
@@ -85,26 +87,11 @@ func histogramCount(t *testing.T, g prometheus.Gatherer, name string) uint64 {
 	}
 	for _, mf := range mfs {
 		if mf.GetName() == name {
-			return mf.GetMetric()[0].GetHistogram().GetSampleCount()
+			return mf.GetMetric()[0]
 		}
 	}
 	t.Fatalf("no %s", name)
-	return 0
-}
-
-func gaugeValue(t *testing.T, g prometheus.Gatherer, name string) float64 {
-	t.Helper()
-	mfs, err := g.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, mf := range mfs {
-		if mf.GetName() == name {
-			return mf.GetMetric()[0].GetGauge().GetValue()
-		}
-	}
-	t.Fatalf("no %s", name)
-	return 0
+	return nil
 }
 
 // value is the value of m's metric name (a gauge's or a counter's), gathered now.
@@ -112,18 +99,9 @@ func value(t *testing.T, m *outboxprom.Metrics, name string) float64 {
 	t.Helper()
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(m)
-	mfs, err := reg.Gather()
-	if err != nil {
-		t.Fatal(err)
+	s := metric(t, reg, name)
+	if c := s.GetCounter(); c != nil {
+		return c.GetValue()
 	}
-	for _, mf := range mfs {
-		if mf.GetName() == name {
-			if c := mf.GetMetric()[0].GetCounter(); c != nil {
-				return c.GetValue()
-			}
-			return mf.GetMetric()[0].GetGauge().GetValue()
-		}
-	}
-	t.Fatalf("no %s", name)
-	return 0
+	return s.GetGauge().GetValue()
 }

@@ -55,15 +55,7 @@ jaeger_up() {
 	die "Jaeger did not start within 30s (log: $logs/jaeger.log)"
 }
 
-jaeger_down() {
-	jaeger_running || return 0
-	local pid
-	pid=$(cat "$state/jaeger/pid")
-	log "stopping Jaeger (pid $pid)"
-	kill "$pid"
-	for _ in $(seq 1 20); do kill -0 "$pid" 2>/dev/null || return 0; sleep 0.5; done
-	kill -9 "$pid" 2>/dev/null || true
-}
+jaeger_down() { jaeger_running && stop_pid Jaeger "$state/jaeger/pid" 10 || true; }
 
 jaeger_env() {
 	echo "OUTBOX_JAEGER_QUERY_URL=http://127.0.0.1:$jaeger_query_port"

@@ -54,15 +54,7 @@ prometheus_up() {
 	die "Prometheus did not start within 30s (log: $logs/prometheus.log)"
 }
 
-prometheus_down() {
-	prometheus_running || return 0
-	local pid
-	pid=$(cat "$state/prometheus/pid")
-	log "stopping Prometheus (pid $pid)"
-	kill "$pid"
-	for _ in $(seq 1 20); do kill -0 "$pid" 2>/dev/null || return 0; sleep 0.5; done
-	kill -9 "$pid" 2>/dev/null || true
-}
+prometheus_down() { prometheus_running && stop_pid Prometheus "$state/prometheus/pid" 10 || true; }
 
 prometheus_env() {
 	echo "OUTBOX_PROMETHEUS_URL=http://127.0.0.1:$prometheus_port"

@@ -140,15 +140,7 @@ mariadb_running() {
 	grep -qa 'mariadbd' "/proc/$pid/cmdline" 2>/dev/null
 }
 
-mariadb_down() {
-	mariadb_running || return 0
-	local pid
-	pid=$(cat "$state/mariadb/mariadb.pid")
-	log "stopping MariaDB (pid $pid)"
-	kill "$pid"
-	for _ in $(seq 1 120); do kill -0 "$pid" 2>/dev/null || return 0; sleep 0.5; done
-	kill -9 "$pid" 2>/dev/null || true
-}
+mariadb_down() { mariadb_running && stop_pid MariaDB "$state/mariadb/mariadb.pid" 60 || true; }
 
 apt_install() {
 	log "installing $* from Debian's packages"
@@ -266,13 +258,16 @@ kafka_up() {
 	die "Kafka did not start within 60s (logs in $logs)"
 }
 
-kafka_down() {
-	kafka_running || return 0
+kafka_down() { kafka_running && stop_pid Kafka "$state/kafka/pid" 30 || true; }
+
+# stop_pid NAME PIDFILE SECONDS: SIGTERM the process, wait up to SECONDS for it to exit,
+# then SIGKILL it.
+stop_pid() {
 	local pid
-	pid=$(cat "$state/kafka/pid")
-	log "stopping Kafka (pid $pid)"
-	kill "$pid"
-	for _ in $(seq 1 60); do kill -0 "$pid" 2>/dev/null || return 0; sleep 0.5; done
+	pid=$(cat "$2")
+	log "stopping $1 (pid $pid)"
+	kill "$pid" 2>/dev/null || return 0
+	for _ in $(seq 1 $(($3 * 2))); do kill -0 "$pid" 2>/dev/null || return 0; sleep 0.5; done
 	kill -9 "$pid" 2>/dev/null || true
 }
 

@@ -65,6 +65,8 @@ func smoke(t *testing.T, db string) {
 		"drain.1_relay", "relay.peak_rss", "overhead.tx_0_events", "overhead.tx_1_events",
 		"latency.200_per_s.p50", "latency.200_per_s.p99", "latency.kafka_only_200_per_s.p50",
 		"scale.1_relays", "scale.2_relays", "remote.1_relays", "remote.2_relays", "remote_1_worker.2_relays",
+		"observability.drain_traced_off", "observability.drain_traced_on", "observability.drain_metrics",
+		"observability.write_traced_on",
 	} {
 		if got[name] <= 0 {
 			t.Errorf("row %s = %v, want a positive figure", name, got[name])

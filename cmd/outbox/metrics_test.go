@@ -1,7 +1,6 @@
 package main
 
 import (
-	"net"
 	"net/http"
 	"testing"
 	"time"
@@ -18,7 +17,7 @@ import (
 // and process's metrics are there too.
 func TestMetricsScrape(t *testing.T) {
 	c := newCluster(t, "postgres")
-	addr := freeAddr(t)
+	addr := testenv.FreeAddr(t)
 	p := c.relay("--metrics-addr", addr, "--lease-ttl", "3s", "--backlog-interval", "100ms")
 	const n = 200
 	l := c.write(4, 20, n, 0)
@@ -61,16 +60,6 @@ func TestMetricsScrape(t *testing.T) {
 		_ = resp.Body.Close()
 	}
 	p.stop(t, 20*time.Second)
-}
-
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
 }
 
 // scrape reads a Prometheus text exposition; nil before the server listens.

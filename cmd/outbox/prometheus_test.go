@@ -23,7 +23,7 @@ import (
 func TestPrometheusAlerts(t *testing.T) {
 	prom := testenv.NewPrometheus(t)
 	c := newCluster(t, "postgres")
-	addr, name := freeAddr(t), testenv.Name("prom")
+	addr, name := testenv.FreeAddr(t), testenv.Name("prom")
 	p := c.relay("--metrics-addr", addr, "--lease-ttl", "3s", "--backlog-interval", "200ms", "--max-attempts", "1")
 	prom.Scrape(t, name, addr)
 	waitQuery(t, prom, fmt.Sprintf(`up{test=%q}`, name), 1)

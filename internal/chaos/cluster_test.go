@@ -143,7 +143,7 @@ func (c *cluster) startRelay(i int, extra ...string) *proc {
 	if i < c.opt.ProxyKafka {
 		brokers = c.kafkaProxy.Addr()
 	}
-	metrics := freeAddr(c.t)
+	metrics := testenv.FreeAddr(c.t)
 	args := append([]string{"relay", "--database-url", c.dsn("chaos-relay", pg), "--kafka-brokers", brokers,
 		"--schema=" + c.schema, "--lease-ttl", c.opt.LeaseTTL.String(),
 		"--workers", fmt.Sprint(c.opt.Workers), "--batch-size", fmt.Sprint(c.opt.Batch),

@@ -5,7 +5,6 @@ package chaos
 import (
 	"errors"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -160,15 +159,4 @@ func stopService(t *testing.T, what, pidFile string, sig syscall.Signal) {
 			t.Fatalf("%s (pid %d) did not exit on %v", what, pid, sig)
 		}
 	}
-}
-
-// freeAddr is a loopback address with a port free right now, for a relay's metrics.
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
 }

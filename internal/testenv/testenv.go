@@ -7,6 +7,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"net"
 	"os"
 	"strings"
 	"testing"
@@ -174,4 +175,16 @@ func Drain(cl *kgo.Client, n int, quiet, timeout time.Duration) []*kgo.Record {
 		}
 	}
 	return recs
+}
+
+// FreeAddr is a loopback address whose port is free right now, for a server a test
+// starts (a relay's metrics).
+func FreeAddr(t testing.TB) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
 }
