@@ -61,7 +61,7 @@ func (r *Relay) publish(ctx context.Context, recs []Record, o *outcome) {
 		}
 		r.event(ev)
 	}
-	spans.end(recs, errs, acks, dead)
+	spans.end(acked, recs, errs, acks, dead)
 }
 
 // event reports one event's attempt to the Event hook.

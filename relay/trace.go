@@ -107,10 +107,10 @@ func (s sends) traceID(i int) string {
 	return ""
 }
 
-// end ends each span with its message's outcome: errs[i] nil means sent (at acks[i]
-// when the publisher reports it); dead[i] says the failure dead-letters the message.
-func (s sends) end(recs []Record, errs []error, acks []outbox.Ack, dead []bool) {
-	now := time.Now()
+// end ends each span, at now (when Publish returned), with its message's outcome: errs[i]
+// nil means sent (at acks[i] when the publisher reports it); dead[i] says the failure
+// dead-letters the message.
+func (s sends) end(now time.Time, recs []Record, errs []error, acks []outbox.Ack, dead []bool) {
 	for i, span := range s.spans {
 		if span == nil {
 			continue

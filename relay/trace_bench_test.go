@@ -5,6 +5,7 @@ import (
 	"io"
 	"log/slog"
 	"testing"
+	"time"
 
 	"go.opentelemetry.io/otel"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
@@ -41,7 +42,7 @@ func BenchmarkSendSpans(b *testing.B) {
 				for i := range msgs {
 					msgs[i] = recs[i].Message
 				}
-				r.startSends(ctx, msgs, attempts).end(recs, errs, acks, dead)
+				r.startSends(ctx, msgs, attempts).end(time.Now(), recs, errs, acks, dead)
 			}
 			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*n), "ns/event")
 		})

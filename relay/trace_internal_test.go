@@ -5,6 +5,7 @@ import (
 	"io"
 	"log/slog"
 	"testing"
+	"time"
 
 	"go.opentelemetry.io/otel/trace/noop"
 
@@ -30,5 +31,5 @@ func TestSendsWithoutSDK(t *testing.T) {
 	if got := []string{s.traceID(0), s.traceID(1), s.traceID(2)}; got[0] != "4bf92f3577b34da6a3ce929d0e0e4736" || got[1] != "" || got[2] != got[0] {
 		t.Fatalf("trace ids %q", got)
 	}
-	s.end(make([]Record, len(msgs)), make([]error, len(msgs)), nil, make([]bool, len(msgs)))
+	s.end(time.Now(), make([]Record, len(msgs)), make([]error, len(msgs)), nil, make([]bool, len(msgs)))
 }

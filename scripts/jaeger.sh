@@ -25,11 +25,7 @@ jaeger_fetch() {
 	rm -rf "$mod"
 }
 
-jaeger_running() {
-	local pid
-	pid=$(cat "$state/jaeger/pid" 2>/dev/null) || return 1
-	grep -qa "$jaeger_bin" "/proc/$pid/cmdline" 2>/dev/null
-}
+jaeger_running() { pid_running "$state/jaeger/pid" "$jaeger_bin"; }
 
 jaeger_up() {
 	jaeger_fetch

@@ -9,11 +9,7 @@
 
 prometheus_port=${OUTBOX_PROMETHEUS_PORT:-59090}
 
-prometheus_running() {
-	local pid
-	pid=$(cat "$state/prometheus/pid" 2>/dev/null) || return 1
-	grep -qa 'prometheus' "/proc/$pid/cmdline" 2>/dev/null
-}
+prometheus_running() { pid_running "$state/prometheus/pid" prometheus; }
 
 prometheus_config() {
 	local dir=$state/prometheus

@@ -134,11 +134,7 @@ mariadb_up() {
 
 mariadb_sql() { mariadb --no-defaults --socket="$state/mariadb/mariadb.sock" -uroot -e "$1"; }
 
-mariadb_running() {
-	local pid
-	pid=$(cat "$state/mariadb/mariadb.pid" 2>/dev/null) || return 1
-	grep -qa 'mariadbd' "/proc/$pid/cmdline" 2>/dev/null
-}
+mariadb_running() { pid_running "$state/mariadb/mariadb.pid" mariadbd; }
 
 mariadb_down() { mariadb_running && stop_pid MariaDB "$state/mariadb/mariadb.pid" 60 || true; }
 
@@ -223,11 +219,14 @@ kafka_start() {
 	disown
 }
 
-kafka_running() {
+kafka_running() { pid_running "$state/kafka/pid" kafka.Kafka; }
+
+# pid_running PIDFILE PATTERN: the pid file names a live process whose command line has
+# PATTERN. A pid file left by a killed process may name another that reuses its pid.
+pid_running() {
 	local pid
-	pid=$(cat "$state/kafka/pid" 2>/dev/null) || return 1
-	# A pid file left by a killed broker may name a process that reuses its pid.
-	grep -qa 'kafka.Kafka' "/proc/$pid/cmdline" 2>/dev/null
+	pid=$(cat "$1" 2>/dev/null) || return 1
+	grep -qa "$2" "/proc/$pid/cmdline" 2>/dev/null
 }
 
 port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
