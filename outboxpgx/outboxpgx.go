@@ -176,3 +176,12 @@ type conn struct {
 }
 
 func (c conn) Close() error { c.c.Release(); return nil }
+
+// ConnString is the pool's connection string, from which WAL mode's stream opens its
+// replication connection when Store.Stream is given none.
+func (d *Driver) ConnString() string {
+	if d == nil || d.pool == nil {
+		return ""
+	}
+	return d.pool.Config().ConnString()
+}

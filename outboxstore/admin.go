@@ -12,12 +12,19 @@ import (
 )
 
 // Migrate creates the outbox's tables, or brings them to the latest version, and
-// returns the versions it applied (none when already current). It is safe to run
+// returns the versions it applied (none when already current). In WAL mode it also
+// creates the publication and the replication slot, unless they exist; run it before
+// the first Write, since a slot sees only what is written after it was created. It is safe to run
 // concurrently and again: migrators wait for each other and apply each version once.
 func (s *Store[TTx]) Migrate(ctx context.Context) ([]int, error) {
 	applied, err := s.d.Migrate(ctx, s.db)
 	if err != nil {
 		return nil, fmt.Errorf("outbox: migrate %s: %w", s.Table(), err)
+	}
+	if s.wal != nil {
+		if err := s.wal.Setup(ctx, s.db); err != nil {
+			return applied, fmt.Errorf("outbox: migrate %s: WAL mode: %w", s.Table(), err)
+		}
 	}
 	return applied, nil
 }
@@ -33,6 +40,9 @@ func (s *Store[TTx]) Check(ctx context.Context) error {
 	if err := sqldb.QueryRow(ctx, s.db, s.q["version"], nil, &version); err != nil || version == 0 {
 		return fmt.Errorf("outbox: check %s: %w: the outbox is not migrated (%v): run 'outbox migrate' or Store.Migrate",
 			s.Table(), ErrNotMigrated, err)
+	}
+	if s.wal != nil {
+		return s.checkSlot(ctx)
 	}
 	return nil
 }
@@ -120,12 +130,16 @@ func (s *Store[TTx]) Dead(ctx context.Context, limit int) ([]DeadEvent, error) {
 }
 
 // Retry returns dead events to pending with a fresh attempt count: the one with id, or
-// all when id is uuid.Nil. It returns how many it requeued.
+// all when id is uuid.Nil. It returns how many it requeued. In WAL mode it emits them
+// into the stream again, in the order they died, and deletes their rows.
 func (s *Store[TTx]) Retry(ctx context.Context, id uuid.UUID) (int64, error) {
 	var (
 		n   int64
 		err error
 	)
+	if s.wal != nil {
+		return s.retryWAL(ctx, id)
+	}
 	if id == uuid.Nil {
 		n, err = sqldb.Exec(ctx, s.db, s.q["retry_all"])
 	} else {

@@ -57,6 +57,12 @@ type Config struct {
 	Table string
 	// Limits bounds keys, payloads and headers. Zero fields take outbox's defaults.
 	Limits outbox.Limits
+	// Mode is how events travel from Write to the relay: TableMode (the default) or
+	// WALMode (PostgreSQL only).
+	Mode Mode
+	// Slot and Publication name WAL mode's logical replication slot and publication.
+	// Default: the table's name. Same rules as Table, up to 63 characters.
+	Slot, Publication string
 }
 
 // Store is an outbox in a database: Write adds messages inside the caller's
@@ -71,6 +77,7 @@ type Store[TTx any] struct {
 	d        dialect
 	q        sqldb.Queries
 	limits   outbox.Limits
+	wal      *postgres.WAL // WAL mode; nil in table mode
 }
 
 var _ relay.Store = (*Store[any])(nil)
@@ -101,7 +108,19 @@ func New[TTx any](drv Driver[TTx], cfg *Config) (*Store[TTx], error) {
 			return nil, fmt.Errorf("outbox: %s dialect lacks query %s", drv.Database(), name)
 		}
 	}
-	return &Store[TTx]{drv: drv, db: db, database: drv.Database(), d: d, q: q, limits: cfg.Limits.WithDefaults()}, nil
+	wal, err := newWAL(drv.Database(), d, cfg)
+	if err != nil {
+		return nil, err
+	}
+	return &Store[TTx]{drv: drv, db: db, database: drv.Database(), d: d, q: q, limits: cfg.Limits.WithDefaults(), wal: wal}, nil
+}
+
+// Mode is how the store's events travel to the relay.
+func (s *Store[TTx]) Mode() Mode {
+	if s.wal != nil {
+		return WALMode
+	}
+	return TableMode
 }
 
 // Database is the database the store runs on.

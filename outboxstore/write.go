@@ -11,7 +11,8 @@ import (
 )
 
 // Write stores msgs through tx, the transaction of the domain change: they are
-// published once it commits and never if it rolls back. All messages are validated
+// published once it commits and never if it rolls back. In WAL mode they are logical
+// decoding messages in tx's WAL, in one statement, rather than rows. All messages are validated
 // first, then written in one statement (one round trip; more only for very many), so
 // either all are stored or none. Empty IDs become UUIDv7s and a zero OccurredAt
 // becomes now.
@@ -41,7 +42,12 @@ func (s *Store[TTx]) Write(ctx context.Context, tx TTx, msgs ...outbox.Message) 
 			return fmt.Errorf("outbox: write: message %d: %w", i, err)
 		}
 	}
-	if err := s.d.Insert(ctx, q, rows); err != nil {
+	if s.wal != nil {
+		err = s.wal.Emit(ctx, q, rows, 0)
+	} else {
+		err = s.d.Insert(ctx, q, rows)
+	}
+	if err != nil {
 		return fmt.Errorf("outbox: write %d messages: %w", len(msgs), err)
 	}
 	return nil

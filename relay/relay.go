@@ -33,6 +33,9 @@ type Relay struct {
 	retry  backoff
 	wake   *waker
 	tracer trace.Tracer
+
+	stream   Stream      // WAL mode (NewStream); nil for a Store
+	attached atomic.Bool // WAL mode: this relay reads the stream
 }
 
 // New validates cfg and returns a relay from store to pub.
@@ -40,11 +43,20 @@ func New(store Store, pub outbox.Publisher, cfg *Config) (*Relay, error) {
 	if store == nil || pub == nil {
 		return nil, fmt.Errorf("%w: relay: store and publisher are required", outbox.ErrInvalidConfig)
 	}
+	r, err := newRelay(pub, cfg)
+	if err != nil {
+		return nil, err
+	}
+	r.store = store
+	return r, nil
+}
+
+func newRelay(pub outbox.Publisher, cfg *Config) (*Relay, error) {
 	c, err := cfg.withDefaults()
 	if err != nil {
 		return nil, err
 	}
-	r := &Relay{store: store, pub: pub, cfg: c, log: c.Logger.With("relay", c.ID), synced: make(chan struct{}),
+	r := &Relay{pub: pub, cfg: c, log: c.Logger.With("relay", c.ID), synced: make(chan struct{}),
 		retry: backoff{base: c.Backoff, max: c.MaxBackoff}, wake: newWaker()}
 	tp := c.TracerProvider
 	if tp == nil {
@@ -63,6 +75,9 @@ func (r *Relay) ID() string { return r.cfg.ID }
 // over at once, and returns nil. Errors from the database or the broker are logged and
 // retried with backoff; Run returns an error only for what retrying cannot fix.
 func (r *Relay) Run(ctx context.Context) error {
+	if r.stream != nil {
+		return r.runStream(ctx)
+	}
 	r.log.Info("relay started", "batch_size", r.cfg.BatchSize, "workers", r.cfg.Workers, "lease_ttl", r.cfg.LeaseTTL)
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return r.leaseLoop(gctx) })

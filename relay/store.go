@@ -85,6 +85,9 @@ type Record struct {
 	// clock (PostgreSQL: the transaction's start).
 	WrittenAt time.Time
 	Message   outbox.Message
+	// Redelivered marks a record of a Stream that an operator's retry sent again after
+	// it was dead-lettered; under HoldKeyOnDead it releases its key.
+	Redelivered bool
 	// DecodeErr is set when the stored row could not be turned into a Message (a row
 	// inserted by hand with bad headers, say); the relay dead-letters it at once.
 	DecodeErr error

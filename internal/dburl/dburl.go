@@ -31,6 +31,10 @@ type Store interface {
 	Dead(ctx context.Context, limit int) ([]outboxstore.DeadEvent, error)
 	Retry(ctx context.Context, id uuid.UUID) (int64, error)
 	PurgeDead(ctx context.Context, age time.Duration) (int64, error)
+	Mode() outboxstore.Mode
+	Stream(connString string) (relay.Stream, error)
+	Slot(ctx context.Context) (outboxstore.Slot, error)
+	RecreateSlot(ctx context.Context) (string, error)
 }
 
 // Outbox is a store opened from a URL, with its connections.

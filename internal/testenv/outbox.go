@@ -44,7 +44,11 @@ type Outbox struct {
 // NewOutbox creates a migrated outbox with limits lim on db, removed when the test ends.
 func NewOutbox(t testing.TB, db string, lim outbox.Limits) *Outbox {
 	t.Helper()
-	cfg := &outboxstore.Config{Limits: lim}
+	return newOutbox(t, db, &outboxstore.Config{Limits: lim})
+}
+
+func newOutbox(t testing.TB, db string, cfg *outboxstore.Config) *Outbox {
+	t.Helper()
 	var url string
 	switch db {
 	case "postgres":

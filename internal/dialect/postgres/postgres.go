@@ -13,7 +13,7 @@ import (
 	"github.com/firstunicorn/outbox/internal/sqldb"
 )
 
-//go:embed queries.sql migrations/*.sql
+//go:embed queries.sql wal.sql migrations/*.sql
 var files embed.FS
 
 // Dialect is one PostgreSQL outbox: its names and statements.
@@ -57,7 +57,7 @@ func newNames(schema, table string) (sqldb.Names, error) {
 	tag := fmt.Sprintf("outbox-batch:%08x", sum)
 	return sqldb.Names{Schema: schema, Table: table, Qualified: q(table), Vars: sqldb.Vars{
 		"schema": quote(schema), "table": q(table), "leases": q(table + "_leases"), "relays": q(table + "_relays"),
-		"migrations":  q(table + "_migrations"),
+		"migrations": q(table + "_migrations"), "wal_slots": q(table + "_wal_slots"),
 		"name_id_key": quote(table + "_id_key"), "name_claim_idx": quote(table + "_claim_idx"),
 		"name_blocked_idx": quote(table + "_blocked_idx"), "name_dead_idx": quote(table + "_dead_idx"),
 		"name_published_idx": quote(table + "_published_idx"),

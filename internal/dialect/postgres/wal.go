@@ -1,0 +1,249 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/firstunicorn/outbox"
+	"github.com/firstunicorn/outbox/internal/sqldb"
+	"github.com/firstunicorn/outbox/internal/walenvelope"
+	"github.com/firstunicorn/outbox/relay"
+)
+
+// WAL is WAL mode on one PostgreSQL outbox: events are logical decoding messages read
+// from a replication slot, and the outbox table keeps only their dead letters.
+type WAL struct {
+	q                       sqldb.Queries
+	Slot, Publication       string
+	Prefix, HeartbeatPrefix string
+}
+
+// WAL validates the names of the outbox's slot and publication (empty = the table's
+// name) and loads WAL mode's statements.
+func (d *Dialect) WAL(slot, publication string) (*WAL, error) {
+	n := d.Names()
+	if slot == "" {
+		slot = n.Table
+	}
+	if publication == "" {
+		publication = n.Table
+	}
+	if err := sqldb.CheckIdent("Slot", slot, 63, ""); err != nil {
+		return nil, err
+	}
+	if err := sqldb.CheckIdent("Publication", publication, 63, ""); err != nil {
+		return nil, err
+	}
+	b, err := files.ReadFile("wal.sql")
+	if err != nil {
+		return nil, err
+	}
+	q, err := sqldb.LoadQueries(string(b), n.Vars, sqldb.Dollar,
+		"emit", "heartbeat", "dead_letter", "dead_keys", "take_dead", "slot", "create_slot", "record_slot", "drop_slot",
+		"publication_exists", "wal_level")
+	if err != nil {
+		return nil, fmt.Errorf("wal.sql: %w", err)
+	}
+	prefix := n.Schema + "." + n.Table
+	return &WAL{q: q, Slot: slot, Publication: publication, Prefix: prefix, HeartbeatPrefix: prefix + ":heartbeat"}, nil
+}
+
+// Emit writes msgs, already validated, into q's transaction as logical messages.
+func (w *WAL) Emit(ctx context.Context, q sqldb.Querier, msgs []outbox.Message, flags byte) error {
+	contents := make([][]byte, len(msgs))
+	for i := range msgs {
+		contents[i] = walenvelope.Encode(nil, &msgs[i], flags)
+	}
+	_, err := sqldb.Exec(ctx, q, w.q["emit"], w.Prefix, contents)
+	return err
+}
+
+// Heartbeat emits a message outside any transaction, so the slot moves on a quiet database.
+func (w *WAL) Heartbeat(ctx context.Context, db sqldb.Querier) error {
+	var lsn string
+	return sqldb.QueryRow(ctx, db, w.q["heartbeat"], []any{w.HeartbeatPrefix}, &lsn)
+}
+
+// SlotStatus is the slot as the server sees it.
+type SlotStatus struct {
+	// WALStatus is pg_replication_slots.wal_status: reserved, extended, unreserved, or
+	// lost (invalidated); empty when the slot does not exist.
+	WALStatus string
+	Active    bool
+	ActivePID int64
+	// LagBytes is the WAL between the server's position and what the relay confirmed.
+	LagBytes int64
+	// SafeWALSize is how much more WAL may be written before the slot is invalidated
+	// (-1 when max_slot_wal_keep_size is unlimited).
+	SafeWALSize int64
+	// Recorded is whether this outbox created the slot.
+	Recorded bool
+}
+
+// Status reads the slot's state.
+func (w *WAL) Status(ctx context.Context, db sqldb.Querier) (SlotStatus, error) {
+	var s SlotStatus
+	err := sqldb.QueryRow(ctx, db, w.q["slot"], []any{w.Slot}, &s.WALStatus, &s.Active, &s.ActivePID, &s.LagBytes, &s.SafeWALSize, &s.Recorded)
+	return s, err
+}
+
+// Setup creates the publication and the slot unless they exist. It refuses a slot that
+// was invalidated, or that it once created and is gone, with relay.ErrStreamLost: a fresh
+// slot would start after the events the old one held, so it is the operator's call
+// (Recreate), never done silently.
+func (w *WAL) Setup(ctx context.Context, db sqldb.DB) error {
+	var level string
+	if err := sqldb.QueryRow(ctx, db, w.q["wal_level"], nil, &level); err != nil {
+		return err
+	}
+	if level != "logical" {
+		return fmt.Errorf("%w: WAL mode needs wal_level = logical (the server has %s): set it in postgresql.conf and restart PostgreSQL",
+			sqldb.ErrUnsupported, level)
+	}
+	var exists bool
+	if err := sqldb.QueryRow(ctx, db, w.q["publication_exists"], []any{w.Publication}, &exists); err != nil {
+		return err
+	}
+	if !exists { // an empty publication: pgoutput needs one, and messages need no table
+		if _, err := db.Exec(ctx, `CREATE PUBLICATION "`+w.Publication+`"`); err != nil && !isCode(err, "42710") {
+			return fmt.Errorf("create publication %s: %w", w.Publication, err)
+		}
+	}
+	st, err := w.Status(ctx, db)
+	if err != nil {
+		return err
+	}
+	switch {
+	case st.WALStatus == "lost":
+		return fmt.Errorf("%w: replication slot %s was invalidated (wal_status lost): PostgreSQL removed WAL it still needed, "+
+			"so events written while the relay was behind are gone from it. Recover what the source of truth can re-send, then "+
+			"run 'outbox migrate --mode wal --recreate-slot' to start a new slot from now; raise max_slot_wal_keep_size "+
+			"or keep the relay running to avoid it", relay.ErrStreamLost, w.Slot)
+	case st.WALStatus == "" && st.Recorded:
+		return fmt.Errorf("%w: replication slot %s, created by this outbox, no longer exists (dropped by hand?): events "+
+			"written since it went are not in any slot. Recover what the source of truth can re-send, then run "+
+			"'outbox migrate --mode wal --recreate-slot'", relay.ErrStreamLost, w.Slot)
+	case st.WALStatus == "":
+		_, err := w.create(ctx, db)
+		return err
+	}
+	return nil
+}
+
+// Recreate drops the slot, if any, and creates it again from the server's current
+// position; it returns that position. Events the old slot held and the relay had not
+// confirmed are skipped.
+func (w *WAL) Recreate(ctx context.Context, db sqldb.DB) (string, error) {
+	if _, err := sqldb.Exec(ctx, db, w.q["drop_slot"], w.Slot); err != nil {
+		return "", fmt.Errorf("drop slot %s: %w", w.Slot, err)
+	}
+	return w.create(ctx, db)
+}
+
+func (w *WAL) create(ctx context.Context, db sqldb.DB) (string, error) {
+	var lsn string
+	if err := sqldb.QueryRow(ctx, db, w.q["create_slot"], []any{w.Slot}, &lsn); err != nil {
+		if isCode(err, "42710") { // another relay or migrator created it first
+			return "", nil
+		}
+		return "", fmt.Errorf("create replication slot %s (the role needs REPLICATION; max_replication_slots may be reached): %w", w.Slot, err)
+	}
+	_, err := sqldb.Exec(ctx, db, w.q["record_slot"], w.Slot, lsn)
+	return lsn, err
+}
+
+func isCode(err error, code string) bool {
+	var pgErr *pgconn.PgError
+	return errors.As(err, &pgErr) && pgErr.Code == code
+}
+
+// DeadLetter stores m as a dead event with its attempts and the reason.
+func (w *WAL) DeadLetter(ctx context.Context, db sqldb.Querier, m *outbox.Message, written time.Time, attempts int, reason string) error {
+	_, err := sqldb.Exec(ctx, db, w.q["dead_letter"], m.ID, m.Topic, m.Key, m.Type, m.AggregateType, m.AggregateID,
+		sqldb.PayloadArg(m.Payload), sqldb.EncodeHeaders(m.Headers), m.OccurredAt, written, attempts, reason)
+	return err
+}
+
+// DeadKeys lists the keys that have a dead event.
+func (w *WAL) DeadKeys(ctx context.Context, db sqldb.Querier) ([][]byte, error) {
+	sql, args := w.q["dead_keys"].Bind()
+	rows, err := db.Query(ctx, sql, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var keys [][]byte
+	for rows.Next() {
+		var k []byte
+		if err := rows.Scan(&k); err != nil {
+			return nil, err
+		}
+		keys = append(keys, k)
+	}
+	return keys, rows.Err()
+}
+
+// Retry emits the dead events (one, or all for uuid.Nil) again, marked as redelivered,
+// in the order they died, and removes them from the table in the same transaction.
+func (w *WAL) Retry(ctx context.Context, db sqldb.DB, id uuid.UUID) (int64, error) {
+	tx, err := db.Begin(ctx, sqldb.TxOptions{})
+	if err != nil {
+		return 0, err
+	}
+	defer func() { _ = tx.Rollback(context.WithoutCancel(ctx)) }()
+	var arg any
+	if id != uuid.Nil {
+		arg = id
+	}
+	msgs, err := w.takeDead(ctx, tx, arg)
+	if err != nil || len(msgs) == 0 {
+		return 0, err
+	}
+	if err := w.Emit(ctx, tx, msgs, walenvelope.FlagRedelivered); err != nil {
+		return 0, err
+	}
+	return int64(len(msgs)), tx.Commit(ctx)
+}
+
+func (w *WAL) takeDead(ctx context.Context, tx sqldb.Querier, id any) ([]outbox.Message, error) {
+	sql, args := w.q["take_dead"].Bind(id)
+	rows, err := tx.Query(ctx, sql, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	type dead struct {
+		seq int64
+		m   outbox.Message
+	}
+	var ds []dead
+	for rows.Next() {
+		var (
+			d       dead
+			headers string
+		)
+		if err := rows.Scan(&d.seq, &d.m.ID, &d.m.Topic, &d.m.Key, &d.m.Type, &d.m.AggregateType, &d.m.AggregateID,
+			&d.m.Payload, &headers, &d.m.OccurredAt); err != nil {
+			return nil, err
+		}
+		if d.m.Headers, err = sqldb.DecodeHeaders(headers); err != nil {
+			return nil, err
+		}
+		ds = append(ds, d)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	slices.SortFunc(ds, func(a, b dead) int { return int(a.seq - b.seq) })
+	msgs := make([]outbox.Message, len(ds))
+	for i := range ds {
+		msgs[i] = ds[i].m
+	}
+	return msgs, nil
+}

@@ -1,0 +1,57 @@
+-- The statements of WAL mode: events travel as logical decoding messages
+-- (pg_logical_emit_message) and are read from a replication slot; the outbox table
+-- holds only dead letters. $n are as in queries.sql.
+
+-- name: emit
+-- One statement for all of a Write's events, in order: the aggregate reads unnest's rows
+-- one after the other and emits each into the caller's transaction, so they reach the
+-- slot at its commit and never if it rolls back.
+SELECT count(pg_logical_emit_message(true, $1, c)) FROM unnest($2::bytea[]) AS c;
+
+-- name: heartbeat
+-- A message outside any transaction, which moves a quiet database's slot forward.
+SELECT pg_logical_emit_message(false, $1, '')::text;
+
+-- name: dead_letter
+-- An event the relay gave up on, kept where table mode keeps its dead letters. After a
+-- crash the relay reads the event again; its id is already here.
+INSERT INTO {{table}} (id, topic, key, event_type, aggregate_type, aggregate_id, payload, headers,
+	occurred_at, created_at, status, attempts, last_error)
+VALUES ($1::uuid, $2, $3, $4, $5, $6, $7, $8::jsonb, $9, $10, 'dead', $11, $12)
+ON CONFLICT (id) DO NOTHING;
+
+-- name: dead_keys
+-- Keys held back while one of their events is dead (HoldKeyOnDead). Uses the dead index.
+SELECT DISTINCT key FROM {{table}} WHERE status = 'dead' AND key IS NOT NULL;
+
+-- name: take_dead
+-- An operator's retry in WAL mode: the dead events ($1 one id, or NULL for all) leave the
+-- table and are emitted again in the same transaction, in the order they died.
+DELETE FROM {{table}} WHERE seq IN (
+	SELECT seq FROM {{table}} WHERE status = 'dead' AND ($1::uuid IS NULL OR id = $1::uuid) FOR UPDATE)
+RETURNING seq, id, topic, key, event_type, aggregate_type, aggregate_id, payload, headers::text, occurred_at;
+
+-- name: slot
+-- The slot as the server sees it. Lag is the WAL it holds past what the relay confirmed.
+SELECT coalesce(wal_status, ''), coalesce(active, false), coalesce(active_pid, 0),
+	coalesce(pg_wal_lsn_diff(pg_current_wal_lsn(), confirmed_flush_lsn), 0)::bigint,
+	coalesce(safe_wal_size, -1),
+	EXISTS (SELECT 1 FROM {{wal_slots}} WHERE slot = $1)
+FROM (SELECT 1) one LEFT JOIN pg_replication_slots ON slot_name = $1 AND database = current_database();
+
+-- name: create_slot
+SELECT lsn::text FROM pg_create_logical_replication_slot($1, 'pgoutput');
+
+-- name: record_slot
+INSERT INTO {{wal_slots}} (slot, created_lsn) VALUES ($1, $2::pg_lsn)
+ON CONFLICT (slot) DO UPDATE SET created_at = now(), created_lsn = excluded.created_lsn;
+
+-- name: drop_slot
+SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots
+WHERE slot_name = $1 AND database = current_database();
+
+-- name: publication_exists
+SELECT EXISTS (SELECT 1 FROM pg_publication WHERE pubname = $1);
+
+-- name: wal_level
+SELECT current_setting('wal_level');

@@ -1,0 +1,199 @@
+package walstream
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync/atomic"
+	"time"
+
+	"github.com/jackc/pglogrepl"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgproto3"
+)
+
+// Event is one outbox message read from the slot.
+type Event struct {
+	// Content is the message's envelope (internal/walenvelope), a copy the relay keeps.
+	Content []byte
+	// Committed is when its transaction committed.
+	Committed time.Time
+	// LSN is the message's position in the WAL.
+	LSN pglogrepl.LSN
+}
+
+// item is an event, or a marker: once every item before it is handled, confirming Pos
+// loses nothing, because PostgreSQL re-sends every transaction that commits after it.
+type item struct {
+	event *Event
+	pos   pglogrepl.LSN
+}
+
+// Reader is an attached slot. Its goroutine owns the connection: it decodes the stream
+// into items and reports the confirmed position; Next and Confirm are for one caller.
+type Reader struct {
+	conn      *pgconn.PgConn
+	opt       Options
+	items     chan item // closed when the goroutine ends, after err is set
+	err       error
+	confirmed atomic.Uint64
+	cancel    context.CancelFunc
+	done      chan struct{}
+}
+
+// Open waits until no other relay reads the slot, then starts streaming from the
+// slot's confirmed position. ctx bounds the wait and the start only.
+func Open(ctx context.Context, connString string, o Options) (*Reader, error) {
+	conn, err := connect(ctx, connString, &o)
+	if err != nil {
+		return nil, err
+	}
+	if err := start(ctx, conn, &o); err != nil {
+		conn.Close(context.Background())
+		return nil, err
+	}
+	rctx, cancel := context.WithCancel(context.Background())
+	r := &Reader{conn: conn, opt: o, items: make(chan item, o.Buffer), cancel: cancel, done: make(chan struct{})}
+	go r.run(rctx)
+	return r, nil
+}
+
+// Next returns the next events in commit order, at most max, waiting for the first, and
+// the position to confirm once they (and all before them) are handled: the end of the
+// last transaction among them, or 0 when none ended. Its error is the stream's end.
+func (r *Reader) Next(ctx context.Context, max int) ([]Event, pglogrepl.LSN, error) {
+	var (
+		events  []Event
+		through pglogrepl.LSN
+	)
+	add := func(it item) {
+		if it.event != nil {
+			events = append(events, *it.event)
+		} else {
+			through = it.pos
+		}
+	}
+	select {
+	case it, ok := <-r.items:
+		if !ok {
+			return nil, 0, r.err
+		}
+		add(it)
+	case <-ctx.Done():
+		return nil, 0, ctx.Err()
+	}
+	for len(events) < max {
+		select {
+		case it, ok := <-r.items:
+			if !ok {
+				return events, through, nil // the error comes with the next call
+			}
+			add(it)
+			continue
+		default:
+		}
+		break
+	}
+	return events, through, nil
+}
+
+// Confirm records that everything up to pos is handled; the goroutine reports it to
+// the server within 100 ms.
+func (r *Reader) Confirm(pos pglogrepl.LSN) {
+	for {
+		old := r.confirmed.Load()
+		if uint64(pos) <= old || r.confirmed.CompareAndSwap(old, uint64(pos)) {
+			return
+		}
+	}
+}
+
+// Close reports the confirmed position and ends the session, which frees the slot and
+// the lock for a standby at once.
+func (r *Reader) Close() {
+	r.cancel()
+	<-r.done
+	if c := r.confirmed.Load(); c > 0 && !r.conn.IsClosed() {
+		_ = pglogrepl.SendStandbyStatusUpdate(context.Background(), r.conn, pglogrepl.StandbyStatusUpdate{WALWritePosition: pglogrepl.LSN(c)})
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	_ = r.conn.Close(ctx)
+}
+
+// run reads the stream until ctx ends or the connection fails.
+func (r *Reader) run(ctx context.Context) {
+	defer close(r.done)
+	defer close(r.items)
+	st := status{r: r, last: time.Now()}
+	var (
+		inTxn     bool
+		committed time.Time
+		window    time.Time
+	)
+	// A read deadline rather than a context per read: the loop wakes every 100 ms to
+	// report the position, and a timed-out read leaves the connection usable.
+	stop := context.AfterFunc(ctx, func() { _ = r.conn.Conn().SetReadDeadline(time.Now()) })
+	defer stop()
+	for {
+		if now := time.Now(); now.After(window) {
+			window = now.Add(100 * time.Millisecond)
+			_ = r.conn.Conn().SetReadDeadline(window)
+		}
+		msg, err := r.conn.ReceiveMessage(context.Background())
+		if ctx.Err() != nil {
+			return
+		}
+		if err == nil {
+			err = st.maybeSend(false)
+		}
+		if err != nil {
+			if pgconn.Timeout(err) {
+				continue
+			}
+			r.err = fmt.Errorf("walstream: slot %s: %w", r.opt.Slot, err)
+			return
+		}
+		var it *item
+		switch m := msg.(type) {
+		case *pgproto3.CopyData:
+			it, err = r.decode(m.Data, &inTxn, &committed, &st)
+		case *pgproto3.ErrorResponse:
+			err = pgconn.ErrorResponseToPgError(m)
+		case *pgproto3.CopyDone:
+			err = errors.New("server ended the stream")
+		}
+		if err == nil && it != nil && !r.emit(ctx, *it, &st) {
+			return
+		}
+		if err != nil {
+			r.err = fmt.Errorf("walstream: slot %s: %w", r.opt.Slot, err)
+			return
+		}
+	}
+}
+
+// emit hands it to Next, reporting the position meanwhile so that a relay held up by
+// Kafka does not look like a dead reader to the server.
+func (r *Reader) emit(ctx context.Context, it item, st *status) bool {
+	select {
+	case r.items <- it:
+		return true
+	default:
+	}
+	tick := time.NewTicker(r.opt.StatusInterval)
+	defer tick.Stop()
+	for {
+		select {
+		case r.items <- it:
+			return true
+		case <-ctx.Done():
+			return false
+		case <-tick.C:
+			if err := st.maybeSend(true); err != nil {
+				r.err = err
+				return false
+			}
+		}
+	}
+}

@@ -1,0 +1,161 @@
+package relay
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/firstunicorn/outbox"
+)
+
+// deliver publishes recs, a stretch of the stream, until each is sent or dead-lettered,
+// in rounds: a round publishes what is left, in order, and what failed transiently (or
+// permanently, fewer than MaxAttempts times) or was skipped behind a failed record of its
+// key goes to the next round after a backoff. Nothing later in the stream moves on
+// meanwhile, so no key is ever reordered. It returns an error when ctx ends between
+// rounds, or dead letters cannot be stored: the stretch is then left unconfirmed.
+func (r *Relay) deliver(ctx context.Context, rd StreamReader, recs []Record, h *holds) error {
+	start := time.Now()
+	stats := BatchStats{Claimed: len(recs)}
+	defer func() {
+		stats.Duration = time.Since(start)
+		if r.cfg.Hooks.Batch != nil {
+			r.cfg.Hooks.Batch(stats)
+		}
+	}()
+	finish, cancel := context.WithTimeout(context.WithoutCancel(ctx), r.cfg.ShutdownTimeout+r.cfg.PublishTimeout)
+	defer cancel()
+	pending := recs
+	for len(pending) > 0 {
+		var dead deadLetters
+		send := make([]Record, 0, len(pending))
+		for _, rec := range pending {
+			switch {
+			case rec.DecodeErr != nil:
+				dead.add(rec, fmt.Sprintf("%v: malformed event: %v", outbox.ErrPermanent, rec.DecodeErr))
+				r.event(EventStats{Topic: rec.Message.Topic, Outcome: Dead, Failure: Malformed, Attempt: rec.Attempts + 1})
+			case h.holds(&rec):
+				dead.add(rec, "held: an earlier event of its key is dead-lettered (HoldKeyOnDead); retry them together")
+				r.event(EventStats{Topic: rec.Message.Topic, Outcome: Dead, Attempt: rec.Attempts + 1})
+			default:
+				rec.Seq = int64(len(send))
+				send = append(send, rec)
+			}
+		}
+		var o outcome
+		if len(send) > 0 {
+			r.publish(finish, send, &o)
+		}
+		stats.Published += len(o.published)
+		retry := r.sortFailed(send, &o, &dead, &stats)
+		if err := dead.store(finish, rd, h); err != nil {
+			return err
+		}
+		stats.Dead += len(dead.recs)
+		if len(retry) == 0 {
+			r.retry.ok()
+			return nil
+		}
+		r.retry.fail()
+		r.log.Warn("publish failed, retrying in order", "failed", len(retry), "first_error", o.firstErr, "failures", r.retry.count())
+		sleep(ctx, r.retry.pause())
+		if ctx.Err() != nil {
+			return fmt.Errorf("stopped with %d events unsent: %w", len(retry), context.Cause(ctx))
+		}
+		pending = retry
+	}
+	return nil
+}
+
+// sortFailed splits the round's failed and skipped records, in stream order, into those
+// to retry and those that reached MaxAttempts (into dead).
+func (r *Relay) sortFailed(send []Record, o *outcome, dead *deadLetters, stats *BatchStats) []Record {
+	why := make(map[int64]failKey, len(send))
+	for k, seqs := range o.failed {
+		for _, s := range seqs {
+			why[s] = k
+		}
+	}
+	skipped := make(map[int64]bool, len(o.skipped))
+	for _, s := range o.skipped {
+		skipped[s] = true
+	}
+	var retry []Record
+	for _, rec := range send {
+		k, failed := why[rec.Seq]
+		switch {
+		case skipped[rec.Seq]:
+			retry = append(retry, rec)
+		case !failed:
+		case k.permanent && rec.Attempts+1 >= r.cfg.MaxAttempts:
+			dead.add(rec, k.msg)
+		default:
+			stats.Failed++
+			if k.permanent {
+				rec.Attempts++
+			}
+			retry = append(retry, rec)
+		}
+	}
+	return retry
+}
+
+// deadLetters are the records a round gives up on.
+type deadLetters struct {
+	recs    []Record
+	reasons []string
+}
+
+func (d *deadLetters) add(rec Record, reason string) {
+	d.recs, d.reasons = append(d.recs, rec), append(d.reasons, reason)
+}
+
+func (d *deadLetters) store(ctx context.Context, rd StreamReader, h *holds) error {
+	if len(d.recs) == 0 {
+		return nil
+	}
+	if err := rd.DeadLetter(ctx, d.recs, d.reasons); err != nil {
+		return fmt.Errorf("store %d dead letters: %w", len(d.recs), err)
+	}
+	for _, rec := range d.recs {
+		h.hold(&rec)
+	}
+	return nil
+}
+
+// holds are the keys HoldKeyOnDead keeps back: a key is held from the moment one of its
+// events is dead-lettered until an operator's retry sends that event again (it comes
+// back through the stream marked Redelivered).
+type holds struct {
+	on   bool
+	keys map[string]bool
+}
+
+func (h *holds) load(keys [][]byte) {
+	for _, k := range keys {
+		h.hold(&Record{Message: outbox.Message{Key: k}})
+	}
+}
+
+func (h *holds) hold(rec *Record) {
+	if !h.on || rec.Message.Key == nil {
+		return
+	}
+	if h.keys == nil {
+		h.keys = map[string]bool{}
+	}
+	h.keys[string(rec.Message.Key)] = true
+}
+
+// holds reports whether rec must wait behind a dead event of its key; a redelivered
+// record releases its key instead.
+func (h *holds) holds(rec *Record) bool {
+	if !h.on || rec.Message.Key == nil || !h.keys[string(rec.Message.Key)] {
+		return false
+	}
+	if rec.Redelivered {
+		delete(h.keys, string(rec.Message.Key))
+		return false
+	}
+	return true
+}
