@@ -136,6 +136,6 @@ func (r *reader[TTx]) DeadLetter(ctx context.Context, recs []relay.Record, reaso
 	return tx.Commit(ctx)
 }
 
-func (r *reader[TTx]) DeadKeys(ctx context.Context) ([][]byte, error) {
+func (r *reader[TTx]) DeadKeys(ctx context.Context) (map[string]uuid.UUID, error) {
 	return r.s.wal.DeadKeys(ctx, r.s.db)
 }

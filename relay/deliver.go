@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/google/uuid"
+
 	"github.com/firstunicorn/outbox"
 )
 
@@ -123,18 +125,14 @@ func (d *deadLetters) store(ctx context.Context, rd StreamReader, h *holds) erro
 	return nil
 }
 
-// holds are the keys HoldKeyOnDead keeps back: a key is held from the moment one of its
-// events is dead-lettered until an operator's retry sends that event again (it comes
-// back through the stream marked Redelivered).
+// holds are the keys HoldKeyOnDead keeps back, each with the event that holds it: a key
+// is held from the moment one of its events is dead-lettered until an operator's retry
+// sends that very event again (it comes back through the stream marked Redelivered).
+// The key's later events are dead-lettered as held meanwhile; retried together with it,
+// they follow it, and are held again if it dies again.
 type holds struct {
 	on   bool
-	keys map[string]bool
-}
-
-func (h *holds) load(keys [][]byte) {
-	for _, k := range keys {
-		h.hold(&Record{Message: outbox.Message{Key: k}})
-	}
+	keys map[string]uuid.UUID
 }
 
 func (h *holds) hold(rec *Record) {
@@ -142,18 +140,24 @@ func (h *holds) hold(rec *Record) {
 		return
 	}
 	if h.keys == nil {
-		h.keys = map[string]bool{}
+		h.keys = map[string]uuid.UUID{}
 	}
-	h.keys[string(rec.Message.Key)] = true
+	if _, held := h.keys[string(rec.Message.Key)]; !held {
+		h.keys[string(rec.Message.Key)] = rec.Message.ID
+	}
 }
 
-// holds reports whether rec must wait behind a dead event of its key; a redelivered
-// record releases its key instead.
+// holds reports whether rec must wait behind a dead event of its key; the redelivery of
+// the event that holds the key releases it instead.
 func (h *holds) holds(rec *Record) bool {
-	if !h.on || rec.Message.Key == nil || !h.keys[string(rec.Message.Key)] {
+	if !h.on || rec.Message.Key == nil {
 		return false
 	}
-	if rec.Redelivered {
+	holder, held := h.keys[string(rec.Message.Key)]
+	if !held {
+		return false
+	}
+	if rec.Redelivered && rec.Message.ID == holder {
 		delete(h.keys, string(rec.Message.Key))
 		return false
 	}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/firstunicorn/outbox"
 	"github.com/firstunicorn/outbox/internal/testenv"
+	"github.com/firstunicorn/outbox/outboxstore"
 	"github.com/firstunicorn/outbox/relay"
 )
 
@@ -33,7 +34,10 @@ func writePoison(t *testing.T, e *env) {
 	e.commit(t, "poison", "a", "b")
 }
 
-func TestPoisonEventsDeadLettered(t *testing.T) { testenv.EachDB(t, testPoisonEvents) }
+func TestPoisonEventsDeadLettered(t *testing.T) {
+	testenv.EachDB(t, testPoisonEvents)
+	t.Run("wal", func(t *testing.T) { testPoisonEvents(t, "wal") })
+}
 
 func testPoisonEvents(t *testing.T, db string) {
 	e := newEnv(t, db, outbox.Limits{MaxPayloadBytes: 4 << 20})
@@ -48,7 +52,7 @@ func testPoisonEvents(t *testing.T, db string) {
 		}
 		outcomes[ev.Outcome]++
 	}
-	start(t, e.Store, publisher(t), relay.Config{MaxAttempts: 2, Backoff: 50 * time.Millisecond, MaxBackoff: 100 * time.Millisecond,
+	e.start(t, publisher(t), relay.Config{MaxAttempts: 2, Backoff: 50 * time.Millisecond, MaxBackoff: 100 * time.Millisecond,
 		Hooks: relay.Hooks{Event: count}})
 
 	recs := testenv.Consume(t, e.topic, 6, 60*time.Second)
@@ -84,17 +88,28 @@ func testPoisonEvents(t *testing.T, db string) {
 	if n, err := e.Store.Retry(context.Background(), id); err != nil || n != 1 {
 		t.Fatalf("retry: %d, %v", n, err)
 	}
-	if st := e.status(t); st.Dead != 1 {
-		t.Fatalf("after retry of one: %+v", st)
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		mu.Lock()
+		again := outcomes[relay.Dead]
+		mu.Unlock()
+		if st := e.status(t); again == 3 && st.Dead == 2 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the retried event did not come back dead: hook saw %d dead, status %+v", again, e.status(t))
+		}
 	}
 }
 
-func TestHoldKeyOnDead(t *testing.T) { testenv.EachDB(t, testHoldKeyOnDead) }
+func TestHoldKeyOnDead(t *testing.T) {
+	testenv.EachDB(t, testHoldKeyOnDead)
+	t.Run("wal", func(t *testing.T) { testHoldKeyOnDead(t, "wal") })
+}
 
 func testHoldKeyOnDead(t *testing.T, db string) {
 	e := newEnv(t, db, outbox.Limits{MaxPayloadBytes: 4 << 20})
 	writePoison(t, e)
-	start(t, e.Store, publisher(t), relay.Config{
+	e.start(t, publisher(t), relay.Config{
 		MaxAttempts: 1, Backoff: 50 * time.Millisecond, MaxBackoff: 100 * time.Millisecond, HoldKeyOnDead: true,
 	})
 	// a and b go through; poison's first event, then it stops at the oversized one. Once
@@ -106,8 +121,48 @@ func testHoldKeyOnDead(t *testing.T, db string) {
 	if rep.Received != 5 || rep.Lost != 1 || rep.OrderViolations != 0 {
 		t.Fatalf("with the key held, want 5 received and poison's last one held back: %v", rep)
 	}
+	if db == "wal" {
+		testHeldInWAL(t, e)
+		return
+	}
 	if st := e.status(t); st.Dead != 1 || st.Pending != 2 {
 		t.Fatalf("want the oversized event dead and two of poison's events held: %+v", st)
+	}
+}
+
+// testHeldInWAL goes on from testHoldKeyOnDead in WAL mode, where a held event cannot
+// wait in the stream: it is dead-lettered as held. Retrying the key's dead events
+// together sends the oversized one again first; it dies again and holds the key, so its
+// followers are held again, never sent ahead of it.
+func testHeldInWAL(t *testing.T, e *env) {
+	ctx := context.Background()
+	waitDead := func(n int) []outboxstore.DeadEvent {
+		t.Helper()
+		for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+			dead, err := e.Store.Dead(ctx, 10)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(dead) == n || time.Now().After(deadline) {
+				return dead
+			}
+		}
+	}
+	dead := waitDead(3)
+	if len(dead) != 3 || !strings.Contains(dead[0].LastError, "permanent") ||
+		!strings.Contains(dead[1].LastError, "held") || !strings.Contains(dead[2].LastError, "held") {
+		t.Fatalf("want the oversized event dead and poison's two later events held: %+v", dead)
+	}
+	if n, err := e.Store.Retry(ctx, uuid.Nil); err != nil || n != 3 {
+		t.Fatalf("retry all: %d, %v", n, err)
+	}
+	time.Sleep(time.Second)
+	if dead := waitDead(3); len(dead) != 3 || !strings.Contains(dead[2].LastError, "held") {
+		t.Fatalf("after retry, want the same three dead again: %+v", dead)
+	}
+	recs := testenv.ConsumeAll(t, e.topic, 5, time.Second, 10*time.Second)
+	if rep := testenv.Verify(e.ledger, recs); rep.Received != 5 || rep.OrderViolations != 0 {
+		t.Fatalf("after retry, poison's later events must stay held: %v", rep)
 	}
 }
 

@@ -33,9 +33,22 @@ type env struct {
 	ledger testenv.Ledger
 }
 
+// newEnv makes an env on db, or on PostgreSQL in WAL mode for db "wal".
 func newEnv(t *testing.T, db string, lim outbox.Limits) *env {
 	t.Helper()
+	if db == "wal" {
+		return &env{Outbox: testenv.NewWALOutbox(t, lim), topic: testenv.Topic(t, 4, nil), ledger: testenv.Ledger{}}
+	}
 	return &env{Outbox: testenv.NewOutbox(t, db, lim), topic: testenv.Topic(t, 4, nil), ledger: testenv.Ledger{}}
+}
+
+// start runs a relay of the env's mode: over the store, or its stream in WAL mode.
+func (e *env) start(t *testing.T, pub outbox.Publisher, cfg relay.Config) (stop func()) {
+	t.Helper()
+	if e.Store.Mode() == outboxstore.WALMode {
+		return startStream(t, e, pub, cfg)
+	}
+	return start(t, e.Store, pub, cfg)
 }
 
 // commit writes the next event of each key in one transaction, like an application.

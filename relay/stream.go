@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/google/uuid"
+
 	"github.com/firstunicorn/outbox"
 )
 
@@ -30,8 +32,9 @@ type StreamReader interface {
 	// DeadLetter stores recs as dead events, each with its reason, where the operator's
 	// dead, retry and purge commands find them.
 	DeadLetter(ctx context.Context, recs []Record, reasons []string) error
-	// DeadKeys returns the keys that have a dead event, for HoldKeyOnDead.
-	DeadKeys(ctx context.Context) ([][]byte, error)
+	// DeadKeys maps each key that has a dead event to the id of its earliest one, for
+	// HoldKeyOnDead.
+	DeadKeys(ctx context.Context) (map[string]uuid.UUID, error)
 	// Close detaches, so a standby takes over at once.
 	Close()
 }
@@ -125,7 +128,7 @@ func (r *Relay) readStream(ctx context.Context, rd StreamReader) error {
 		if err != nil {
 			return fmt.Errorf("read dead keys: %w", err)
 		}
-		h.load(keys)
+		h.keys = keys
 	}
 	for {
 		recs, through, err := rd.Next(ctx, r.cfg.BatchSize)

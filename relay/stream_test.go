@@ -2,16 +2,22 @@ package relay_test
 
 import (
 	"context"
+	"errors"
+	"fmt"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/firstunicorn/outbox"
 	"github.com/firstunicorn/outbox/internal/testenv"
 	"github.com/firstunicorn/outbox/relay"
 )
 
-// newWALEnv is an env in WAL mode: PostgreSQL, a slot and publication of its own.
+// newWALEnv is an env in WAL mode on a topic of partitions partitions.
 func newWALEnv(t *testing.T, partitions int32) *env {
 	t.Helper()
 	return &env{Outbox: testenv.NewWALOutbox(t, outbox.Limits{}), topic: testenv.Topic(t, partitions, nil), ledger: testenv.Ledger{}}
@@ -74,5 +80,144 @@ func TestStreamOrder(t *testing.T) {
 				}
 			}
 		}
+	}
+}
+
+// A rolled-back transaction emits nothing, and a message of the outbox's prefix that is
+// no envelope this relay knows is dead-lettered with the reason while the stream goes on.
+func TestStreamRollbackAndMalformed(t *testing.T) {
+	e := newWALEnv(t, 4)
+	ctx := context.Background()
+	var seen atomic.Int64
+	count := func(ev relay.EventStats) {
+		if ev.Outcome == relay.Dead && ev.Failure == relay.Malformed {
+			seen.Add(1)
+		}
+	}
+	startStream(t, e, publisher(t), relay.Config{Hooks: relay.Hooks{Event: count}})
+	e.commit(t, "a", "b")
+	if err := e.Rollback(ctx, outbox.Message{Topic: e.topic, Key: []byte("a"), Payload: []byte("a/rolled-back")}); err != nil {
+		t.Fatal(err)
+	}
+	prefix := e.Schema + ".outbox"
+	for _, content := range []string{`\x09`, `\x0100`} { // an unknown version; version 1 cut short
+		if err := e.Exec(ctx, `SELECT pg_logical_emit_message(true, $1, $2::bytea)`, prefix, content); err != nil {
+			t.Fatal(err)
+		}
+	}
+	e.commit(t, "a", "b")
+	recs := testenv.ConsumeAll(t, e.topic, 4, time.Second, 30*time.Second)
+	if rep := testenv.Verify(e.ledger, recs); rep.Received != 4 || !rep.OK() {
+		t.Fatalf("around a rolled-back transaction and malformed messages: %v", rep)
+	}
+	dead, err := e.Store.Dead(ctx, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(dead) != 2 || !strings.Contains(dead[0].LastError, "unknown envelope version 9") ||
+		!strings.Contains(dead[1].LastError, "malformed envelope") || seen.Load() != 2 {
+		t.Fatalf("want both malformed messages dead with their reasons (hook saw %d): %+v", seen.Load(), dead)
+	}
+}
+
+// One transaction of 100,000 events, between smaller ones: all of them arrive, in order.
+func TestStreamLargeTransaction(t *testing.T) {
+	e := newWALEnv(t, 4)
+	startStream(t, e, publisher(t), relay.Config{BatchSize: 2000})
+	e.commit(t, "a", "b")
+	const n = 100_000
+	ks := make([]string, n)
+	for i := range ks {
+		ks[i] = fmt.Sprint("k", i%100)
+	}
+	e.commit(t, ks...)
+	e.commit(t, "a", "b")
+	recs := testenv.ConsumeAll(t, e.topic, n+4, 2*time.Second, 120*time.Second)
+	if rep := testenv.Verify(e.ledger, recs); rep.Received < n+4 || !rep.OK() {
+		t.Fatalf("a transaction of %d events: %v", n, rep)
+	}
+}
+
+// outage is a publisher that fails every call, transiently, while down is set.
+type outage struct {
+	outbox.Publisher
+	down atomic.Bool
+}
+
+func (o *outage) Publish(ctx context.Context, msgs []outbox.Message) error {
+	if o.down.Load() {
+		return errors.New("kafka unreachable (test outage)")
+	}
+	return o.Publisher.Publish(ctx, msgs)
+}
+
+// While Kafka is out of reach nothing is confirmed, so nothing can be lost; once it is
+// back, what was written meanwhile follows in order.
+func TestStreamKafkaOutage(t *testing.T) {
+	e := newWALEnv(t, 4)
+	pub := &outage{Publisher: publisher(t)}
+	startStream(t, e, pub, relay.Config{Backoff: 20 * time.Millisecond, MaxBackoff: 200 * time.Millisecond, LeaseTTL: time.Second})
+	ks := keys(10)
+	e.commit(t, ks...)
+	testenv.Consume(t, e.topic, 10, 30*time.Second)
+	pub.down.Store(true)
+	before := e.lsn(t, "pg_current_wal_lsn()")
+	for range 20 {
+		e.commit(t, ks...)
+	}
+	time.Sleep(2 * time.Second) // heartbeats flow meanwhile: they must not move the slot past the events
+	if confirmed := e.lsn(t, "confirmed_flush_lsn"); confirmed > before {
+		t.Fatalf("slot confirmed %d, past %d, while Kafka was down", confirmed, before)
+	}
+	pub.down.Store(false)
+	recs := testenv.ConsumeAll(t, e.topic, 210, time.Second, 30*time.Second)
+	if rep := testenv.Verify(e.ledger, recs); rep.Received != 210 || !rep.OK() {
+		t.Fatalf("after the outage: %v", rep)
+	}
+}
+
+// lsn reads an LSN of the env's slot: what (a column of pg_replication_slots or an
+// expression) as a number.
+func (e *env) lsn(t *testing.T, what string) int64 {
+	t.Helper()
+	var n int64
+	slot, err := e.Store.Slot(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = testenv.Pool(t).QueryRow(context.Background(),
+		`SELECT pg_wal_lsn_diff(`+what+`, '0/0')::bigint FROM pg_replication_slots WHERE slot_name = $1`, slot.Name).Scan(&n)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+// A database that writes no events does not make the slot hold WAL: the relays'
+// heartbeats let it confirm past WAL written elsewhere on the server.
+func TestStreamQuietDatabase(t *testing.T) {
+	e := newWALEnv(t, 1)
+	startStream(t, e, publisher(t), relay.Config{LeaseTTL: time.Second}) // heartbeat every 333 ms
+	e.commit(t, "a")
+	testenv.Consume(t, e.topic, 1, 30*time.Second)
+	other, err := pgxpool.New(context.Background(), strings.Replace(testenv.DatabaseURL(), "/outbox", "/postgres", 1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	name := testenv.Name("quiet")
+	for _, q := range []string{`CREATE TABLE ` + name + ` (x text)`, `INSERT INTO ` + name + ` SELECT repeat('x', 100) FROM generate_series(1, 10000)`} {
+		if _, err := other.Exec(context.Background(), q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	defer other.Exec(context.Background(), `DROP TABLE `+name) //nolint:errcheck
+	after := e.lsn(t, "pg_current_wal_lsn()")
+	deadline := time.Now().Add(10 * time.Second)
+	for e.lsn(t, "confirmed_flush_lsn") < after {
+		if time.Now().After(deadline) {
+			t.Fatalf("slot still confirms %d, behind %d, 10 s after WAL written in another database", e.lsn(t, "confirmed_flush_lsn"), after)
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 }

@@ -2,6 +2,7 @@ package testenv
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -29,6 +30,8 @@ type Outbox struct {
 	URL, Schema string
 	// Write commits msgs in one transaction, as an application would.
 	Write func(ctx context.Context, msgs ...outbox.Message) error
+	// Rollback writes msgs in a transaction and rolls it back.
+	Rollback func(ctx context.Context, msgs ...outbox.Message) error
 	// Hold begins a transaction, writes msgs in it and leaves it open: commit ends it.
 	Hold func(ctx context.Context, msgs ...outbox.Message) (commit func() error, err error)
 	// Exec runs SQL written for DB on the outbox's database.
@@ -74,6 +77,18 @@ func newOutbox(t testing.TB, db string, cfg *outboxstore.Config) *Outbox {
 		Write: func(ctx context.Context, msgs ...outbox.Message) error {
 			return d.InTx(ctx, func(tx dburl.Tx) error { return tx.Write(ctx, msgs...) })
 		},
+		Rollback: func(ctx context.Context, msgs ...outbox.Message) error {
+			err := d.InTx(ctx, func(tx dburl.Tx) error {
+				if err := tx.Write(ctx, msgs...); err != nil {
+					return err
+				}
+				return errRollback
+			})
+			if errors.Is(err, errRollback) {
+				return nil
+			}
+			return err
+		},
 		Hold: func(ctx context.Context, msgs ...outbox.Message) (func() error, error) { return hold(ctx, d, msgs) },
 		Exec: d.Exec,
 	}
@@ -86,6 +101,8 @@ func newOutbox(t testing.TB, db string, cfg *outboxstore.Config) *Outbox {
 	}
 	return o
 }
+
+var errRollback = errors.New("rolled back by the test")
 
 // hold writes msgs in a transaction it leaves open until commit is called.
 func hold(ctx context.Context, d *dburl.Outbox, msgs []outbox.Message) (commit func() error, err error) {

@@ -170,21 +170,24 @@ func (w *WAL) DeadLetter(ctx context.Context, db sqldb.Querier, m *outbox.Messag
 	return err
 }
 
-// DeadKeys lists the keys that have a dead event.
-func (w *WAL) DeadKeys(ctx context.Context, db sqldb.Querier) ([][]byte, error) {
+// DeadKeys maps each key that has a dead event to its earliest dead event's id.
+func (w *WAL) DeadKeys(ctx context.Context, db sqldb.Querier) (map[string]uuid.UUID, error) {
 	sql, args := w.q["dead_keys"].Bind()
 	rows, err := db.Query(ctx, sql, args...)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	var keys [][]byte
+	keys := map[string]uuid.UUID{}
 	for rows.Next() {
-		var k []byte
-		if err := rows.Scan(&k); err != nil {
+		var (
+			k  []byte
+			id uuid.UUID
+		)
+		if err := rows.Scan(&k, &id); err != nil {
 			return nil, err
 		}
-		keys = append(keys, k)
+		keys[string(k)] = id
 	}
 	return keys, rows.Err()
 }

@@ -21,8 +21,9 @@ VALUES ($1::uuid, $2, $3, $4, $5, $6, $7, $8::jsonb, $9, $10, 'dead', $11, $12)
 ON CONFLICT (id) DO NOTHING;
 
 -- name: dead_keys
--- Keys held back while one of their events is dead (HoldKeyOnDead). Uses the dead index.
-SELECT DISTINCT key FROM {{table}} WHERE status = 'dead' AND key IS NOT NULL;
+-- Keys held back while one of their events is dead (HoldKeyOnDead), each with the id of
+-- its earliest dead event: the one whose retry releases the key.
+SELECT DISTINCT ON (key) key, id FROM {{table}} WHERE status = 'dead' AND key IS NOT NULL ORDER BY key, seq;
 
 -- name: take_dead
 -- An operator's retry in WAL mode: the dead events ($1 one id, or NULL for all) leave the
