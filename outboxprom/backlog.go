@@ -46,7 +46,8 @@ func (b backlog) collectors() []prometheus.Collector {
 }
 
 // SampleBacklog sets the backlog gauges from src now and every interval until ctx ends
-// (zero interval and limit take the defaults). Each sample's counts read at most limit
+// (zero interval and limit take the defaults), and, for a store in WAL mode, the
+// replication slot's gauges. Each sample's counts read at most limit
 // index entries, so its cost stays bounded on a large table. A failed sample is counted
 // and logged, and the gauges keep their last values.
 func (m *Metrics) SampleBacklog(ctx context.Context, src BacklogSource, interval time.Duration, limit int64, log *slog.Logger) {
@@ -61,6 +62,9 @@ func (m *Metrics) SampleBacklog(ctx context.Context, src BacklogSource, interval
 	for {
 		sctx, cancel := context.WithTimeout(ctx, interval)
 		b, err := src.Backlog(sctx, limit)
+		if err == nil {
+			err = m.slot.sample(sctx, src)
+		}
 		cancel()
 		switch {
 		case ctx.Err() != nil:

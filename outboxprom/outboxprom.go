@@ -30,6 +30,7 @@ type Metrics struct {
 	lastPublish prometheus.Gauge
 	lastSync    prometheus.Gauge
 	backlog     backlog
+	slot        slot
 	// byTopic caches each topic's events_total counters: the Event hook runs for every
 	// event, and a vector's WithLabelValues hashes its labels under a lock each time.
 	byTopic sync.Map // topic -> *topicCounters
@@ -81,7 +82,7 @@ func New() *Metrics {
 			Help: "Unix time of the last event Kafka acknowledged; 0 before the first."}),
 		lastSync: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: ns, Subsystem: sub, Name: "last_lease_sync_timestamp_seconds",
 			Help: "Unix time of the last successful lease sync (heartbeat and renewal); 0 before the first."}),
-		backlog: newBacklog(ns),
+		backlog: newBacklog(ns), slot: newSlot(ns),
 	}
 	// Every class exists from the start at 0, so that increase() sees the first failure.
 	for _, f := range []relay.Failure{relay.Transient, relay.Permanent, relay.Malformed} {
@@ -92,7 +93,7 @@ func New() *Metrics {
 
 func (m *Metrics) collectors() []prometheus.Collector {
 	return append([]prometheus.Collector{m.events, m.failures, m.deadLetters, m.commitToAck, m.batchSize, m.batchTime,
-		m.leased, m.alive, m.lastPublish, m.lastSync}, m.backlog.collectors()...)
+		m.leased, m.alive, m.lastPublish, m.lastSync}, append(m.backlog.collectors(), m.slot.collectors()...)...)
 }
 
 // Describe implements prometheus.Collector.

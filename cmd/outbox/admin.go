@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"text/tabwriter"
@@ -12,11 +13,14 @@ import (
 
 	"github.com/firstunicorn/outbox/internal/dburl"
 	"github.com/firstunicorn/outbox/internal/envflag"
+	"github.com/firstunicorn/outbox/outboxstore"
+	"github.com/firstunicorn/outbox/relay"
 )
 
 func cmdMigrate(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	f := envflag.New("outbox migrate", stderr)
 	db := addDBFlags(f)
+	recreate := f.Bool("recreate-slot", false, "wal mode: drop the replication slot, invalidated or dropped, and create it anew from now (the events it lost stay lost)")
 	if err := f.Parse(args); err != nil {
 		return err
 	}
@@ -26,6 +30,16 @@ func cmdMigrate(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	}
 	defer o.Close()
 	applied, err := o.Store.Migrate(ctx)
+	if *recreate && o.Store.Mode() == outboxstore.WALMode && (err == nil || errors.Is(err, relay.ErrStreamLost)) {
+		lsn, rerr := o.Store.RecreateSlot(ctx)
+		if rerr != nil {
+			return rerr
+		}
+		fmt.Fprintf(stdout, "replication slot created anew at %s\n", lsn)
+		applied, err = o.Store.Migrate(ctx)
+	} else if *recreate && o.Store.Mode() != outboxstore.WALMode {
+		return fmt.Errorf("--recreate-slot is for --mode wal")
+	}
 	if err != nil {
 		return err
 	}
@@ -49,13 +63,16 @@ func cmdStatus(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		if err != nil {
 			return err
 		}
-		if *asJSON {
+		if *asJSON && store.Mode() != outboxstore.WALMode {
 			return json.NewEncoder(stdout).Encode(struct {
 				Pending  int64   `json:"pending"`
 				InFlight int64   `json:"in_flight"`
 				Dead     int64   `json:"dead"`
 				Age      float64 `json:"oldest_pending_age_seconds"`
 			}{st.Pending, st.InFlight, st.Dead, st.OldestPendingAgeSeconds})
+		}
+		if store.Mode() == outboxstore.WALMode {
+			return walStatus(ctx, store, st, *asJSON, stdout)
 		}
 		age := time.Duration(st.OldestPendingAgeSeconds * float64(time.Second)).Round(time.Millisecond)
 		fmt.Fprintf(stdout, "pending:            %d\nin flight:          %d\ndead:               %d\npublished (kept):   %d\noldest pending age: %s\n",
@@ -148,4 +165,33 @@ func cmdPurge(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		fmt.Fprintf(stdout, "purged %d dead events\n", n)
 		return nil
 	})
+}
+
+// walStatus prints the dead letters and the replication slot of a WAL-mode outbox,
+// whose events wait in the slot rather than in the table.
+func walStatus(ctx context.Context, store dburl.Store, st outboxstore.Status, asJSON bool, stdout io.Writer) error {
+	sl, err := store.Slot(ctx)
+	if err != nil {
+		return err
+	}
+	if asJSON {
+		return json.NewEncoder(stdout).Encode(struct {
+			Dead int64            `json:"dead"`
+			Slot outboxstore.Slot `json:"slot"`
+		}{st.Dead, sl})
+	}
+	status, safe := sl.WALStatus, "unlimited (max_slot_wal_keep_size = -1)"
+	if status == "" {
+		status = "missing: run 'outbox migrate --mode wal'"
+	}
+	if sl.SafeWALBytes >= 0 {
+		safe = fmt.Sprintf("%d bytes", sl.SafeWALBytes)
+	}
+	reader := "none: events wait in the slot and it retains WAL"
+	if sl.Active {
+		reader = fmt.Sprintf("server process %d", sl.ActivePID)
+	}
+	fmt.Fprintf(stdout, "dead:               %d\nslot:               %s\nwal status:         %s\nlag:                %d bytes\nsafe WAL left:      %s\nreader:             %s\n",
+		st.Dead, sl.Name, status, sl.LagBytes, safe, reader)
+	return nil
 }

@@ -15,20 +15,39 @@ import (
 
 // dbFlags are the flags every command has.
 type dbFlags struct {
-	url, schema, table *string
+	url, schema, table, mode, slot, publication *string
 }
 
 func addDBFlags(f *envflag.Set) dbFlags {
 	return dbFlags{
-		url:    f.String("database-url", "", "the outbox's database: postgres://user@host:5432/db, mysql://user:pass@host:3306/db or sqlite:/path/app.db"),
-		schema: f.String("schema", "", "schema (PostgreSQL, default public) or database (MySQL, default the URL's) of the outbox tables"),
-		table:  f.String("table", outboxstore.DefaultTable, "outbox table name"),
+		url:         f.String("database-url", "", "the outbox's database: postgres://user@host:5432/db, mysql://user:pass@host:3306/db or sqlite:/path/app.db"),
+		schema:      f.String("schema", "", "schema (PostgreSQL, default public) or database (MySQL, default the URL's) of the outbox tables"),
+		table:       f.String("table", outboxstore.DefaultTable, "outbox table name"),
+		mode:        f.String("mode", string(outboxstore.TableMode), "how events travel: table (rows of the outbox table) or wal (PostgreSQL logical decoding messages)"),
+		slot:        f.String("slot", "", "wal mode: replication slot name (default the table's name)"),
+		publication: f.String("publication", "", "wal mode: publication name (default the table's name)"),
 	}
+}
+
+// config is the store's configuration, its mode checked.
+func (d dbFlags) config() (*outboxstore.Config, error) {
+	mode := outboxstore.Mode(*d.mode)
+	if mode != outboxstore.TableMode && mode != outboxstore.WALMode {
+		return nil, fmt.Errorf("bad --mode %q: use table or wal", *d.mode)
+	}
+	if mode == outboxstore.TableMode && (*d.slot != "" || *d.publication != "") {
+		return nil, fmt.Errorf("--slot and --publication are for --mode wal")
+	}
+	return &outboxstore.Config{Schema: *d.schema, Table: *d.table, Mode: mode, Slot: *d.slot, Publication: *d.publication}, nil
 }
 
 // open connects to the database, failing fast with the fix when it cannot.
 func (d dbFlags) open(ctx context.Context) (*dburl.Outbox, error) {
-	return dburl.Open(ctx, *d.url, &outboxstore.Config{Schema: *d.schema, Table: *d.table}, dburl.Options{})
+	cfg, err := d.config()
+	if err != nil {
+		return nil, err
+	}
+	return dburl.Open(ctx, *d.url, cfg, dburl.Options{})
 }
 
 // withStore opens the outbox, checks that it is migrated, runs fn on it, and closes the

@@ -16,9 +16,12 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/firstunicorn/outbox"
+	"github.com/firstunicorn/outbox/internal/dburl"
 	"github.com/firstunicorn/outbox/internal/envflag"
 	"github.com/firstunicorn/outbox/outboxkafka"
 	"github.com/firstunicorn/outbox/outboxprom"
+	"github.com/firstunicorn/outbox/outboxstore"
 	"github.com/firstunicorn/outbox/relay"
 )
 
@@ -130,7 +133,7 @@ func cmdRelay(ctx context.Context, args []string, _, stderr io.Writer) error {
 		defer stop() // after Run: the last batch's spans are flushed
 		o.cfg.TracerProvider = tp
 	}
-	r, err := relay.New(db.Store, pub, o.cfg)
+	r, err := newRelay(db.Store, o.db, pub, o.cfg)
 	if err != nil {
 		return err
 	}
@@ -156,6 +159,19 @@ func cmdRelay(ctx context.Context, args []string, _, stderr io.Writer) error {
 		}
 	}
 	return r.Run(ctx)
+}
+
+// newRelay is the relay of the store's mode: over the store's table, or over its
+// stream in WAL mode, through a replication connection to the same database URL.
+func newRelay(store dburl.Store, db dbFlags, pub outbox.Publisher, cfg *relay.Config) (*relay.Relay, error) {
+	if store.Mode() != outboxstore.WALMode {
+		return relay.New(store, pub, cfg)
+	}
+	s, err := store.Stream(*db.url)
+	if err != nil {
+		return nil, err
+	}
+	return relay.NewStream(s, pub, cfg)
 }
 
 func startCPUProfile(path string) (stop func(), err error) {

@@ -20,6 +20,7 @@ type cluster struct {
 	o     *testenv.Outbox
 	topic string
 	env   []string
+	flags []string // what admin commands need beyond the URL and schema (WAL mode's)
 }
 
 func newCluster(t *testing.T, db string) *cluster {
@@ -34,7 +35,7 @@ func newCluster(t *testing.T, db string) *cluster {
 
 // admin runs an operator command in-process against the cluster's outbox.
 func (c *cluster) admin(args ...string) (int, string) {
-	return runCmd(c.t, append(args, "--database-url", c.o.URL, "--schema", c.o.Schema)...)
+	return runCmd(c.t, append(append(args, "--database-url", c.o.URL, "--schema", c.o.Schema), c.flags...)...)
 }
 
 func (c *cluster) relay(args ...string) *proc {

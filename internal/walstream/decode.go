@@ -61,7 +61,7 @@ func (r *Reader) decode(data []byte, inTxn *bool, committed *time.Time, st *stat
 	return nil, nil
 }
 
-// status reports the confirmed position: soon after it moves, and every
+// status reports the confirmed position: as soon as it moves, and every
 // StatusInterval (or when the server asks) even when it does not.
 type status struct {
 	r        *Reader
@@ -72,7 +72,7 @@ type status struct {
 func (s *status) maybeSend(force bool) error {
 	c := s.r.confirmed.Load()
 	since := time.Since(s.last)
-	if !force && since < s.r.opt.StatusInterval && (c == s.reported || since < 10*time.Millisecond) {
+	if !force && since < s.r.opt.StatusInterval && c == s.reported {
 		return nil
 	}
 	err := pglogrepl.SendStandbyStatusUpdate(context.Background(), s.r.conn, pglogrepl.StandbyStatusUpdate{WALWritePosition: pglogrepl.LSN(c)})

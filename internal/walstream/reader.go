@@ -97,12 +97,17 @@ func (r *Reader) Next(ctx context.Context, max int) ([]Event, pglogrepl.LSN, err
 	return events, through, nil
 }
 
-// Confirm records that everything up to pos is handled; the goroutine reports it to
-// the server within 100 ms.
+// Confirm records that everything up to pos is handled and wakes the goroutine, which
+// reports it to the server at once: what a crash makes PostgreSQL send again is then
+// only what the relay had not confirmed.
 func (r *Reader) Confirm(pos pglogrepl.LSN) {
 	for {
 		old := r.confirmed.Load()
-		if uint64(pos) <= old || r.confirmed.CompareAndSwap(old, uint64(pos)) {
+		if uint64(pos) <= old {
+			return
+		}
+		if r.confirmed.CompareAndSwap(old, uint64(pos)) {
+			_ = r.conn.Conn().SetReadDeadline(time.Now()) // the read in progress returns a timeout
 			return
 		}
 	}
@@ -144,11 +149,14 @@ func (r *Reader) run(ctx context.Context) {
 		if ctx.Err() != nil {
 			return
 		}
-		if err == nil {
-			err = st.maybeSend(false)
+		if err == nil || pgconn.Timeout(err) {
+			if serr := st.maybeSend(false); serr != nil {
+				err = serr
+			}
 		}
 		if err != nil {
 			if pgconn.Timeout(err) {
+				window = time.Time{} // a fresh deadline, whether it expired or Confirm woke us
 				continue
 			}
 			r.err = fmt.Errorf("walstream: slot %s: %w", r.opt.Slot, err)
