@@ -56,7 +56,9 @@ func (c *cluster) reader(not string, timeout time.Duration) string {
 func TestWALStandbyTakeover(t *testing.T) {
 	c := newWALCluster(t)
 	const batch = 50
-	args := func(id string) []string { return []string{"--relay-id", id, "--lease-ttl", "3s", "--batch-size", fmt.Sprint(batch)} }
+	args := func(id string) []string {
+		return []string{"--relay-id", id, "--lease-ttl", "3s", "--batch-size", fmt.Sprint(batch)}
+	}
 	procs := map[string]*proc{}
 	for _, id := range []string{"a", "b", "c"} {
 		procs[id] = c.relay(args(id)...)
