@@ -43,7 +43,12 @@ func TestConformance(t *testing.T) {
 		InTx: func(ctx context.Context, fn func(pgx.Tx) error) error {
 			return pgx.BeginFunc(ctx, pool, fn)
 		},
-		InFlight: true,
-		Listens:  true,
+		InFlight:   true,
+		Listens:    true,
+		ConnString: testenv.DatabaseURL(),
+		Exec: func(ctx context.Context, sql string, args ...any) error {
+			_, err := pool.Exec(ctx, sql, args...)
+			return err
+		},
 	})
 }

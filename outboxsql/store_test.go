@@ -3,6 +3,7 @@ package outboxsql_test
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -64,8 +65,13 @@ func TestConformancePostgreSQL(t *testing.T) {
 			c.Schema = testenv.Schema(t, pool)
 			return newStore(t, db, outboxstore.PostgreSQL, &c)
 		},
-		InTx:     inTx(db),
-		InFlight: true,
+		InTx:       inTx(db),
+		InFlight:   true,
+		ConnString: testenv.DatabaseURL(),
+		Exec: func(ctx context.Context, sql string, args ...any) error {
+			_, err := db.ExecContext(ctx, sql, args...)
+			return err
+		},
 	})
 }
 
@@ -164,5 +170,28 @@ func TestSQLiteIdleClaimWritesNothing(t *testing.T) {
 	}
 	if after := version(); after != before {
 		t.Fatalf("three claims that found nothing committed writes (data_version %d -> %d)", before, after)
+	}
+}
+
+// WAL mode rests on PostgreSQL's logical decoding: elsewhere New refuses it, and a
+// mode it does not know, by name; the slot settings need WAL mode. Nothing connects.
+func TestModeChecked(t *testing.T) {
+	t.Parallel()
+	db := open(t, "sqlite", filepath.Join(t.TempDir(), "outbox.db"))
+	for _, tc := range []struct {
+		database outboxstore.Database
+		cfg      outboxstore.Config
+		want     string
+	}{
+		{outboxstore.SQLite, outboxstore.Config{Mode: outboxstore.WALMode}, "WAL mode needs PostgreSQL"},
+		{outboxstore.MySQL, outboxstore.Config{Mode: outboxstore.WALMode}, "WAL mode needs PostgreSQL"},
+		{outboxstore.PostgreSQL, outboxstore.Config{Mode: "log"}, `unknown Mode "log"`},
+		{outboxstore.PostgreSQL, outboxstore.Config{Slot: "s"}, "Slot and Publication are for WAL mode"},
+		{outboxstore.PostgreSQL, outboxstore.Config{Mode: outboxstore.WALMode, Slot: "Bad-Name"}, `Slot "Bad-Name"`},
+	} {
+		_, err := outboxstore.New(outboxsql.New(db, tc.database), &tc.cfg)
+		if !errors.Is(err, outbox.ErrInvalidConfig) || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s %+v: %v, want ErrInvalidConfig saying %q", tc.database, tc.cfg, err, tc.want)
+		}
 	}
 }

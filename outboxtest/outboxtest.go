@@ -34,6 +34,11 @@ type Harness[TTx any] struct {
 	// OneWriter says that the database has one writer at a time (SQLite): a batch's
 	// settlement waits for a writer's open transaction instead of passing it.
 	OneWriter bool
+	// ConnString, on PostgreSQL, is the database URL for WAL mode's replication
+	// connection, and Exec runs a statement there (to drop the tests' slots); the WAL
+	// area runs only when it is set.
+	ConnString string
+	Exec       func(ctx context.Context, sql string, args ...any) error
 }
 
 // Run runs every area of the suite.
@@ -46,6 +51,9 @@ func Run[TTx any](t *testing.T, h Harness[TTx]) {
 	run(t, migrateTests[TTx](), h)
 	run(t, adminTests[TTx](), h)
 	run(t, notifyTests[TTx](), h)
+	if h.ConnString != "" {
+		run(t, walTests[TTx](), h)
+	}
 }
 
 type test[T any] struct {

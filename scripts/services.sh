@@ -83,6 +83,14 @@ pg_up() {
 	# other every few seconds and their fsyncs show up as latency.
 	as_postgres "$pg_bin/psql" -h 127.0.0.1 -p "$pg_port" -U postgres -tAq \
 		-c "ALTER SYSTEM SET max_wal_size = '4GB'" -c "SELECT pg_reload_conf()" >/dev/null
+	# WAL mode: every relay, reader or standby, holds a replication connection, and the
+	# tests run many slots side by side. Both settings need a restart, done once.
+	if [ "$(as_postgres "$pg_bin/psql" -h 127.0.0.1 -p "$pg_port" -U postgres -tAc "SHOW max_wal_senders")" -lt 64 ]; then
+		log "raising max_wal_senders and max_replication_slots to 64: restarting PostgreSQL"
+		as_postgres "$pg_bin/psql" -h 127.0.0.1 -p "$pg_port" -U postgres -tAq \
+			-c "ALTER SYSTEM SET max_wal_senders = 64" -c "ALTER SYSTEM SET max_replication_slots = 64" >/dev/null
+		as_postgres "$pg_bin/pg_ctl" -D "$data" -l "$logs/postgres.log" -w -t 60 restart >/dev/null
+	fi
 	as_postgres "$pg_bin/psql" -h 127.0.0.1 -p "$pg_port" -U postgres -tAc \
 		"SELECT 1 FROM pg_database WHERE datname = 'outbox'" | grep -q 1 ||
 		as_postgres "$pg_bin/createdb" -h 127.0.0.1 -p "$pg_port" -U postgres outbox

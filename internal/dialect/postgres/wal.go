@@ -54,11 +54,16 @@ func (d *Dialect) WAL(slot, publication string) (*WAL, error) {
 	return &WAL{q: q, Slot: slot, Publication: publication, Prefix: prefix, HeartbeatPrefix: prefix + ":heartbeat"}, nil
 }
 
-// Emit writes msgs, already validated, into q's transaction as logical messages.
+// Emit writes msgs, already validated and the caller's to change, into q's transaction
+// as logical messages.
 func (w *WAL) Emit(ctx context.Context, q sqldb.Querier, msgs []outbox.Message, flags byte) error {
 	contents := make([][]byte, len(msgs))
 	for i := range msgs {
-		contents[i] = walenvelope.Encode(nil, &msgs[i], flags)
+		m := &msgs[i]
+		if m.Payload == nil { // as table mode stores it: an empty value, not a tombstone
+			m.Payload = []byte{}
+		}
+		contents[i] = walenvelope.Encode(nil, m, flags)
 	}
 	_, err := sqldb.Exec(ctx, q, w.q["emit"], w.Prefix, contents)
 	return err

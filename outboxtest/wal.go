@@ -1,0 +1,145 @@
+package outboxtest
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"maps"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/firstunicorn/outbox"
+	"github.com/firstunicorn/outbox/outboxstore"
+	"github.com/firstunicorn/outbox/relay"
+)
+
+// The WAL-mode area runs where the harness gives a ConnString (PostgreSQL): events are
+// written as logical messages and read back through the store's own Stream.
+func walTests[TTx any]() []test[Harness[TTx]] {
+	return []test[Harness[TTx]]{
+		{"WALWriteRoundTrip", testWALRoundTrip[TTx]},
+		{"WALRollbackEmitsNothing", testWALRollback[TTx]},
+		{"WALRetryEmitsAgain", testWALRetry[TTx]},
+	}
+}
+
+// walStore is a migrated WAL-mode store with a slot and publication of its own, and a
+// reader attached to its stream; the slot goes when the test ends.
+func (h Harness[TTx]) walStore(t *testing.T) (*outboxstore.Store[TTx], relay.StreamReader) {
+	t.Helper()
+	name := "conformance_" + uuid.NewString()[:8]
+	s := h.migrated(t, &outboxstore.Config{Mode: outboxstore.WALMode, Slot: name, Publication: name})
+	t.Cleanup(func() {
+		ctx := context.Background()
+		// The reader's server process may take a moment to let go of the slot.
+		for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+			if h.Exec(ctx, `SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = $1`, name) == nil {
+				break
+			}
+		}
+		_ = h.Exec(ctx, `DROP PUBLICATION IF EXISTS `+name)
+	})
+	st, err := s.Stream(h.ConnString)
+	must(t, err)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	rd, err := st.Attach(ctx, "conformance")
+	must(t, err)
+	t.Cleanup(rd.Close) // before the slot is dropped: cleanups run last first
+	return s, rd
+}
+
+// next reads n records from rd, failing after 10 s.
+func next(t *testing.T, rd relay.StreamReader, n int) []relay.Record {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	var recs []relay.Record
+	for len(recs) < n {
+		got, _, err := rd.Next(ctx, n-len(recs))
+		if err != nil {
+			t.Fatalf("read %d of %d records: %v", len(recs), n, err)
+		}
+		recs = append(recs, got...)
+	}
+	return recs
+}
+
+// Every field survives the envelope; defaults are applied as in table mode (a nil
+// payload is sent empty), and WrittenAt is the commit time.
+func testWALRoundTrip[TTx any](t *testing.T, h Harness[TTx]) {
+	s, rd := h.walStore(t)
+	ctx := context.Background()
+	at := time.Date(2026, 11, 29, 10, 11, 12, 345678000, time.UTC)
+	want := []outbox.Message{
+		{ID: uuid.Must(uuid.NewV7()), Topic: "orders.v1", Key: []byte("o-1\x00\xff"), Type: "order.placed",
+			AggregateType: "order", AggregateID: "o-1", Payload: []byte(`{"total":1999}`),
+			Headers: map[string]string{"traceparent": "00-abc-def-01", "ü": "ÿ"}, OccurredAt: at},
+		{Topic: "orders.v1"},
+		{Topic: "orders.v1", Key: []byte{}, Payload: []byte{}},
+	}
+	must(t, h.InTx(ctx, func(tx TTx) error { return s.Write(ctx, tx, want...) }))
+	recs := next(t, rd, 3)
+	got, w := recs[0].Message, want[0]
+	if got.ID != w.ID || got.Topic != w.Topic || !bytes.Equal(got.Key, w.Key) || got.Type != w.Type ||
+		got.AggregateType != w.AggregateType || got.AggregateID != w.AggregateID || !bytes.Equal(got.Payload, w.Payload) ||
+		!maps.Equal(got.Headers, w.Headers) || !got.OccurredAt.Equal(w.OccurredAt) || recs[0].DecodeErr != nil {
+		t.Fatalf("round trip:\n got %+v (%v)\nwant %+v", got, recs[0].DecodeErr, w)
+	}
+	if age := time.Since(recs[0].WrittenAt); age < -time.Minute || age > time.Minute {
+		t.Fatalf("WrittenAt %v: want about now", recs[0].WrittenAt)
+	}
+	if second := recs[1].Message; second.Key != nil || second.Payload == nil || second.ID.Version() != 7 || second.OccurredAt.IsZero() {
+		t.Fatalf("defaults: key %v (want nil), payload %v (want empty), id %s, occurred %v", second.Key, second.Payload, second.ID, second.OccurredAt)
+	}
+	if third := recs[2].Message; third.Key == nil || len(third.Key) != 0 || third.Payload == nil {
+		t.Fatalf("empty key and payload came back as %v and %v", third.Key, third.Payload)
+	}
+}
+
+// A rolled-back transaction's events never reach the stream.
+func testWALRollback[TTx any](t *testing.T, h Harness[TTx]) {
+	s, rd := h.walStore(t)
+	ctx := context.Background()
+	err := h.InTx(ctx, func(tx TTx) error {
+		must(t, s.Write(ctx, tx, msgs(2, func(int) string { return "rolled back" })...))
+		return errRollback
+	})
+	if !errors.Is(err, errRollback) {
+		t.Fatalf("InTx: %v", err)
+	}
+	must(t, h.InTx(ctx, func(tx TTx) error { return s.Write(ctx, tx, msgs(1, func(int) string { return "kept" })...) }))
+	if recs := next(t, rd, 1); string(recs[0].Message.Key) != "kept" {
+		t.Fatalf("first record after a rollback: %+v", recs[0].Message)
+	}
+}
+
+// Dead letters are stored in the table; Retry takes them out and emits them again,
+// marked as redelivered, in the order they died.
+func testWALRetry[TTx any](t *testing.T, h Harness[TTx]) {
+	s, rd := h.walStore(t)
+	ctx := context.Background()
+	must(t, h.InTx(ctx, func(tx TTx) error { return s.Write(ctx, tx, msgs(3, func(int) string { return "k" })...) }))
+	recs := next(t, rd, 3)
+	must(t, rd.DeadLetter(ctx, recs[1:], []string{"first reason", "second reason"}))
+	must(t, rd.DeadLetter(ctx, recs[1:2], []string{"stored once"})) // a replay after a crash
+	dead, err := s.Dead(ctx, 10)
+	must(t, err)
+	if len(dead) != 2 || dead[0].LastError != "first reason" || dead[0].ID != recs[1].Message.ID.String() {
+		t.Fatalf("dead letters: %+v", dead)
+	}
+	if n, err := s.Retry(ctx, uuid.Nil); err != nil || n != 2 {
+		t.Fatalf("retry: %d, %v", n, err)
+	}
+	again := next(t, rd, 2)
+	for i, r := range again {
+		if r.Message.ID != recs[i+1].Message.ID || !r.Redelivered || !bytes.Equal(r.Message.Payload, recs[i+1].Message.Payload) {
+			t.Fatalf("retried record %d: %+v (redelivered %v), want %+v", i, r.Message, r.Redelivered, recs[i+1].Message)
+		}
+	}
+	if dead, _ := s.Dead(ctx, 10); len(dead) != 0 {
+		t.Fatalf("dead letters left after retry: %+v", dead)
+	}
+}
