@@ -80,6 +80,13 @@ func (e *env) prefill(ctx context.Context, topic string, n int) (ledger.Ledger, 
 	if err := g.Wait(); err != nil {
 		return nil, err
 	}
+	if e.mode == outboxstore.WALMode {
+		// A heartbeat after the last event: the relay confirms it as soon as it has
+		// published everything before it.
+		err := e.db.QueryRow(ctx, `SELECT pg_logical_emit_message(false, $1, '')::text`,
+			[]any{benchSchema + ".outbox:heartbeat"}, &e.walMark)
+		return mergeLedgers(ledgers), err
+	}
 	if e.db.Store.Database() == outboxstore.PostgreSQL {
 		if err := e.db.Exec(ctx, `ANALYZE `+e.db.Store.Table()); err != nil {
 			return nil, err
@@ -88,8 +95,15 @@ func (e *env) prefill(ctx context.Context, topic string, n int) (ledger.Ledger, 
 	return mergeLedgers(ledgers), nil
 }
 
-// drained reports whether nothing is pending, by the claim index (cheap on any backlog).
+// drained reports whether nothing is pending, by the claim index (cheap on any backlog);
+// in WAL mode, whether the slot confirmed the mark that prefill left after its events.
 func (e *env) drained(ctx context.Context) (bool, error) {
+	if e.mode == outboxstore.WALMode {
+		var done bool
+		err := e.db.QueryRow(ctx, `SELECT confirmed_flush_lsn >= $2::pg_lsn FROM pg_replication_slots WHERE slot_name = $1`,
+			[]any{benchSchema, e.walMark}, &done)
+		return done, err
+	}
 	var pending bool
 	err := e.db.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM `+e.db.Store.Table()+` WHERE status = 'pending')`, nil, &pending)
 	return !pending, err

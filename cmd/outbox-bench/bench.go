@@ -54,7 +54,10 @@ type Config struct {
 	RemoteDelay                time.Duration
 	// Only runs just the named scenarios (limits, drain, overhead, latency, scale,
 	// remote, observability); empty = all.
-	Only   []string
+	Only []string
+	// Modes are the store modes measured, one after the other in the same run: "table"
+	// (default) and "wal" (PostgreSQL; drain, overhead and latency, as rows "wal.…").
+	Modes  []string
 	Logger *slog.Logger
 }
 
@@ -80,6 +83,9 @@ func (c *Config) defaults() {
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
+	}
+	if c.Modes == nil {
+		c.Modes = []string{string(outboxstore.TableMode)}
 	}
 	if c.ProxiedListener == "" {
 		c.ProxiedListener = "127.0.0.1:59094"
@@ -129,6 +135,8 @@ type env struct {
 	// relayEnv and extraRelayArgs are added to the relay processes' environment and
 	// command line (the observability scenario's variants).
 	relayEnv, extraRelayArgs []string
+	mode                     outboxstore.Mode // of the pass under way
+	walMark                  string           // WAL mode: the LSN prefill's events end before
 }
 
 // benchSchema is where the bench's outbox lives: a schema on PostgreSQL, a database on
@@ -150,6 +158,21 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		return nil, err
 	}
 	rep := &Report{Database: string(e.db.Store.Database())}
+	for _, mode := range cfg.Modes {
+		e.mode = outboxstore.Mode(mode)
+		if err := e.pass(ctx, rep); err != nil {
+			return rep, err
+		}
+	}
+	return rep, nil
+}
+
+// walScenarios are those that apply to WAL mode: one slot has one reader, so there is
+// no scale-out, and the limits are the table mode's (Kafka's is shared).
+var walScenarios = []string{"drain", "overhead", "latency"}
+
+// pass runs the selected scenarios in e.mode; WAL mode's rows are named "wal.…".
+func (e *env) pass(ctx context.Context, rep *Report) error {
 	for _, s := range []struct {
 		name string
 		fn   func(context.Context, *Report) error
@@ -162,16 +185,23 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		{"remote", e.remote},
 		{"observability", e.observability},
 	} {
-		if !selected(cfg.Only, s.name) {
+		if !selected(e.cfg.Only, s.name) || e.mode == outboxstore.WALMode && !selected(walScenarios, s.name) {
 			continue
 		}
-		e.log.Info("bench scenario", "name", s.name)
-		if err := s.fn(ctx, rep); err != nil {
-			rep.Failed = fmt.Sprintf("%s: %v", s.name, err)
-			return rep, fmt.Errorf("bench %s: %w", s.name, err)
+		e.log.Info("bench scenario", "name", s.name, "mode", e.mode)
+		first := len(rep.Rows)
+		err := s.fn(ctx, rep)
+		if e.mode == outboxstore.WALMode {
+			for i := first; i < len(rep.Rows); i++ {
+				rep.Rows[i].Scenario = "wal." + rep.Rows[i].Scenario
+			}
+		}
+		if err != nil {
+			rep.Failed = fmt.Sprintf("%s (%s mode): %v", s.name, e.mode, err)
+			return fmt.Errorf("bench %s (%s mode): %w", s.name, e.mode, err)
 		}
 	}
-	return rep, nil
+	return nil
 }
 
 func selected(only []string, name string) bool {
@@ -202,6 +232,9 @@ func (e *env) resetSchema(ctx context.Context) error {
 	if !strings.HasPrefix(e.cfg.DatabaseURL, "sqlite:") {
 		cfg.Schema = benchSchema
 	}
+	if e.mode == outboxstore.WALMode {
+		cfg.Mode, cfg.Slot, cfg.Publication = outboxstore.WALMode, benchSchema, benchSchema
+	}
 	db, err := dburl.Open(ctx, e.cfg.DatabaseURL, cfg, dburl.Options{MaxConns: max(e.cfg.Writers+4, 8)})
 	if err != nil {
 		return err
@@ -220,7 +253,9 @@ func (e *env) dropOutbox(ctx context.Context) error {
 	var err error
 	switch e.db.Store.Database() {
 	case outboxstore.PostgreSQL:
-		err = e.db.Exec(ctx, `DROP SCHEMA IF EXISTS `+benchSchema+` CASCADE`)
+		err = errors.Join(e.db.Exec(ctx, `DROP SCHEMA IF EXISTS `+benchSchema+` CASCADE`),
+			e.db.Exec(ctx, `SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = $1`, benchSchema),
+			e.db.Exec(ctx, `DROP PUBLICATION IF EXISTS `+benchSchema))
 	case outboxstore.MySQL:
 		err = e.db.Exec(ctx, `DROP DATABASE IF EXISTS `+benchSchema)
 	}
@@ -240,6 +275,9 @@ func (e *env) relayArgs() []string {
 	args := []string{"--database-url", e.cfg.DatabaseURL}
 	if e.db.Store.Database() != outboxstore.SQLite {
 		args = append(args, "--schema", benchSchema)
+	}
+	if e.mode == outboxstore.WALMode {
+		args = append(args, "--mode", "wal", "--slot", benchSchema, "--publication", benchSchema)
 	}
 	return args
 }

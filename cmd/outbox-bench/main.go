@@ -54,6 +54,7 @@ func bench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		rates    = f.String("rates", "1000,5000,10000,20000", "sustained end-to-end rates, events/s")
 		scale    = f.String("scale", "1,2,4", "relay process counts for scale-out")
 		only     = f.String("only", "", "comma-separated scenarios to run: limits,drain,overhead,latency,scale,remote,observability (default all)")
+		modes    = f.String("mode", "table", "store modes to measure, in one run: table, wal (PostgreSQL) or table,wal")
 		asJSON   = f.Bool("json", false, "print JSON")
 		report   = f.String("report", "", "also write the report as JSON to this file")
 		relayArg = f.String("relay-args", "", "extra flags for every relay process, space-separated (e.g. \"--cpuprofile /tmp/relay.prof\")")
@@ -93,6 +94,12 @@ func bench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	if *only != "" {
 		cfg.Only = strings.Split(*only, ",")
+	}
+	for _, m := range strings.Split(*modes, ",") {
+		if m != "table" && m != "wal" {
+			return fmt.Errorf("bad --mode %q: use table, wal or table,wal", *modes)
+		}
+		cfg.Modes = append(cfg.Modes, m)
 	}
 	rep, runErr := Run(ctx, cfg)
 	if rep != nil && *report != "" {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -66,15 +67,36 @@ func (e *env) runRelays(ctx context.Context, n int, timeout time.Duration, broke
 	}
 	run.elapsed = time.Since(start)
 	for i, p := range procs {
+		if mb, err := peakRSS(p.Process.Pid); err == nil {
+			run.peakRSSMB = max(run.peakRSSMB, mb)
+		}
 		_ = p.Process.Signal(syscall.SIGTERM)
 		if err := p.Wait(); err != nil {
 			return run, fmt.Errorf("relay %d exited with %v:\n%s", i, err, outs[i])
 		}
-		ru, ok := p.ProcessState.SysUsage().(*syscall.Rusage)
-		if ok {
-			run.peakRSSMB = max(run.peakRSSMB, float64(ru.Maxrss)/1024) // Linux reports KiB
+		if ru, ok := p.ProcessState.SysUsage().(*syscall.Rusage); ok {
 			run.cpu += time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 		}
 	}
 	return run, nil
+}
+
+// peakRSS is a running process's peak resident memory in MiB, from /proc (VmHWM). The
+// rusage of its exit would not do: Linux counts in it the spawning process's memory
+// from before the exec, here the bench's own hundreds of MiB.
+func peakRSS(pid int) (float64, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0, err
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			kb, err := strconv.Atoi(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")))
+			if err != nil {
+				return 0, fmt.Errorf("VmHWM %q: %w", v, err)
+			}
+			return float64(kb) / 1024, nil
+		}
+	}
+	return 0, fmt.Errorf("no VmHWM in /proc/%d/status", pid)
 }
