@@ -11,9 +11,9 @@ import (
 )
 
 // deliver publishes recs, a stretch of the stream, until each is sent or dead-lettered,
-// in rounds: a round publishes what is left, in order, and what failed transiently (or
-// permanently, fewer than MaxAttempts times) or was skipped behind a failed record of its
-// key goes to the next round after a backoff. Nothing later in the stream moves on
+// in rounds: a round publishes what is left, in order; a permanent failure is
+// dead-lettered at once, and what failed transiently or was skipped behind a failed
+// record of its key goes to the next round after a backoff. Nothing later in the stream moves on
 // meanwhile, so no key is ever reordered. It returns an error when ctx ends between
 // rounds, or dead letters cannot be stored: the stretch is then left unconfirmed.
 func (r *Relay) deliver(ctx context.Context, rd StreamReader, recs []Record, h *holds) error {
@@ -25,10 +25,12 @@ func (r *Relay) deliver(ctx context.Context, rd StreamReader, recs []Record, h *
 			r.cfg.Hooks.Batch(stats)
 		}
 	}()
-	finish, cancel := context.WithTimeout(context.WithoutCancel(ctx), r.cfg.ShutdownTimeout+r.cfg.PublishTimeout)
-	defer cancel()
 	pending := recs
 	for len(pending) > 0 {
+		// Each round, once begun, is finished even if ctx ends meanwhile: the events it
+		// publishes are then known to be sent or not. A deadline of its own, so a long
+		// outage's later rounds are not born expired.
+		finish, cancel := context.WithTimeout(context.WithoutCancel(ctx), r.cfg.ShutdownTimeout+r.cfg.PublishTimeout)
 		var dead deadLetters
 		send := make([]Record, 0, len(pending))
 		for _, rec := range pending {
@@ -50,7 +52,9 @@ func (r *Relay) deliver(ctx context.Context, rd StreamReader, recs []Record, h *
 		}
 		stats.Published += len(o.published)
 		retry := r.sortFailed(send, &o, &dead, &stats)
-		if err := dead.store(finish, rd, h); err != nil {
+		err := dead.store(finish, rd, h)
+		cancel()
+		if err != nil {
 			return err
 		}
 		stats.Dead += len(dead.recs)
@@ -70,7 +74,7 @@ func (r *Relay) deliver(ctx context.Context, rd StreamReader, recs []Record, h *
 }
 
 // sortFailed splits the round's failed and skipped records, in stream order, into those
-// to retry and those that reached MaxAttempts (into dead).
+// to retry and those that failed permanently (into dead).
 func (r *Relay) sortFailed(send []Record, o *outcome, dead *deadLetters, stats *BatchStats) []Record {
 	why := make(map[int64]failKey, len(send))
 	for k, seqs := range o.failed {
@@ -89,13 +93,10 @@ func (r *Relay) sortFailed(send []Record, o *outcome, dead *deadLetters, stats *
 		case skipped[rec.Seq]:
 			retry = append(retry, rec)
 		case !failed:
-		case k.permanent && rec.Attempts+1 >= r.cfg.MaxAttempts:
+		case r.dies(k.permanent, rec.Attempts):
 			dead.add(rec, k.msg)
 		default:
 			stats.Failed++
-			if k.permanent {
-				rec.Attempts++
-			}
 			retry = append(retry, rec)
 		}
 	}

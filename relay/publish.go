@@ -48,8 +48,7 @@ func (r *Relay) publish(ctx context.Context, recs []Record, o *outcome) {
 		default:
 			permanent := errors.Is(e, outbox.ErrPermanent)
 			o.add(rec.Seq, failKey{msg: e.Error(), permanent: permanent})
-			// As the store decides in MarkFailed: permanent failures count, up to MaxAttempts.
-			dead[i] = permanent && rec.Attempts+1 >= r.cfg.MaxAttempts
+			dead[i] = r.dies(permanent, rec.Attempts)
 			r.logFailure(&rec, e, dead[i], spans.traceID(i))
 			ev.Outcome, ev.Failure = Retried, Transient
 			if permanent {
@@ -62,6 +61,14 @@ func (r *Relay) publish(ctx context.Context, recs []Record, o *outcome) {
 		r.event(ev)
 	}
 	spans.end(acked, recs, errs, acks, dead)
+}
+
+// dies reports whether a failed attempt dead-letters its event. In table mode, as the
+// store decides in MarkFailed: permanent failures count, up to MaxAttempts. A stream
+// cannot pass an event while it retries it, so there a permanent failure is final at
+// once, and the stream goes on.
+func (r *Relay) dies(permanent bool, attempts int) bool {
+	return permanent && (r.stream != nil || attempts+1 >= r.cfg.MaxAttempts)
 }
 
 // event reports one event's attempt to the Event hook.

@@ -46,10 +46,11 @@ var ErrStreamLost = errors.New("stream lost events")
 // NewStream validates cfg and returns a relay from stream to pub. It publishes the
 // stream's records in commit order, in batches of up to BatchSize with Kafka's produce
 // pipelined within each, and confirms a transaction once each of its records is sent or
-// dead-lettered. A failed record holds the stream until it is sent (transient failures,
-// retried for ever) or dead-lettered (MaxAttempts permanent failures). Of Config's
-// fields, Workers, PollInterval, Retention and PurgeInterval do not apply; LeaseTTL/3 is
-// the heartbeat interval.
+// dead-lettered. A record that fails transiently holds the stream, retried with backoff
+// until it is sent; one that fails permanently (outbox.ErrPermanent) is dead-lettered at
+// once, since retrying it would hold every later event. Of Config's fields, Workers,
+// PollInterval, MaxAttempts, Retention and PurgeInterval do not apply; LeaseTTL/3 is the
+// heartbeat interval.
 func NewStream(stream Stream, pub outbox.Publisher, cfg *Config) (*Relay, error) {
 	if stream == nil || pub == nil {
 		return nil, fmt.Errorf("%w: relay: stream and publisher are required", outbox.ErrInvalidConfig)

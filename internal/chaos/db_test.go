@@ -31,16 +31,20 @@ type database interface {
 	killRelayConns() int64
 	// restart stops the server, cleanly or (hard) by a crash, and starts it again.
 	restart(t *testing.T, hard bool)
+	// flags are what outbox commands need beyond the URL and schema (WAL mode's).
+	flags() []string
 }
 
 // chaosDatabases are the databases a scenario runs on unless it says otherwise.
-var chaosDatabases = []string{"postgres", "mariadb"}
+var chaosDatabases = []string{"postgres", "mariadb", "wal"}
 
 func newDatabase(t *testing.T, name string) database {
 	switch name {
 	case "postgres":
 		pool := testenv.Pool(t)
 		return &pgDB{pool: pool, name: testenv.Schema(t, pool)}
+	case "wal":
+		return newWALDB(t)
 	case "sqlite":
 		return sqliteDB{path: filepath.Join(t.TempDir(), "outbox.db")}
 	case "mariadb":
@@ -66,6 +70,8 @@ type pgDB struct {
 
 func (d *pgDB) schema() string { return d.name }
 
+func (d *pgDB) flags() []string { return nil }
+
 func (d *pgDB) addr() string {
 	u, _ := url.Parse(testenv.DatabaseURL())
 	return u.Host
@@ -83,11 +89,13 @@ func (d *pgDB) url(role string, via *faultproxy.Proxy) string {
 	return u.String()
 }
 
-// killRelayConns ends the relays' connections: their pools' and their open batches'.
+// killRelayConns ends the relays' connections: their pools', their open batches' and,
+// in WAL mode, their replication connections (the walsender's backend).
 func (d *pgDB) killRelayConns() int64 {
 	var n int64
 	_ = d.pool.QueryRow(context.Background(), `SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
-		WHERE application_name = 'chaos-relay' OR starts_with(application_name, 'outbox-batch:')`).Scan(&n)
+		WHERE application_name = 'chaos-relay' OR starts_with(application_name, 'outbox-batch:')
+			OR starts_with(application_name, 'outbox-wal ')`).Scan(&n)
 	return n
 }
 
@@ -115,6 +123,8 @@ type mariaDB struct {
 }
 
 func (d *mariaDB) schema() string { return d.name }
+
+func (d *mariaDB) flags() []string { return nil }
 
 func (d *mariaDB) addr() string {
 	u, _ := url.Parse(testenv.MariaDBURL())
@@ -151,6 +161,7 @@ func (d *mariaDB) restart(t *testing.T, hard bool) {
 type sqliteDB struct{ path string }
 
 func (d sqliteDB) schema() string                       { return "" }
+func (d sqliteDB) flags() []string                      { return nil }
 func (d sqliteDB) addr() string                         { return d.path }
 func (d sqliteDB) url(string, *faultproxy.Proxy) string { return "sqlite:" + d.path }
 func (d sqliteDB) killRelayConns() int64                { return 0 }

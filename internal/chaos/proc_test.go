@@ -100,6 +100,9 @@ func (c *cluster) write(cfgs []writerConfig) *writers {
 	w := &writers{c: c, cfgs: cfgs}
 	for i, cfg := range cfgs {
 		cfg.DatabaseURL, cfg.Schema, cfg.Topic = c.dsn("chaos-writer", nil), c.schema, c.topic
+		if w, ok := c.db.(*walDB); ok {
+			cfg.Slot = w.slot
+		}
 		if cfg.Name == "" {
 			cfg.Name = fmt.Sprintf("w%d", i)
 		}

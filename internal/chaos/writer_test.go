@@ -23,6 +23,7 @@ import (
 // writerConfig is what a writer process is told to do, as JSON in OUTBOX_CHAOS_CONFIG.
 type writerConfig struct {
 	DatabaseURL, Schema, Topic string
+	Slot                       string // WAL mode's, when the cluster is in WAL mode
 	Name                       string // key prefix: the writer's keys are Name-k0 .. Name-k(Keys-1)
 	Keys                       int
 	Events                     int           // committed events to write; 0 = until SIGTERM
@@ -60,8 +61,11 @@ func runWriter() int {
 	stop, cancel := signal.NotifyContext(context.Background(), syscall.SIGTERM)
 	defer cancel()
 	ctx := context.Background() // a transaction under way finishes even after SIGTERM
-	db, err := dburl.Open(ctx, cfg.DatabaseURL, &outboxstore.Config{Schema: cfg.Schema, Limits: outbox.Limits{MaxPayloadBytes: 4 << 20}},
-		dburl.Options{AppName: "chaos-writer"})
+	scfg := &outboxstore.Config{Schema: cfg.Schema, Limits: outbox.Limits{MaxPayloadBytes: 4 << 20}}
+	if cfg.Slot != "" {
+		scfg.Mode, scfg.Slot, scfg.Publication = outboxstore.WALMode, cfg.Slot, cfg.Slot
+	}
+	db, err := dburl.Open(ctx, cfg.DatabaseURL, scfg, dburl.Options{AppName: "chaos-writer"})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "writer:", err)
 		return 1
