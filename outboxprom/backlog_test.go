@@ -9,6 +9,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
+
+	"github.com/firstunicorn/outbox"
+	"github.com/firstunicorn/outbox/internal/testenv"
 	"github.com/firstunicorn/outbox/outboxprom"
 	"github.com/firstunicorn/outbox/outboxstore"
 )
@@ -64,4 +69,74 @@ func TestSampleBacklog(t *testing.T) {
 	if src.limits[0] != outboxprom.DefaultBacklogLimit {
 		t.Errorf("limit %d, want the default %d", src.limits[0], outboxprom.DefaultBacklogLimit)
 	}
+}
+
+// In WAL mode the sampler also reads the replication slot, on the real PostgreSQL: with
+// events written and no relay reading, the slot is reserved, idle and lagging.
+func TestSampleSlot(t *testing.T) {
+	o := testenv.NewWALOutbox(t, outbox.Limits{})
+	msgs := make([]outbox.Message, 100)
+	for i := range msgs {
+		msgs[i] = outbox.Message{Topic: "t", Payload: make([]byte, 1024)}
+	}
+	if err := o.Write(context.Background(), msgs...); err != nil {
+		t.Fatal(err)
+	}
+	m := outboxprom.New()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		m.SampleBacklog(ctx, o.Store, time.Hour, 0, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	}()
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(m)
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		if mfs, _ := reg.Gather(); len(byName(mfs)["outbox_wal_slot_status"]) == 5 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("no slot gauges after 10 s")
+		}
+	}
+	cancel()
+	<-done
+	mfs, _ := reg.Gather()
+	got := byName(mfs)
+	if lag := got["outbox_wal_slot_lag_bytes"]; len(lag) != 1 || lag[0].GetGauge().GetValue() < 100*1024 {
+		t.Errorf("lag: %v, want at least the 100 KiB written", lag)
+	}
+	if active := got["outbox_wal_slot_active"]; len(active) != 1 || active[0].GetGauge().GetValue() != 0 {
+		t.Errorf("active: %v, want 0 with no relay", active)
+	}
+	for _, s := range got["outbox_wal_slot_status"] {
+		want := 0.0
+		for _, l := range s.GetLabel() {
+			if l.GetName() == "status" && l.GetValue() == "reserved" {
+				want = 1
+			}
+		}
+		if s.GetGauge().GetValue() != want {
+			t.Errorf("status %v = %v, want %v", s.GetLabel(), s.GetGauge().GetValue(), want)
+		}
+	}
+
+	// A store in table mode exports no slot series at all.
+	table := outboxprom.New()
+	tctx, tcancel := context.WithCancel(context.Background())
+	tcancel()
+	table.SampleBacklog(tctx, &source{samples: []outboxstore.Backlog{{}}}, time.Hour, 0, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	treg := prometheus.NewRegistry()
+	treg.MustRegister(table)
+	if mfs, _ := treg.Gather(); len(byName(mfs)["outbox_wal_slot_lag_bytes"]) != 0 {
+		t.Error("a table-mode store exported slot gauges")
+	}
+}
+
+func byName(mfs []*dto.MetricFamily) map[string][]*dto.Metric {
+	out := map[string][]*dto.Metric{}
+	for _, mf := range mfs {
+		out[mf.GetName()] = mf.GetMetric()
+	}
+	return out
 }

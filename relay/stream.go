@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 
 	"github.com/google/uuid"
 
@@ -69,8 +70,10 @@ func (r *Relay) runStream(ctx context.Context) error {
 	r.log.Info("relay started", "mode", "stream", "batch_size", r.cfg.BatchSize)
 	defer r.log.Info("relay stopped")
 	hctx, stop := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	defer wg.Wait() // after stop, below: Run leaves no goroutine behind
 	defer stop()
-	go r.heartbeats(hctx)
+	wg.Go(func() { r.heartbeats(hctx) })
 	retry := backoff{base: r.cfg.Backoff, max: r.cfg.MaxBackoff}
 	for ctx.Err() == nil {
 		rd, err := r.stream.Attach(ctx, r.cfg.ID)
@@ -86,6 +89,7 @@ func (r *Relay) runStream(ctx context.Context) error {
 			sleep(ctx, retry.pause())
 			continue
 		}
+		retry.ok() // a stream that fails after it attached starts the backoff anew
 		r.attached.Store(true)
 		r.log.Info("attached to stream")
 		err = r.readStream(ctx, rd)
@@ -95,8 +99,6 @@ func (r *Relay) runStream(ctx context.Context) error {
 			retry.fail()
 			r.log.Warn("stream read failed", "err", err, "failures", retry.count())
 			sleep(ctx, retry.pause())
-		} else {
-			retry.ok()
 		}
 	}
 	return nil

@@ -226,3 +226,32 @@ func TestStreamQuietDatabase(t *testing.T) {
 		time.Sleep(50 * time.Millisecond)
 	}
 }
+
+// A standby waiting for the slot stops at once when its context ends, and the reader
+// goes on; then the reader stops too, leaving the slot free.
+func TestStreamStandbyStops(t *testing.T) {
+	e := newWALEnv(t, 1)
+	stopReader := startStream(t, e, publisher(t), relay.Config{})
+	e.commit(t, "a")
+	testenv.Consume(t, e.topic, 1, 30*time.Second)
+	stopStandby := startStream(t, e, publisher(t), relay.Config{})
+	time.Sleep(500 * time.Millisecond) // the standby waits on the reader's lock by now
+	began := time.Now()
+	stopStandby()
+	if d := time.Since(began); d > 2*time.Second {
+		t.Fatalf("a waiting standby took %s to stop", d)
+	}
+	e.commit(t, "a")
+	if recs := testenv.ConsumeAll(t, e.topic, 2, time.Second, 30*time.Second); len(recs) != 2 {
+		t.Fatalf("after the standby stopped, the reader relayed %d of 2", len(recs))
+	}
+	stopReader()
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		if slot, err := e.Store.Slot(context.Background()); err == nil && !slot.Active {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the slot is still read 5 s after the last relay stopped")
+		}
+	}
+}
