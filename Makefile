@@ -20,13 +20,14 @@ demo: services
 
 ## bench: start the services, run every scenario of outbox-bench (its own binary; it starts outbox
 ## relay processes) on each database of BENCH_DBS, then Watermill's forwarder (bench/watermill, its
-## own module) on the same PostgreSQL, and print the tables (BENCHFLAGS, WMFLAGS to adjust)
+## own module) on the same PostgreSQL, and print the tables (BENCHFLAGS, WMFLAGS to adjust).
+## PostgreSQL is measured in both modes, table then WAL, in the same run.
 BENCH_DBS ?= postgres mariadb sqlite
 bench: services
 	go build -o bin/outbox ./cmd/outbox && go build -o bin/outbox-bench ./cmd/outbox-bench
 	$(ENV) && for db in $(BENCH_DBS); do \
-		case $$db in postgres) url=$$OUTBOX_DATABASE_URL;; mariadb) url=$$OUTBOX_MARIADB_URL;; sqlite) url=sqlite:$(CURDIR)/bin/bench.db;; esac; \
-		bin/outbox-bench --database-url "$$url" --report bin/bench-$$db.json $(BENCHFLAGS) || exit 1; done
+		mode=table; case $$db in postgres) url=$$OUTBOX_DATABASE_URL mode=table,wal;; mariadb) url=$$OUTBOX_MARIADB_URL;; sqlite) url=sqlite:$(CURDIR)/bin/bench.db;; esac; \
+		bin/outbox-bench --database-url "$$url" --mode $$mode --report bin/bench-$$db.json $(BENCHFLAGS) || exit 1; done
 	$(ENV) && if [ -f bin/bench-postgres.json ]; then cd bench/watermill && go run . --outbox-report ../../bin/bench-postgres.json $(WMFLAGS); fi
 
 ## chaos: the full fault-injection suite (internal/chaos; OUTBOX_CHAOS_RUNS runs per scenario, default 3;

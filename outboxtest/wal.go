@@ -4,13 +4,11 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"maps"
 	"testing"
 	"time"
 
 	"github.com/google/uuid"
 
-	"github.com/firstunicorn/outbox"
 	"github.com/firstunicorn/outbox/outboxstore"
 	"github.com/firstunicorn/outbox/relay"
 )
@@ -72,31 +70,9 @@ func next(t *testing.T, rd relay.StreamReader, n int) []relay.Record {
 func testWALRoundTrip[TTx any](t *testing.T, h Harness[TTx]) {
 	s, rd := h.walStore(t)
 	ctx := context.Background()
-	at := time.Date(2026, 11, 29, 10, 11, 12, 345678000, time.UTC)
-	want := []outbox.Message{
-		{ID: uuid.Must(uuid.NewV7()), Topic: "orders.v1", Key: []byte("o-1\x00\xff"), Type: "order.placed",
-			AggregateType: "order", AggregateID: "o-1", Payload: []byte(`{"total":1999}`),
-			Headers: map[string]string{"traceparent": "00-abc-def-01", "ü": "ÿ"}, OccurredAt: at},
-		{Topic: "orders.v1"},
-		{Topic: "orders.v1", Key: []byte{}, Payload: []byte{}},
-	}
+	want := roundTripMessages(time.UTC)
 	must(t, h.InTx(ctx, func(tx TTx) error { return s.Write(ctx, tx, want...) }))
-	recs := next(t, rd, 3)
-	got, w := recs[0].Message, want[0]
-	if got.ID != w.ID || got.Topic != w.Topic || !bytes.Equal(got.Key, w.Key) || got.Type != w.Type ||
-		got.AggregateType != w.AggregateType || got.AggregateID != w.AggregateID || !bytes.Equal(got.Payload, w.Payload) ||
-		!maps.Equal(got.Headers, w.Headers) || !got.OccurredAt.Equal(w.OccurredAt) || recs[0].DecodeErr != nil {
-		t.Fatalf("round trip:\n got %+v (%v)\nwant %+v", got, recs[0].DecodeErr, w)
-	}
-	if age := time.Since(recs[0].WrittenAt); age < -time.Minute || age > time.Minute {
-		t.Fatalf("WrittenAt %v: want about now", recs[0].WrittenAt)
-	}
-	if second := recs[1].Message; second.Key != nil || second.Payload == nil || second.ID.Version() != 7 || second.OccurredAt.IsZero() {
-		t.Fatalf("defaults: key %v (want nil), payload %v (want empty), id %s, occurred %v", second.Key, second.Payload, second.ID, second.OccurredAt)
-	}
-	if third := recs[2].Message; third.Key == nil || len(third.Key) != 0 || third.Payload == nil {
-		t.Fatalf("empty key and payload came back as %v and %v", third.Key, third.Payload)
-	}
+	checkRoundTrip(t, want, next(t, rd, 3))
 }
 
 // A rolled-back transaction's events never reach the stream.

@@ -96,21 +96,32 @@ func testWriteTxErrors[TTx any](t *testing.T, h Harness[TTx]) {
 func testWriteRoundTrip[TTx any](t *testing.T, h Harness[TTx]) {
 	s := h.migrated(t, &outboxstore.Config{})
 	ctx := context.Background()
-	at := time.Date(2026, 11, 29, 10, 11, 12, 345678000, time.FixedZone("X", 3600))
-	want := []outbox.Message{
-		{ID: uuid.Must(uuid.NewV7()), Topic: "orders.v1", Key: []byte("o-1\x00\xff"), Type: "order.placed",
-			AggregateType: "order", AggregateID: "o-1", Payload: []byte(`{"total":1999}`),
-			Headers: map[string]string{"traceparent": "00-abc-def-01", "ü": "ÿ"}, OccurredAt: at},
-		{Topic: "orders.v1"},
-		{Topic: "orders.v1", Key: []byte{}, Payload: []byte{}},
-	}
+	want := roundTripMessages(time.FixedZone("X", 3600))
 	must(t, h.InTx(ctx, func(tx TTx) error { return s.Write(ctx, tx, want...) }))
 	recs := claim(t, s, relay.ClaimParams{})
 	if len(recs) != 3 {
 		t.Fatalf("claimed %d of 3", len(recs))
 	}
-	got := recs[0].Message
-	w := want[0]
+	checkRoundTrip(t, want, recs)
+}
+
+// roundTripMessages are the messages both modes' round trips write: every field set,
+// then the defaults, then an empty key and payload.
+func roundTripMessages(zone *time.Location) []outbox.Message {
+	return []outbox.Message{
+		{ID: uuid.Must(uuid.NewV7()), Topic: "orders.v1", Key: []byte("o-1\x00\xff"), Type: "order.placed",
+			AggregateType: "order", AggregateID: "o-1", Payload: []byte(`{"total":1999}`),
+			Headers:    map[string]string{"traceparent": "00-abc-def-01", "ü": "ÿ"},
+			OccurredAt: time.Date(2026, 11, 29, 10, 11, 12, 345678000, zone)},
+		{Topic: "orders.v1"},
+		{Topic: "orders.v1", Key: []byte{}, Payload: []byte{}},
+	}
+}
+
+// checkRoundTrip compares what came back for roundTripMessages with what was written.
+func checkRoundTrip(t *testing.T, want []outbox.Message, recs []relay.Record) {
+	t.Helper()
+	got, w := recs[0].Message, want[0]
 	if got.ID != w.ID || got.Topic != w.Topic || !bytes.Equal(got.Key, w.Key) || got.Type != w.Type ||
 		got.AggregateType != w.AggregateType || got.AggregateID != w.AggregateID || !bytes.Equal(got.Payload, w.Payload) ||
 		!maps.Equal(got.Headers, w.Headers) || !got.OccurredAt.Equal(w.OccurredAt) || recs[0].DecodeErr != nil {

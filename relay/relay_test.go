@@ -105,8 +105,7 @@ func quietLogger() *slog.Logger {
 	return slog.New(slog.NewTextHandler(io.Discard, nil))
 }
 
-// start runs a relay until the test ends, or until the returned stop is called, which
-// waits for Run to return and fails the test on its error.
+// start runs a table-mode relay over store with the tests' defaults (see run).
 func start(t *testing.T, store relay.Store, pub outbox.Publisher, cfg relay.Config) (stop func()) {
 	t.Helper()
 	cfg.Logger = quietLogger()
@@ -117,6 +116,13 @@ func start(t *testing.T, store relay.Store, pub outbox.Publisher, cfg relay.Conf
 	if err != nil {
 		t.Fatal(err)
 	}
+	return run(t, r)
+}
+
+// run runs r until the test ends, or until the returned stop is called, which waits
+// for Run to return and fails the test on its error.
+func run(t *testing.T, r *relay.Relay) (stop func()) {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- r.Run(ctx) }()

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -38,25 +37,7 @@ func startStream(t *testing.T, e *env, pub outbox.Publisher, cfg relay.Config) (
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- r.Run(ctx) }()
-	var once sync.Once
-	stop = func() {
-		once.Do(func() {
-			cancel()
-			select {
-			case err := <-done:
-				if err != nil {
-					t.Errorf("Run: %v", err)
-				}
-			case <-time.After(30 * time.Second):
-				t.Errorf("Run did not return 30s after cancel")
-			}
-		})
-	}
-	t.Cleanup(stop)
-	return stop
+	return run(t, r)
 }
 
 // Events written in transactions reach Kafka in commit order: per key on a topic of

@@ -21,15 +21,20 @@ func (e *env) overhead(ctx context.Context, rep *Report) error {
 	}
 	payload := make([]byte, e.cfg.PayloadBytes)
 	var base float64
-	for _, events := range []int{0, 1, 10} {
+	// events -1 is the control: the business transaction plus one empty statement, the
+	// round trip that any Write, being a call of its own, adds.
+	for _, events := range []int{0, -1, 1, 10} {
 		var txs atomic.Int64
 		elapsed, err := e.forWriters(ctx, func(ctx context.Context, w, i int) error {
 			err := e.db.InTx(ctx, func(tx dburl.Tx) error {
 				if err := tx.Exec(ctx, insert, "c", 1999); err != nil {
 					return err
 				}
-				if events == 0 {
+				switch events {
+				case 0:
 					return nil
+				case -1:
+					return tx.Exec(ctx, "SELECT 1")
 				}
 				msgs := make([]outbox.Message, events)
 				for j := range msgs {
@@ -46,9 +51,13 @@ func (e *env) overhead(ctx context.Context, rep *Report) error {
 			return err
 		}
 		r := rate(int(txs.Load()), elapsed)
-		if events == 0 {
+		switch events {
+		case 0:
 			base = r
 			rep.add("overhead.tx_0_events", r, "tx/s", "one-row business transaction, %d writers", e.cfg.Writers)
+			continue
+		case -1:
+			rep.add("overhead.tx_round_trip", r, "tx/s", "same plus SELECT 1, the round trip a Write adds: %.1f%% fewer transactions/s", 100*(1-r/base))
 			continue
 		}
 		rep.add(fmt.Sprintf("overhead.tx_%d_events", events), r, "tx/s",

@@ -45,7 +45,7 @@ func (d *Dialect) WAL(slot, publication string) (*WAL, error) {
 		return nil, err
 	}
 	q, err := sqldb.LoadQueries(string(b), n.Vars, sqldb.Dollar,
-		"emit", "heartbeat", "dead_letter", "dead_keys", "take_dead", "slot", "create_slot", "record_slot", "drop_slot",
+		"emit", "emit_one", "heartbeat", "dead_letter", "dead_keys", "take_dead", "slot", "create_slot", "record_slot", "drop_slot",
 		"publication_exists", "wal_level")
 	if err != nil {
 		return nil, fmt.Errorf("wal.sql: %w", err)
@@ -65,7 +65,12 @@ func (w *WAL) Emit(ctx context.Context, q sqldb.Querier, msgs []outbox.Message, 
 		}
 		contents[i] = walenvelope.Encode(nil, m, flags)
 	}
-	_, err := sqldb.Exec(ctx, q, w.q["emit"], w.Prefix, contents)
+	var err error
+	if len(contents) == 1 {
+		_, err = sqldb.Exec(ctx, q, w.q["emit_one"], w.Prefix, contents[0])
+	} else {
+		_, err = sqldb.Exec(ctx, q, w.q["emit"], w.Prefix, contents)
+	}
 	return err
 }
 

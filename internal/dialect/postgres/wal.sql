@@ -8,6 +8,11 @@
 -- slot at its commit and never if it rolls back.
 SELECT count(pg_logical_emit_message(true, $1, c)) FROM unnest($2::bytea[]) AS c;
 
+-- name: emit_one
+-- The same for a single event, without the array: the common case of one event per
+-- business transaction.
+SELECT pg_logical_emit_message(true, $1, $2::bytea)::text;
+
 -- name: heartbeat
 -- A message outside any transaction, which moves a quiet database's slot forward.
 SELECT pg_logical_emit_message(false, $1, '')::text;
