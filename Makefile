@@ -52,6 +52,7 @@ fuzz:
 	go test -run XXX -fuzz FuzzDecodeHeaders -fuzztime $(FUZZTIME) ./internal/sqldb
 	go test -run XXX -fuzz FuzzConfig -fuzztime $(FUZZTIME) ./relay
 	go test -run XXX -fuzz FuzzNewMessage -fuzztime $(FUZZTIME) .
+	go test -run XXX -fuzz FuzzDecode -fuzztime $(FUZZTIME) ./internal/walenvelope
 
 services:
 	$(SERVICES) up

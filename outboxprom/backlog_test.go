@@ -82,6 +82,7 @@ func TestSampleSlot(t *testing.T) {
 	if err := o.Write(context.Background(), msgs...); err != nil {
 		t.Fatal(err)
 	}
+	time.Sleep(200 * time.Millisecond) // an age to see
 	m := outboxprom.New()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
@@ -105,6 +106,9 @@ func TestSampleSlot(t *testing.T) {
 	got := byName(mfs)
 	if lag := got["outbox_wal_slot_lag_bytes"]; len(lag) != 1 || lag[0].GetGauge().GetValue() < 100*1024 {
 		t.Errorf("lag: %v, want at least the 100 KiB written", lag)
+	}
+	if age := got["outbox_wal_slot_lag_seconds"]; len(age) != 1 || age[0].GetGauge().GetValue() < 0.2 || age[0].GetGauge().GetValue() > 60 {
+		t.Errorf("lag in time: %v, want the age of the events written 0.2 s before", age)
 	}
 	if active := got["outbox_wal_slot_active"]; len(active) != 1 || active[0].GetGauge().GetValue() != 0 {
 		t.Errorf("active: %v, want 0 with no relay", active)

@@ -17,7 +17,7 @@ type slotSource interface {
 // slot are the gauges of WAL mode's replication slot. They are vectors by slot name,
 // so a table-mode relay exports none of them.
 type slot struct {
-	lag, safe, active, status *prometheus.GaugeVec
+	lag, lagTime, safe, active, status *prometheus.GaugeVec
 }
 
 func newSlot(ns string) slot {
@@ -26,15 +26,16 @@ func newSlot(ns string) slot {
 			append([]string{"slot"}, labels...))
 	}
 	return slot{
-		lag:    g("lag_bytes", "WAL mode: WAL the replication slot holds past what the relay confirmed, as last sampled."),
-		safe:   g("safe_wal_bytes", "WAL mode: WAL that may still be written before the slot is invalidated; -1 when max_slot_wal_keep_size is unlimited."),
-		active: g("active", "WAL mode: 1 while a relay reads the slot."),
-		status: g("status", "WAL mode: 1 for the slot's wal_status (reserved, extended, unreserved, lost, or missing), 0 for the others.", "status"),
+		lag:     g("lag_bytes", "WAL mode: WAL the replication slot holds past what the relay confirmed, as last sampled."),
+		lagTime: g("lag_seconds", "WAL mode: how far behind the slot's reader is (PostgreSQL's flush lag), or with none the age of the oldest transaction the slot holds."),
+		safe:    g("safe_wal_bytes", "WAL mode: WAL that may still be written before the slot is invalidated; -1 when max_slot_wal_keep_size is unlimited."),
+		active:  g("active", "WAL mode: 1 while a relay reads the slot."),
+		status:  g("status", "WAL mode: 1 for the slot's wal_status (reserved, extended, unreserved, lost, or missing), 0 for the others.", "status"),
 	}
 }
 
 func (s slot) collectors() []prometheus.Collector {
-	return []prometheus.Collector{s.lag, s.safe, s.active, s.status}
+	return []prometheus.Collector{s.lag, s.lagTime, s.safe, s.active, s.status}
 }
 
 // sample sets the slot's gauges when src is a store in WAL mode.
@@ -48,6 +49,7 @@ func (s slot) sample(ctx context.Context, src any) error {
 		return err
 	}
 	s.lag.WithLabelValues(sl.Name).Set(float64(sl.LagBytes))
+	s.lagTime.WithLabelValues(sl.Name).Set(sl.LagSeconds)
 	s.safe.WithLabelValues(sl.Name).Set(float64(sl.SafeWALBytes))
 	s.active.WithLabelValues(sl.Name).Set(b2f(sl.Active))
 	current := sl.WALStatus

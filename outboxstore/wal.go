@@ -57,12 +57,18 @@ type Slot struct {
 	ActivePID int64 `json:"active_pid,omitempty"`
 	// LagBytes is the WAL the slot holds past what the relay confirmed.
 	LagBytes int64 `json:"lag_bytes"`
+	// LagSeconds is how far behind in time: with a relay reading, PostgreSQL's flush lag
+	// of it; with none, the age of the oldest transaction the slot still holds (-1 when
+	// finding it took over 2 s: behind a very large transaction).
+	LagSeconds float64 `json:"lag_seconds"`
 	// SafeWALBytes is how much more WAL may be written before the slot is invalidated;
 	// -1 when max_slot_wal_keep_size is unlimited.
 	SafeWALBytes int64 `json:"safe_wal_bytes"`
 }
 
-// Slot reports WAL mode's replication slot.
+// Slot reports WAL mode's replication slot. While no relay reads it, it peeks at the
+// slot for the age of its oldest transaction, which a relay attaching at that moment
+// waits out (it retries for up to 10 s).
 func (s *Store[TTx]) Slot(ctx context.Context) (Slot, error) {
 	if s.wal == nil {
 		return Slot{}, fmt.Errorf("outbox: slot: %w: the store is in table mode", outbox.ErrInvalidConfig)
@@ -71,8 +77,12 @@ func (s *Store[TTx]) Slot(ctx context.Context) (Slot, error) {
 	if err != nil {
 		return Slot{}, fmt.Errorf("outbox: slot %s: %w", s.wal.Slot, err)
 	}
+	lag, err := s.wal.Lag(ctx, s.db, st)
+	if err != nil {
+		return Slot{}, fmt.Errorf("outbox: slot %s: lag: %w", s.wal.Slot, err)
+	}
 	return Slot{Name: s.wal.Slot, WALStatus: st.WALStatus, Active: st.Active, ActivePID: st.ActivePID,
-		LagBytes: st.LagBytes, SafeWALBytes: st.SafeWALSize}, nil
+		LagBytes: st.LagBytes, LagSeconds: lag.Seconds(), SafeWALBytes: st.SafeWALSize}, nil
 }
 
 // RecreateSlot drops WAL mode's slot, invalidated or not, and creates it again from the

@@ -191,7 +191,11 @@ func walStatus(ctx context.Context, store dburl.Store, st outboxstore.Status, as
 	if sl.Active {
 		reader = fmt.Sprintf("server process %d", sl.ActivePID)
 	}
-	fmt.Fprintf(stdout, "dead:               %d\nslot:               %s\nwal status:         %s\nlag:                %d bytes\nsafe WAL left:      %s\nreader:             %s\n",
-		st.Dead, sl.Name, status, sl.LagBytes, safe, reader)
+	lag := time.Duration(sl.LagSeconds * float64(time.Second)).Round(time.Millisecond).String()
+	if sl.LagSeconds < 0 {
+		lag = "age unknown (the slot's first transaction took too long to peek at)"
+	}
+	fmt.Fprintf(stdout, "dead:               %d\nslot:               %s\nwal status:         %s\nlag:                %d bytes, %s\nsafe WAL left:      %s\nreader:             %s\n",
+		st.Dead, sl.Name, status, sl.LagBytes, lag, safe, reader)
 	return nil
 }

@@ -46,7 +46,7 @@ func (d *Dialect) WAL(slot, publication string) (*WAL, error) {
 	}
 	q, err := sqldb.LoadQueries(string(b), n.Vars, sqldb.Dollar,
 		"emit", "emit_one", "heartbeat", "dead_letter", "dead_keys", "take_dead", "slot", "create_slot", "record_slot", "drop_slot",
-		"publication_exists", "wal_level")
+		"publication_exists", "wal_level", "reader_lag", "peek")
 	if err != nil {
 		return nil, fmt.Errorf("wal.sql: %w", err)
 	}

@@ -61,3 +61,17 @@ SELECT EXISTS (SELECT 1 FROM pg_publication WHERE pubname = $1);
 
 -- name: wal_level
 SELECT current_setting('wal_level');
+
+-- name: reader_lag
+-- How far behind the reading relay is, in time: PostgreSQL measures it from the
+-- positions the relay confirms (NULL once it has caught up and nothing new comes).
+SELECT coalesce(extract(epoch FROM r.flush_lag), 0)::float8
+FROM pg_replication_slots s JOIN pg_stat_replication r ON r.pid = s.active_pid
+WHERE s.slot_name = $1 AND s.database = current_database();
+
+-- name: peek
+-- The first messages a reader would get, read without consuming them (only while no
+-- relay reads the slot): the first transaction's Begin carries its commit time.
+SELECT extract(epoch FROM now())::float8, data
+FROM pg_logical_slot_peek_binary_changes($1, NULL, 16,
+	'proto_version', '1', 'publication_names', $2, 'messages', 'true');
