@@ -45,7 +45,7 @@ jaeger_up() {
 	local i
 	for i in $(seq 1 60); do
 		if port_open "$jaeger_query_port" && port_open "$jaeger_otlp_port"; then return 0; fi
-		jaeger_running || { tail -30 "$logs/jaeger.log" >&2; die "Jaeger exited (log: $logs/jaeger.log)"; }
+		pid_alive "$state/jaeger/pid" || { tail -30 "$logs/jaeger.log" >&2; die "Jaeger exited (log: $logs/jaeger.log)"; }
 		sleep 0.5
 	done
 	die "Jaeger did not start within 30s (log: $logs/jaeger.log)"

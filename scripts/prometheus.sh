@@ -44,7 +44,7 @@ prometheus_up() {
 	local i
 	for i in $(seq 1 60); do
 		if port_open "$prometheus_port"; then return 0; fi
-		prometheus_running || { tail -30 "$logs/prometheus.log" >&2; die "Prometheus exited (log: $logs/prometheus.log)"; }
+		pid_alive "$state/prometheus/pid" || { tail -30 "$logs/prometheus.log" >&2; die "Prometheus exited (log: $logs/prometheus.log)"; }
 		sleep 0.5
 	done
 	die "Prometheus did not start within 30s (log: $logs/prometheus.log)"

@@ -237,6 +237,11 @@ pid_running() {
 	grep -qa "$2" "/proc/$pid/cmdline" 2>/dev/null
 }
 
+# pid_alive: the process of pid file $1 exists. A start-up wait checks this rather than
+# pid_running: the pid is first a subshell that has yet to exec the service, whose
+# command line does not name it yet.
+pid_alive() { kill -0 "$(cat "$1" 2>/dev/null)" 2>/dev/null; }
+
 port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
 kafka_up() {
@@ -259,7 +264,7 @@ kafka_up() {
 		if port_open "$kafka_port" && grep -q 'Kafka Server started' "$logs/kafka.log" 2>/dev/null; then
 			return 0
 		fi
-		kafka_running || { tail -30 "$logs/kafka.out" "$logs/kafka.log" >&2; die "Kafka exited (logs in $logs)"; }
+		pid_alive "$state/kafka/pid" || { tail -30 "$logs/kafka.out" "$logs/kafka.log" >&2; die "Kafka exited (logs in $logs)"; }
 		sleep 0.5
 	done
 	die "Kafka did not start within 60s (logs in $logs)"
