@@ -13,6 +13,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -136,6 +137,8 @@ type env struct {
 	// command line (the observability scenario's variants).
 	relayEnv, extraRelayArgs []string
 	mode                     outboxstore.Mode // of the pass under way
+	url                      string           // the current scenario's database URL
+	resets                   int              // outboxes made so far (SQLite: a file each)
 	walMark                  string           // WAL mode: the LSN prefill's events end before
 }
 
@@ -235,13 +238,32 @@ func (e *env) resetSchema(ctx context.Context) error {
 	if e.mode == outboxstore.WALMode {
 		cfg.Mode, cfg.Slot, cfg.Publication = outboxstore.WALMode, benchSchema, benchSchema
 	}
-	db, err := dburl.Open(ctx, e.cfg.DatabaseURL, cfg, dburl.Options{MaxConns: max(e.cfg.Writers+4, 8)})
+	e.url, e.resets = freshURL(e.cfg.DatabaseURL, e.resets), e.resets+1
+	db, err := dburl.Open(ctx, e.url, cfg, dburl.Options{MaxConns: max(e.cfg.Writers+4, 8)})
 	if err != nil {
 		return err
 	}
 	e.db = db
 	_, err = db.Store.Migrate(ctx)
 	return err
+}
+
+// freshURL is url for the n-th outbox of the run. On SQLite each outbox gets a file of
+// its own (app.db, app-1.db, ...): a connection of the previous scenario that is still
+// closing (a writer stopped mid-transaction at the end of a timed scenario) deletes its
+// WAL file by name when it goes, which would be the next scenario's if the path were
+// the same (seen as "disk I/O error (522)").
+func freshURL(url string, n int) string {
+	if !strings.HasPrefix(url, "sqlite:") || n == 0 {
+		return url
+	}
+	path, query, _ := strings.Cut(url, "?")
+	ext := filepath.Ext(path)
+	path = strings.TrimSuffix(path, ext) + fmt.Sprintf("-%d", n) + ext
+	if query != "" {
+		return path + "?" + query
+	}
+	return path
 }
 
 // dropOutbox removes the bench's outbox and closes its connections.
@@ -272,7 +294,7 @@ func (e *env) dropOutbox(ctx context.Context) error {
 
 // relayArgs are the flags that point a relay process at the bench's outbox.
 func (e *env) relayArgs() []string {
-	args := []string{"--database-url", e.cfg.DatabaseURL}
+	args := []string{"--database-url", e.url}
 	if e.db.Store.Database() != outboxstore.SQLite {
 		args = append(args, "--schema", benchSchema)
 	}
