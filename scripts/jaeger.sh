@@ -42,13 +42,7 @@ jaeger_up() {
 		echo $! >"$state/jaeger/pid"
 		disown
 	fi
-	local i
-	for i in $(seq 1 60); do
-		if port_open "$jaeger_query_port" && port_open "$jaeger_otlp_port"; then return 0; fi
-		pid_alive "$state/jaeger/pid" || { tail -30 "$logs/jaeger.log" >&2; die "Jaeger exited (log: $logs/jaeger.log)"; }
-		sleep 0.5
-	done
-	die "Jaeger did not start within 30s (log: $logs/jaeger.log)"
+	wait_ports Jaeger "$state/jaeger/pid" "$logs/jaeger.log" "$jaeger_query_port" "$jaeger_otlp_port"
 }
 
 jaeger_down() { jaeger_running && stop_pid Jaeger "$state/jaeger/pid" 10 || true; }

@@ -41,13 +41,7 @@ prometheus_up() {
 	else
 		kill -HUP "$(cat "$state/prometheus/pid")" # reload the configuration and the rules
 	fi
-	local i
-	for i in $(seq 1 60); do
-		if port_open "$prometheus_port"; then return 0; fi
-		pid_alive "$state/prometheus/pid" || { tail -30 "$logs/prometheus.log" >&2; die "Prometheus exited (log: $logs/prometheus.log)"; }
-		sleep 0.5
-	done
-	die "Prometheus did not start within 30s (log: $logs/prometheus.log)"
+	wait_ports Prometheus "$state/prometheus/pid" "$logs/prometheus.log" "$prometheus_port"
 }
 
 prometheus_down() { prometheus_running && stop_pid Prometheus "$state/prometheus/pid" 10 || true; }

@@ -250,6 +250,21 @@ pid_alive() { kill -0 "$(cat "$1" 2>/dev/null)" 2>/dev/null; }
 
 port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
+# wait_ports NAME PIDFILE LOG PORT...: wait up to 30 s for a service just started to
+# listen on every PORT, and fail with its log if its process exits first.
+wait_ports() {
+	local name=$1 pidfile=$2 logfile=$3 i p up
+	shift 3
+	for i in $(seq 1 60); do
+		up=1
+		for p in "$@"; do port_open "$p" || up=; done
+		[ -n "$up" ] && return 0
+		pid_alive "$pidfile" || { tail -30 "$logfile" >&2; die "$name exited (log: $logfile)"; }
+		sleep 0.5
+	done
+	die "$name did not start within 30s (log: $logfile)"
+}
+
 kafka_up() {
 	kafka_fetch
 	kafka_config
