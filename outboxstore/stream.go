@@ -61,9 +61,11 @@ func (st *stream[TTx]) Attach(ctx context.Context, owner string) (relay.StreamRe
 		return nil, err
 	}
 	// A slot invalidated while this relay waited is refused now, not read from.
-	if sl, err := w.Status(ctx, st.s.db); err == nil && sl.WALStatus == "lost" {
-		rd.Close()
-		return nil, w.Setup(ctx, st.s.db)
+	if sl, err := w.Status(ctx, st.s.db); err == nil {
+		if err := w.Lost(sl); err != nil {
+			rd.Close()
+			return nil, fmt.Errorf("outbox: slot %s: %w", w.Slot, err)
+		}
 	}
 	return &reader[TTx]{s: st.s, rd: rd}, nil
 }

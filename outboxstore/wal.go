@@ -110,18 +110,22 @@ func (s *Store[TTx]) retryWAL(ctx context.Context, id uuid.UUID) (int64, error) 
 	return n, nil
 }
 
-// checkSlot is Check in WAL mode: the slot exists and has not lost events.
+// checkSlot is Check in WAL mode: logical decoding is on, and the slot exists and has
+// not lost events. Like the rest of Check, it changes nothing.
 func (s *Store[TTx]) checkSlot(ctx context.Context) error {
+	if err := s.wal.CheckLevel(ctx, s.db); err != nil {
+		return fmt.Errorf("outbox: check: %w", err)
+	}
 	st, err := s.wal.Status(ctx, s.db)
 	if err != nil {
 		return fmt.Errorf("outbox: check slot %s: %w", s.wal.Slot, err)
 	}
-	if st.WALStatus == "" && !st.Recorded {
+	if err := s.wal.Lost(st); err != nil {
+		return fmt.Errorf("outbox: check: %w", err)
+	}
+	if st.WALStatus == "" {
 		return fmt.Errorf("outbox: check: %w: WAL mode's slot %s does not exist: run 'outbox migrate --mode wal' or Store.Migrate before the first Write",
 			ErrNotMigrated, s.wal.Slot)
-	}
-	if err := s.wal.Setup(ctx, s.db); err != nil { // refuses a lost or dropped slot, with the recovery
-		return fmt.Errorf("outbox: check: %w", err)
 	}
 	return nil
 }

@@ -108,13 +108,8 @@ func (w *WAL) Status(ctx context.Context, db sqldb.Querier) (SlotStatus, error) 
 // slot would start after the events the old one held, so it is the operator's call
 // (Recreate), never done silently.
 func (w *WAL) Setup(ctx context.Context, db sqldb.DB) error {
-	var level string
-	if err := sqldb.QueryRow(ctx, db, w.q["wal_level"], nil, &level); err != nil {
+	if err := w.CheckLevel(ctx, db); err != nil {
 		return err
-	}
-	if level != "logical" {
-		return fmt.Errorf("%w: WAL mode needs wal_level = logical (the server has %s): set it in postgresql.conf and restart PostgreSQL",
-			sqldb.ErrUnsupported, level)
 	}
 	var exists bool
 	if err := sqldb.QueryRow(ctx, db, w.q["publication_exists"], []any{w.Publication}, &exists); err != nil {
@@ -129,6 +124,32 @@ func (w *WAL) Setup(ctx context.Context, db sqldb.DB) error {
 	if err != nil {
 		return err
 	}
+	if err := w.Lost(st); err != nil {
+		return err
+	}
+	if st.WALStatus == "" {
+		_, err := w.create(ctx, db)
+		return err
+	}
+	return nil
+}
+
+// CheckLevel refuses a server whose wal_level is not logical.
+func (w *WAL) CheckLevel(ctx context.Context, db sqldb.Querier) error {
+	var level string
+	if err := sqldb.QueryRow(ctx, db, w.q["wal_level"], nil, &level); err != nil {
+		return err
+	}
+	if level != "logical" {
+		return fmt.Errorf("%w: WAL mode needs wal_level = logical (the server has %s): set it in postgresql.conf and restart PostgreSQL",
+			sqldb.ErrUnsupported, level)
+	}
+	return nil
+}
+
+// Lost is relay.ErrStreamLost, with what was lost and how to recover, for a slot that
+// was invalidated or that this outbox created and is gone; nil otherwise.
+func (w *WAL) Lost(st SlotStatus) error {
 	switch {
 	case st.WALStatus == "lost":
 		return fmt.Errorf("%w: replication slot %s was invalidated (wal_status lost): PostgreSQL removed WAL it still needed, "+
@@ -139,9 +160,6 @@ func (w *WAL) Setup(ctx context.Context, db sqldb.DB) error {
 		return fmt.Errorf("%w: replication slot %s, created by this outbox, no longer exists (dropped by hand?): events "+
 			"written since it went are not in any slot. Recover what the source of truth can re-send, then run "+
 			"'outbox migrate --mode wal --recreate-slot'", relay.ErrStreamLost, w.Slot)
-	case st.WALStatus == "":
-		_, err := w.create(ctx, db)
-		return err
 	}
 	return nil
 }
