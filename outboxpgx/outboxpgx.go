@@ -49,6 +49,18 @@ func (d *Driver) Tx(tx pgx.Tx) (sqldb.Querier, error) {
 	return querier{tx}, nil
 }
 
+// Begin implements outboxstore.Driver.
+func (d *Driver) Begin(ctx context.Context) (pgx.Tx, sqldb.Tx, error) {
+	if d == nil || d.pool == nil {
+		return nil, nil, fmt.Errorf("%w: outboxpgx.New needs a *pgxpool.Pool", outbox.ErrNoDB)
+	}
+	tx, err := d.pool.Begin(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	return tx, txDB{querier{tx}, tx}, nil
+}
+
 // pgxQuerier is what pgx pools, connections and transactions have in common.
 type pgxQuerier interface {
 	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
@@ -167,8 +179,8 @@ type txDB struct {
 	tx pgx.Tx
 }
 
-func (t txDB) Commit(ctx context.Context) error   { return t.tx.Commit(ctx) }
-func (t txDB) Rollback(ctx context.Context) error { return t.tx.Rollback(ctx) }
+func (t txDB) Commit(ctx context.Context) error   { return txDone(t.tx.Commit(ctx)) }
+func (t txDB) Rollback(ctx context.Context) error { return txDone(t.tx.Rollback(ctx)) }
 
 type conn struct {
 	querier

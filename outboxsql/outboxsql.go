@@ -56,6 +56,19 @@ func (d *Driver) Tx(tx *sql.Tx) (sqldb.Querier, error) {
 	return querier{tx}, nil
 }
 
+// Begin implements outboxstore.Driver. The transaction ends, rolled back, when ctx
+// does, as database/sql's do.
+func (d *Driver) Begin(ctx context.Context) (*sql.Tx, sqldb.Tx, error) {
+	if d == nil || d.db == nil {
+		return nil, nil, fmt.Errorf("%w: outboxsql.New needs a *sql.DB", outbox.ErrNoDB)
+	}
+	tx, err := d.db.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, nil, err
+	}
+	return tx, txDB{querier{tx}, tx}, nil
+}
+
 // sqlQuerier is what *sql.DB, *sql.Conn and *sql.Tx have in common.
 type sqlQuerier interface {
 	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
@@ -124,8 +137,8 @@ type txDB struct {
 	tx *sql.Tx
 }
 
-func (t txDB) Commit(context.Context) error   { return t.tx.Commit() }
-func (t txDB) Rollback(context.Context) error { return t.tx.Rollback() }
+func (t txDB) Commit(context.Context) error   { return txDone(t.tx.Commit()) }
+func (t txDB) Rollback(context.Context) error { return txDone(t.tx.Rollback()) }
 
 type conn struct {
 	querier

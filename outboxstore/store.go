@@ -37,6 +37,9 @@ type Driver[TTx any] interface {
 	DB() (sqldb.DB, error)
 	// Tx adapts the caller's transaction, for Write.
 	Tx(tx TTx) (sqldb.Querier, error)
+	// Begin starts a transaction for a handler (the inbox): tx is what the handler
+	// gets, end the same transaction as the store runs, commits and rolls back.
+	Begin(ctx context.Context) (tx TTx, end sqldb.Tx, err error)
 }
 
 // listenDriver is a Driver that can wait for notifications (outboxpgx).

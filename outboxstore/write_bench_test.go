@@ -2,6 +2,7 @@ package outboxstore
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"testing"
 
@@ -17,6 +18,9 @@ type discard struct{ database Database }
 func (d discard) Database() Database                 { return d.database }
 func (d discard) DB() (sqldb.DB, error)              { return nil, nil }
 func (d discard) Tx(struct{}) (sqldb.Querier, error) { return discardQ{}, nil }
+func (d discard) Begin(context.Context) (struct{}, sqldb.Tx, error) {
+	return struct{}{}, nil, errors.New("discard: no transactions")
+}
 
 type discardQ struct{}
 

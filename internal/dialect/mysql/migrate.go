@@ -15,7 +15,12 @@ func (d *Dialect) Migrate(ctx context.Context, db sqldb.DB) ([]int, error) {
 	if err := d.Check(ctx, db); err != nil {
 		return nil, err
 	}
-	ms, err := sqldb.LoadMigrations(files, "migrations", d.Names().Vars)
+	return migrate(ctx, db, "migrations", d.Names())
+}
+
+// migrate applies dir's migrations for the tables n names.
+func migrate(ctx context.Context, db sqldb.DB, dir string, n sqldb.Names) ([]int, error) {
+	ms, err := sqldb.LoadMigrations(files, dir, n.Vars)
 	if err != nil {
 		return nil, err
 	}
@@ -24,14 +29,14 @@ func (d *Dialect) Migrate(ctx context.Context, db sqldb.DB) ([]int, error) {
 		return nil, err
 	}
 	defer conn.Close()
-	lock := "outbox-migrate:" + d.Names().Qualified
+	lock := "outbox-migrate:" + n.Qualified
 	var got int64
 	if err := sqldb.ScanRow(ctx, conn, `SELECT GET_LOCK(?, 60)`, []any{lock}, &got); err != nil || got != 1 {
 		return nil, fmt.Errorf("wait for another migrator (GET_LOCK): got %d, %v", got, err)
 	}
 	defer func() { _, _ = conn.Exec(context.WithoutCancel(ctx), `SELECT RELEASE_LOCK(?)`, lock) }()
-	v := d.Names().Vars
-	if d.Names().Schema != "" {
+	v := n.Vars
+	if n.Schema != "" {
 		if _, err := conn.Exec(ctx, `CREATE DATABASE IF NOT EXISTS `+v["schema"]); err != nil {
 			return nil, err
 		}

@@ -14,7 +14,7 @@ import (
 	"github.com/firstunicorn/outbox/internal/sqldb"
 )
 
-//go:embed queries.sql migrations/*.sql
+//go:embed queries.sql inbox.sql migrations/*.sql inbox_migrations/*.sql
 var files embed.FS
 
 // Dialect is one MySQL outbox: its names and statements, and what it learnt of the
@@ -55,16 +55,19 @@ func newNames(schema, table string) (sqldb.Names, error) {
 	if err := sqldb.CheckIdent("Table", table, 53, " (MySQL keeps 64 characters, and the migrations table adds 11)"); err != nil {
 		return sqldb.Names{}, err
 	}
-	q := func(name string) string {
-		if schema == "" {
-			return "`" + name + "`"
-		}
-		return "`" + schema + "`.`" + name + "`"
-	}
+	q := func(name string) string { return qualified(schema, name) }
 	return sqldb.Names{Schema: schema, Table: table, Qualified: q(table), Vars: sqldb.Vars{
 		"schema": "`" + schema + "`", "table": q(table), "leases": q(table + "_leases"), "relays": q(table + "_relays"),
 		"locks": q(table + "_locks"), "migrations": q(table + "_migrations"),
 	}}, nil
+}
+
+// qualified is name quoted, in schema when there is one.
+func qualified(schema, name string) string {
+	if schema == "" {
+		return "`" + name + "`"
+	}
+	return "`" + schema + "`.`" + name + "`"
 }
 
 // CheckLimits refuses keys MySQL cannot store: the key column is a BLOB.

@@ -13,7 +13,7 @@ import (
 	"github.com/firstunicorn/outbox/internal/sqldb"
 )
 
-//go:embed queries.sql wal.sql migrations/*.sql
+//go:embed queries.sql wal.sql inbox.sql migrations/*.sql inbox_migrations/*.sql
 var files embed.FS
 
 // Dialect is one PostgreSQL outbox: its names and statements.
@@ -74,14 +74,18 @@ func (d *Dialect) Channel() string { return d.Names().Vars["channel"] }
 // Migrate brings the schema to the latest version in one transaction; an advisory lock
 // serialises concurrent migrators.
 func (d *Dialect) Migrate(ctx context.Context, db sqldb.DB) ([]int, error) {
-	if err := d.Check(ctx, db); err != nil {
+	return migrate(ctx, db, "migrations", d.Names().Vars)
+}
+
+// migrate applies dir's migrations for the tables vars name.
+func migrate(ctx context.Context, db sqldb.DB, dir string, v sqldb.Vars) ([]int, error) {
+	if err := check(ctx, db); err != nil {
 		return nil, err
 	}
-	ms, err := sqldb.LoadMigrations(files, "migrations", d.Names().Vars)
+	ms, err := sqldb.LoadMigrations(files, dir, v)
 	if err != nil {
 		return nil, err
 	}
-	v := d.Names().Vars
 	return sqldb.MigrateInTx(ctx, db, v["migrations"], ms,
 		fmt.Sprintf(`SELECT pg_advisory_xact_lock(hashtext('%s'))`, v["table"]),
 		`CREATE SCHEMA IF NOT EXISTS `+v["schema"],
@@ -92,7 +96,9 @@ func (d *Dialect) Migrate(ctx context.Context, db sqldb.DB) ([]int, error) {
 }
 
 // Check refuses a server older than PostgreSQL 12, which lacks generated columns.
-func (d *Dialect) Check(ctx context.Context, db sqldb.DB) error {
+func (d *Dialect) Check(ctx context.Context, db sqldb.DB) error { return check(ctx, db) }
+
+func check(ctx context.Context, db sqldb.DB) error {
 	var version int64
 	if err := sqldb.ScanRow(ctx, db, `SELECT current_setting('server_version_num')::int`, nil, &version); err != nil {
 		return err

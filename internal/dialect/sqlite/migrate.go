@@ -13,7 +13,12 @@ import (
 // writer) and brings the schema to the latest version in one IMMEDIATE transaction,
 // which serialises concurrent migrators.
 func (d *Dialect) Migrate(ctx context.Context, db sqldb.DB) ([]int, error) {
-	ms, err := sqldb.LoadMigrations(files, "migrations", d.Names().Vars)
+	return migrateDir(ctx, db, "migrations", d.Names().Vars)
+}
+
+// migrateDir applies dir's migrations for the tables vars name.
+func migrateDir(ctx context.Context, db sqldb.DB, dir string, vars sqldb.Vars) ([]int, error) {
+	ms, err := sqldb.LoadMigrations(files, dir, vars)
 	if err != nil {
 		return nil, err
 	}
@@ -32,7 +37,7 @@ func (d *Dialect) Migrate(ctx context.Context, db sqldb.DB) ([]int, error) {
 	if _, err := conn.Exec(ctx, `BEGIN IMMEDIATE`); err != nil {
 		return nil, notWritable(err)
 	}
-	applied, err := migrate(ctx, conn, d.Names().Vars["migrations"], ms)
+	applied, err := migrate(ctx, conn, vars["migrations"], ms)
 	if err != nil {
 		_, _ = conn.Exec(context.WithoutCancel(ctx), `ROLLBACK`)
 		return nil, err

@@ -16,7 +16,7 @@ import (
 	"github.com/firstunicorn/outbox/internal/sqldb"
 )
 
-//go:embed queries.sql migrations/*.sql
+//go:embed queries.sql inbox.sql migrations/*.sql inbox_migrations/*.sql
 var files embed.FS
 
 // now is SQLite's clock in Unix microseconds (the 'now' of one statement is one time).

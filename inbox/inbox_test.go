@@ -1,0 +1,187 @@
+package inbox_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/firstunicorn/outbox"
+	"github.com/firstunicorn/outbox/inbox"
+	"github.com/firstunicorn/outbox/internal/testenv"
+)
+
+// checkOnce fails unless applied holds each of want's events once and each key's
+// events in produce order.
+func checkOnce(t *testing.T, got []applied, want []*kgo.Record) {
+	t.Helper()
+	count := map[string]int{}
+	last := map[string]int64{}
+	for _, a := range got {
+		count[a.EventID]++
+		if a.Seq <= last[a.Key] {
+			t.Errorf("key %s: seq %d applied after %d", a.Key, a.Seq, last[a.Key])
+		}
+		last[a.Key] = a.Seq
+	}
+	for _, r := range want {
+		id := string(r.Headers[0].Value)
+		if count[id] != 1 {
+			t.Errorf("event %s (key %s, seq %s) applied %d times", id, r.Key, r.Value, count[id])
+		}
+	}
+	if len(got) != len(want) {
+		t.Errorf("%d events applied, want %d", len(got), len(want))
+	}
+}
+
+// TestDuplicatesSkipped delivers a quarter of the events twice: each is applied once,
+// in order per key, and the second deliveries are counted as duplicates.
+func TestDuplicatesSkipped(t *testing.T) {
+	eachHarness(t, func(t *testing.T, h *harness) {
+		topic := testenv.Topic(t, 4, nil)
+		var recs, dups []*kgo.Record
+		for i := 1; i <= 200; i++ {
+			r := event(topic, fmt.Sprintf("k%d", i%10), i)
+			recs = append(recs, r)
+			if i%4 == 0 {
+				d := *r
+				dups = append(dups, &d)
+			}
+		}
+		produce(t, append(recs, dups...)...)
+		var o outcomes
+		start(t, h.consumer(t, apply, config(topic, &o)))
+		waitFor(t, 60*time.Second, "200 handled and 50 duplicates", func() bool {
+			return o.get(inbox.Handled) == 200 && o.get(inbox.Duplicate) == 50
+		})
+		checkOnce(t, h.applied(t), recs)
+	})
+}
+
+// TestFailures: handler errors are retried up to MaxAttempts, then dead-lettered; a
+// permanent error and a panic are dead-lettered too, records without a usable id at
+// once without a handler call; the partition goes on; a retry hands a dead event to
+// the handler again.
+func TestFailures(t *testing.T) {
+	eachHarness(t, func(t *testing.T, h *harness) {
+		topic := testenv.Topic(t, 1, nil)
+		var fixed atomic.Bool
+		var flaky atomic.Int32
+		var calls atomic.Int32
+		handler := func(ctx context.Context, x exec, m *inbox.Message) error {
+			calls.Add(1)
+			switch string(m.Key) {
+			case "fail":
+				if !fixed.Load() {
+					return errors.New("no stock for sku 42")
+				}
+			case "permanent":
+				return fmt.Errorf("bad payload: %w", outbox.ErrPermanent)
+			case "panic":
+				panic("nil map")
+			case "flaky":
+				if flaky.Add(1) < 3 {
+					return errors.New("flaky")
+				}
+			}
+			return apply(ctx, x, m)
+		}
+		noID := &kgo.Record{Topic: topic, Key: []byte("noid"), Value: []byte("5")}
+		badID := &kgo.Record{Topic: topic, Key: []byte("badid"), Value: []byte("6"),
+			Headers: []kgo.RecordHeader{{Key: inbox.HeaderEventID, Value: []byte("not-a-uuid")}}}
+		failing := event(topic, "fail", 1)
+		produce(t, failing, event(topic, "permanent", 2), event(topic, "panic", 3), event(topic, "flaky", 4),
+			noID, badID, event(topic, "last", 7))
+		var o outcomes
+		cfg := config(topic, &o)
+		start(t, h.consumer(t, handler, cfg))
+		ctx := context.Background()
+		waitFor(t, 60*time.Second, "5 dead and 2 handled", func() bool { return o.get(inbox.Dead) == 5 && o.get(inbox.Handled) == 2 })
+		dead, err := h.store.Dead(ctx, cfg.Group, 100)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := map[string]struct {
+			attempts int
+			err      string
+		}{
+			"fail": {3, "no stock for sku 42"}, "permanent": {1, "bad payload"}, "panic": {3, "handler panicked: nil map"},
+			"noid": {0, "no outbox-event-id header"}, "badid": {0, `malformed outbox-event-id header "not-a-uuid"`},
+		}
+		for _, d := range dead {
+			w, ok := want[string(d.Key)]
+			if !ok || d.Attempts != w.attempts || !strings.Contains(d.Error, w.err) {
+				t.Errorf("dead %s: attempts %d, error %q; want %d and %q", d.Key, d.Attempts, d.Error, w.attempts, w.err)
+			}
+			delete(want, string(d.Key))
+		}
+		if len(want) != 0 {
+			t.Errorf("not dead: %v", want)
+		}
+		if got := calls.Load(); got != 3+1+3+3+1 {
+			t.Errorf("handler called %d times, want 11 (none for the records without an id)", got)
+		}
+		// A retry that fails again puts the event back among the dead, one attempt more;
+		// the records without an id are handed over, the operator having asked.
+		if n, err := h.store.RetryAll(ctx, cfg.Group); err != nil || n != 5 {
+			t.Fatalf("retry all: %d, %v", n, err)
+		}
+		waitFor(t, 30*time.Second, "3 failed retries and 2 handled", func() bool {
+			return o.get(inbox.Dead) == 8 && o.get(inbox.Handled) == 4
+		})
+		if n, _ := h.store.CountDead(ctx, cfg.Group); n != 3 {
+			t.Errorf("%d dead after the retries, want 3", n)
+		}
+		// Fixed, the event's retry is handled and leaves the dead letters.
+		fixed.Store(true)
+		dead, _ = h.store.Dead(ctx, cfg.Group, 100)
+		for _, d := range dead {
+			if string(d.Key) == "fail" {
+				if d.Attempts != 4 {
+					t.Errorf("fail: %d attempts after a failed retry, want 4", d.Attempts)
+				}
+				if n, err := h.store.Retry(ctx, d.ID); err != nil || n != 1 {
+					t.Fatalf("retry %d: %d, %v", d.ID, n, err)
+				}
+			}
+		}
+		waitFor(t, 30*time.Second, "the retried event handled", func() bool { return o.get(inbox.Handled) == 5 })
+		if n, _ := h.store.CountDead(ctx, cfg.Group); n != 2 {
+			t.Errorf("%d dead after the retry, want 2", n)
+		}
+		if n := h.query(t, `SELECT count(*) FROM applied WHERE k = ?`, "fail"); n != 1 {
+			t.Errorf("fail applied %d times, want 1", n)
+		}
+		if n, err := h.store.PurgeDead(ctx, cfg.Group, 0); err != nil || n != 2 {
+			t.Errorf("purge dead: %d, %v", n, err)
+		}
+	})
+}
+
+// TestPurge removes records older than the window, so a later redelivery is handled
+// again: what the dedupe window means.
+func TestPurge(t *testing.T) {
+	eachHarness(t, func(t *testing.T, h *harness) {
+		topic := testenv.Topic(t, 1, nil)
+		r := event(topic, "k", 1)
+		produce(t, r)
+		var o outcomes
+		stop := start(t, h.consumer(t, apply, config(topic, &o)))
+		waitFor(t, 30*time.Second, "handled", func() bool { return o.get(inbox.Handled) == 1 })
+		stop()
+		ctx := context.Background()
+		if n, err := h.store.Purge(ctx, time.Hour); err != nil || n != 0 {
+			t.Errorf("purge of an hour: %d, %v; want nothing purged", n, err)
+		}
+		time.Sleep(10 * time.Millisecond)
+		if n, err := h.store.Purge(ctx, time.Millisecond); err != nil || n != 1 {
+			t.Errorf("purge: %d, %v; want 1", n, err)
+		}
+	})
+}
