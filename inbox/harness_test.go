@@ -45,7 +45,8 @@ type admin interface {
 // harness is one database and driver with an inbox and an "applied" table handlers
 // write to: (event_id, k, seq), one row per application of an event.
 type harness struct {
-	name  string
+	name   string
+	schema string // PostgreSQL's, for pgx
 	store admin
 	// consumer makes a consumer of the store calling fn.
 	consumer func(t *testing.T, fn handlerFunc, cfg *inbox.Config) runner
@@ -104,7 +105,7 @@ func newPGX(t *testing.T) *harness {
 		t.Fatal(err)
 	}
 	store := must(inbox.NewStore(outboxpgx.New(pool), &inbox.StoreConfig{Schema: schema}))
-	h := &harness{name: "pgx", store: store}
+	h := &harness{name: "pgx", schema: schema, store: store}
 	h.consumer = func(t *testing.T, fn handlerFunc, cfg *inbox.Config) runner {
 		return must(inbox.NewConsumer(store, func(ctx context.Context, tx pgx.Tx, m *inbox.Message) error {
 			return fn(ctx, func(ctx context.Context, q string, args ...any) error {
