@@ -47,7 +47,7 @@ type admin interface {
 type harness struct {
 	name   string
 	schema string // PostgreSQL's, for pgx
-	store admin
+	store  admin
 	// consumer makes a consumer of the store calling fn.
 	consumer func(t *testing.T, fn handlerFunc, cfg *inbox.Config) runner
 	// query scans one integer.
