@@ -7,6 +7,7 @@
 //	outbox dead [--limit N] [--json] list dead-lettered events with their last error
 //	outbox retry --id ID | --all    send dead events again
 //	outbox purge --dead-older-than D  delete old dead events
+//	outbox inbox migrate|dead|retry|purge  the same for a consumer inbox (--group G)
 //
 // Every flag has an environment variable (OUTBOX_DATABASE_URL, OUTBOX_KAFKA_BROKERS, ...):
 // run "outbox <command> -h" for the list.
@@ -43,6 +44,7 @@ var commands = []command{
 	{"dead", "list dead-lettered events with their last error", cmdDead},
 	{"retry", "send dead-lettered events again (--id ID or --all)", cmdRetry},
 	{"purge", "delete dead-lettered events older than --dead-older-than", cmdPurge},
+	{"inbox", "operate a consumer inbox: migrate, dead, retry, purge", cmdInbox},
 }
 
 // run executes one command and returns the exit status: 0 ok, 1 failed, 2 bad usage.

@@ -14,6 +14,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/firstunicorn/outbox"
+	"github.com/firstunicorn/outbox/inbox"
 	"github.com/firstunicorn/outbox/outboxstore"
 	"github.com/firstunicorn/outbox/relay"
 )
@@ -37,6 +38,17 @@ type Store interface {
 	RecreateSlot(ctx context.Context) (string, error)
 }
 
+// InboxStore is an inbox.Store whatever its driver's transaction type.
+type InboxStore interface {
+	Table() string
+	Migrate(ctx context.Context) ([]int, error)
+	Dead(ctx context.Context, group string, limit int) ([]inbox.DeadEvent, error)
+	Retry(ctx context.Context, id int64) (int64, error)
+	RetryAll(ctx context.Context, group string) (int64, error)
+	PurgeDead(ctx context.Context, group string, id int64) (int64, error)
+	CountDead(ctx context.Context, group string) (int64, error)
+}
+
 // Outbox is a store opened from a URL, with its connections.
 type Outbox struct {
 	Store Store
@@ -46,6 +58,8 @@ type Outbox struct {
 	QueryRow func(ctx context.Context, sql string, args []any, dest ...any) error
 	// Exec runs a statement outside the outbox.
 	Exec func(ctx context.Context, sql string, args ...any) error
+	// Inbox returns the consumer inbox in the same database, through the same driver.
+	Inbox func(cfg *inbox.StoreConfig) (InboxStore, error)
 	// Close closes the connections.
 	Close func()
 	// Addr is where the database is, for messages: host:port or a file.

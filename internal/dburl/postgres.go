@@ -8,6 +8,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/firstunicorn/outbox"
+	"github.com/firstunicorn/outbox/inbox"
 	"github.com/firstunicorn/outbox/outboxpgx"
 	"github.com/firstunicorn/outbox/outboxstore"
 )
@@ -39,6 +40,7 @@ func openPostgres(ctx context.Context, rawURL string, cfg *outboxstore.Config, o
 	}
 	return &Outbox{
 		Store: store, Addr: addr, Close: pool.Close,
+		Inbox: func(cfg *inbox.StoreConfig) (InboxStore, error) { return inbox.NewStore(outboxpgx.New(pool), cfg) },
 		InTx: func(ctx context.Context, fn func(Tx) error) error {
 			return pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error { return fn(pgTx{tx, store}) })
 		},

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 
 	"github.com/firstunicorn/outbox"
+	"github.com/firstunicorn/outbox/inbox"
 	"github.com/firstunicorn/outbox/outboxsql"
 	"github.com/firstunicorn/outbox/outboxstore"
 )
@@ -18,6 +19,9 @@ func sqlOutbox(db *sql.DB, database outboxstore.Database, cfg *outboxstore.Confi
 	}
 	return &Outbox{
 		Store: store, Addr: addr, Close: func() { _ = db.Close() },
+		Inbox: func(cfg *inbox.StoreConfig) (InboxStore, error) {
+			return inbox.NewStore(outboxsql.New(db, database), cfg)
+		},
 		InTx: func(ctx context.Context, fn func(Tx) error) error {
 			tx, err := db.BeginTx(ctx, nil)
 			if err != nil {
