@@ -24,12 +24,14 @@ import (
 var outboxBin string
 
 func TestMain(m *testing.M) {
-	// The test binary is also the writer and verifier processes.
+	// The test binary is also the writer, verifier and inbox consumer processes.
 	switch os.Getenv("OUTBOX_CHAOS_ROLE") {
 	case "writer":
 		os.Exit(runWriter())
 	case "verifier":
 		os.Exit(runVerifier())
+	case "consumer":
+		os.Exit(runConsumer())
 	}
 	bin, cleanup, err := testenv.BuildOutbox()
 	if err != nil {
