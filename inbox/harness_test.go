@@ -246,10 +246,14 @@ func event(topic, key string, seq int) *kgo.Record {
 		Headers: []kgo.RecordHeader{{Key: inbox.HeaderEventID, Value: []byte(uuid.New().String())}}}
 }
 
-// produce sends recs in order and waits for all.
+// produce sends recs in order and waits for all, on a client of its own that it closes.
 func produce(t *testing.T, recs ...*kgo.Record) {
 	t.Helper()
-	cl := testenv.Client(t)
+	cl, err := kgo.NewClient(kgo.SeedBrokers(testenv.Brokers()...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	if err := cl.ProduceSync(ctx, recs...).FirstErr(); err != nil {
@@ -308,13 +312,16 @@ func start(t *testing.T, r runner) (stop func()) {
 	return stop
 }
 
+// waitDetail, when set by a test, is printed after waitFor's timeout.
+var waitDetail string
+
 // waitFor polls cond until it holds or timeout passes.
 func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(timeout)
 	for !cond() {
 		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for %s", timeout, what)
+			t.Fatalf("timed out after %s waiting for %s%s", timeout, what, waitDetail)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}

@@ -185,3 +185,36 @@ func TestPurge(t *testing.T) {
 		}
 	})
 }
+
+// TestCustomEventID dedupes records not written by go-outbox by a key the user
+// chooses; an id over 255 bytes is dead-lettered with that reason.
+func TestCustomEventID(t *testing.T) {
+	t.Parallel()
+	h := newPGX(t)
+	topic := testenv.Topic(t, 1, nil)
+	rec := func(id string, seq int) *kgo.Record {
+		return &kgo.Record{Topic: topic, Key: []byte("k"), Value: fmt.Appendf(nil, "%d", seq),
+			Headers: []kgo.RecordHeader{{Key: "message-id", Value: []byte(id)}}}
+	}
+	produce(t, rec("a", 1), rec("b", 2), rec("a", 3), rec(strings.Repeat("x", 256), 4), rec("c", 5))
+	var o outcomes
+	cfg := config(topic, &o)
+	cfg.EventID = func(m *inbox.Message) (string, error) {
+		id, ok := m.Header("message-id")
+		if !ok {
+			return "", errors.New("no message-id header")
+		}
+		return id, nil
+	}
+	start(t, h.consumer(t, apply, cfg))
+	waitFor(t, 30*time.Second, "3 handled, 1 duplicate, 1 dead", func() bool {
+		return o.get(inbox.Handled) == 3 && o.get(inbox.Duplicate) == 1 && o.get(inbox.Dead) == 1
+	})
+	dead, err := h.store.Dead(context.Background(), cfg.Group, 10)
+	if err != nil || len(dead) != 1 || !strings.Contains(dead[0].Error, "event id of 256 bytes: at most 255") {
+		t.Fatalf("dead: %+v, %v", dead, err)
+	}
+	if got := h.applied(t); len(got) != 3 || got[0].Seq != 1 || got[1].Seq != 2 || got[2].Seq != 5 {
+		t.Errorf("applied %+v, want seq 1, 2, 5", got)
+	}
+}

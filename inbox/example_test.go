@@ -1,0 +1,41 @@
+package inbox_test
+
+import (
+	"context"
+	"log"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/firstunicorn/outbox/inbox"
+	"github.com/firstunicorn/outbox/outboxpgx"
+)
+
+// A consumer that reserves stock once per order.placed event, however often Kafka
+// delivers it.
+func Example() {
+	ctx := context.Background()
+	pool, err := pgxpool.New(ctx, "postgres://app@localhost:5432/inventory")
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer pool.Close()
+	store, err := inbox.NewStore(outboxpgx.New(pool), nil)
+	if err != nil {
+		log.Fatal(err)
+	}
+	if _, err := store.Migrate(ctx); err != nil {
+		log.Fatal(err)
+	}
+	c, err := inbox.NewConsumer(store, func(ctx context.Context, tx pgx.Tx, m *inbox.Message) error {
+		// Runs in the transaction that records m.ID: commit both, or neither.
+		_, err := tx.Exec(ctx, `UPDATE stock SET reserved = reserved + 1 WHERE sku = $1`, m.Key)
+		return err
+	}, &inbox.Config{Group: "inventory", Topics: []string{"orders"}, Brokers: []string{"localhost:9092"}})
+	if err != nil {
+		log.Fatal(err)
+	}
+	if err := c.Run(ctx); err != nil { // until ctx ends
+		log.Fatal(err)
+	}
+}
