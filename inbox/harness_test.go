@@ -290,27 +290,7 @@ func (o *outcomes) get(out inbox.Outcome) int {
 }
 
 // start runs r until the test ends (or stop is called) and fails the test on an error.
-func start(t *testing.T, r runner) (stop func()) {
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- r.Run(ctx) }()
-	var once sync.Once
-	stop = func() {
-		once.Do(func() {
-			cancel()
-			select {
-			case err := <-done:
-				if err != nil {
-					t.Errorf("run: %v", err)
-				}
-			case <-time.After(30 * time.Second):
-				t.Errorf("run did not return 30 s after its context ended")
-			}
-		})
-	}
-	t.Cleanup(stop)
-	return stop
-}
+func start(t *testing.T, r runner) (stop func()) { return testenv.Start(t, r) }
 
 // waitDetail, when set by a test, is printed after waitFor's timeout.
 var waitDetail string

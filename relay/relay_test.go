@@ -116,32 +116,7 @@ func start(t *testing.T, store relay.Store, pub outbox.Publisher, cfg relay.Conf
 	if err != nil {
 		t.Fatal(err)
 	}
-	return run(t, r)
-}
-
-// run runs r until the test ends, or until the returned stop is called, which waits
-// for Run to return and fails the test on its error.
-func run(t *testing.T, r *relay.Relay) (stop func()) {
-	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- r.Run(ctx) }()
-	var once sync.Once
-	stop = func() {
-		once.Do(func() {
-			cancel()
-			select {
-			case err := <-done:
-				if err != nil {
-					t.Errorf("Run: %v", err)
-				}
-			case <-time.After(30 * time.Second):
-				t.Errorf("Run did not return 30s after cancel")
-			}
-		})
-	}
-	t.Cleanup(stop)
-	return stop
+	return testenv.Start(t, r)
 }
 
 func keys(n int) []string {

@@ -37,7 +37,7 @@ func startStream(t *testing.T, e *env, pub outbox.Publisher, cfg relay.Config) (
 	if err != nil {
 		t.Fatal(err)
 	}
-	return run(t, r)
+	return testenv.Start(t, r)
 }
 
 // Events written in transactions reach Kafka in commit order: per key on a topic of

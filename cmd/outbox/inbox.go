@@ -126,33 +126,34 @@ func cmdInboxDead(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	})
 }
 
-// target reads --id N or --all, exactly one, for --group.
-func target(d inboxFlags, id string, all bool) (int64, error) {
+// targetFlags parses the flags of a command that acts on dead events: --group, and
+// exactly one of --id N (returned) or --all (0).
+func targetFlags(name, verb string, args []string, stderr io.Writer) (inboxFlags, int64, error) {
+	f := envflag.New("outbox inbox "+name, stderr)
+	d := addInboxFlags(f, true)
+	id := f.String("id", "", "id of the dead event to "+verb)
+	all := f.Bool("all", false, verb+" every dead event of the group")
+	if err := f.Parse(args); err != nil {
+		return d, 0, err
+	}
 	if *d.group == "" {
-		return 0, fmt.Errorf("set --group: the consumer group whose dead events to act on")
+		return d, 0, fmt.Errorf("set --group: the consumer group whose dead events to %s", verb)
 	}
-	if all == (id != "") {
-		return 0, fmt.Errorf("give exactly one of --id N or --all")
+	if *all == (*id != "") {
+		return d, 0, fmt.Errorf("give exactly one of --id N or --all")
 	}
-	if id == "" {
-		return 0, nil
+	if *id == "" {
+		return d, 0, nil
 	}
-	n, err := strconv.ParseInt(id, 10, 64)
+	n, err := strconv.ParseInt(*id, 10, 64)
 	if err != nil || n <= 0 {
-		return 0, fmt.Errorf("bad --id %q: want the number 'outbox inbox dead' prints", id)
+		return d, 0, fmt.Errorf("bad --id %q: want the number 'outbox inbox dead' prints", *id)
 	}
-	return n, nil
+	return d, n, nil
 }
 
 func cmdInboxRetry(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	f := envflag.New("outbox inbox retry", stderr)
-	d := addInboxFlags(f, true)
-	id := f.String("id", "", "id of the dead event to retry")
-	all := f.Bool("all", false, "retry every dead event of the group")
-	if err := f.Parse(args); err != nil {
-		return err
-	}
-	n, err := target(d, *id, *all)
+	d, n, err := targetFlags("retry", "retry", args, stderr)
 	if err != nil {
 		return err
 	}
@@ -175,14 +176,7 @@ func cmdInboxRetry(ctx context.Context, args []string, stdout, stderr io.Writer)
 }
 
 func cmdInboxPurge(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	f := envflag.New("outbox inbox purge", stderr)
-	d := addInboxFlags(f, true)
-	id := f.String("id", "", "id of the dead event to delete")
-	all := f.Bool("all", false, "delete every dead event of the group")
-	if err := f.Parse(args); err != nil {
-		return err
-	}
-	n, err := target(d, *id, *all)
+	d, n, err := targetFlags("purge", "delete", args, stderr)
 	if err != nil {
 		return err
 	}
