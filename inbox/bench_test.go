@@ -26,10 +26,12 @@ const benchEvents = 40_000
 //
 //   - limit: franz-go's group consumer, a goroutine per partition, each event one
 //     transaction of one INSERT (what a hand-written consumer does, without dedupe);
-//   - inbox: the inbox consumer, its handler the same INSERT.
+//   - inbox: the inbox consumer, its handler the same INSERT;
+//   - inbox_batch_100: the same with Config.BatchSize 100.
 //
 // It reports events/s and the p50/p99 time of one event's transaction (begin to
-// commit, the inbox's record insert included). Run with -benchtime=1x -count=N.
+// commit, the inbox's record insert included; in batches, the batch's). Run with
+// -benchtime=1x -count=N.
 func BenchmarkConsume(b *testing.B) {
 	pool := testenv.Pool(b)
 	schema := testenv.Schema(b, pool)
@@ -53,12 +55,18 @@ func BenchmarkConsume(b *testing.B) {
 			report(b, drainLimit(b, pool, topic, insert))
 		}
 	})
-	b.Run("inbox", func(b *testing.B) {
-		for b.Loop() {
-			clear()
-			report(b, drainInbox(b, store, topic, insert))
+	for _, batch := range []int{1, 100} {
+		name := "inbox"
+		if batch > 1 {
+			name = fmt.Sprintf("inbox_batch_%d", batch)
 		}
-	})
+		b.Run(name, func(b *testing.B) {
+			for b.Loop() {
+				clear()
+				report(b, drainInbox(b, store, topic, insert, batch))
+			}
+		})
+	}
 }
 
 type drained struct {
@@ -136,14 +144,14 @@ func drainLimit(b *testing.B, pool *pgxpool.Pool, topic, insert string) drained 
 }
 
 // drainInbox consumes topic through the inbox with a fresh group.
-func drainInbox(b *testing.B, store *inbox.Store[pgx.Tx], topic, insert string) drained {
+func drainInbox(b *testing.B, store *inbox.Store[pgx.Tx], topic, insert string, batch int) drained {
 	var mu sync.Mutex
 	var times []time.Duration
 	var handled atomic.Int64
 	c := must(inbox.NewConsumer(store, func(ctx context.Context, tx pgx.Tx, m *inbox.Message) error {
 		_, err := tx.Exec(ctx, insert, m.ID+"/inbox", m.Value)
 		return err
-	}, &inbox.Config{Group: testenv.Name("inbox"), Topics: []string{topic}, Brokers: testenv.Brokers(),
+	}, &inbox.Config{Group: testenv.Name("inbox"), Topics: []string{topic}, Brokers: testenv.Brokers(), BatchSize: batch,
 		Hooks: inbox.Hooks{Event: func(s inbox.EventStats) {
 			mu.Lock()
 			times = append(times, s.Duration)

@@ -16,6 +16,7 @@ import (
 // that show them.
 const (
 	DefaultConcurrency     = 8
+	DefaultBatchSize       = 1
 	DefaultMaxAttempts     = 5
 	DefaultBackoff         = 200 * time.Millisecond
 	DefaultMaxBackoff      = 10 * time.Second
@@ -47,6 +48,12 @@ type Config struct {
 	EventID func(*Message) (string, error)
 	// Concurrency is how many partitions' handlers run at once. Default 8.
 	Concurrency int
+	// BatchSize is the most events of one partition handled in one transaction, taken
+	// from those already fetched: one record and one handler call each, one commit for
+	// all. A failure anywhere in a batch rolls it all back, and its events are then
+	// handled one transaction each, with retries and dead letters as usual (the batch's
+	// failed call is not counted as an attempt). Default 1: a transaction per event.
+	BatchSize int
 	// MaxAttempts is how many failed handler calls send an event to the dead letters;
 	// an error wrapping outbox.ErrPermanent sends it at once. Failures of the database
 	// itself (unreachable, a failed commit) are retried for ever and do not count.
@@ -96,7 +103,8 @@ type EventStats struct {
 	Outcome   Outcome
 	// Attempt counts from 1; 0 for an event dead-lettered without a handler call.
 	Attempt int
-	// Duration is the attempt's time: the transaction, the handler and the commit.
+	// Duration is the attempt's time: the transaction, the handler and the commit; for
+	// an event handled in a batch (Config.BatchSize), the whole batch's.
 	Duration time.Duration
 	// Lag is how many records of the partition were behind this one when it was
 	// fetched.
@@ -135,6 +143,7 @@ func (c *Config) withDefaults() (Config, error) {
 		}
 	}
 	defInt(&cfg.Concurrency, DefaultConcurrency)
+	defInt(&cfg.BatchSize, DefaultBatchSize)
 	defInt(&cfg.MaxAttempts, DefaultMaxAttempts)
 	defInt(&cfg.MaxBuffered, DefaultMaxBuffered)
 	def(&cfg.Backoff, DefaultBackoff)
@@ -180,7 +189,7 @@ func (c *Config) validate() error {
 		name string
 		v    int64
 	}{
-		{"Concurrency", int64(c.Concurrency)}, {"MaxAttempts", int64(c.MaxAttempts)}, {"MaxBuffered", int64(c.MaxBuffered)},
+		{"Concurrency", int64(c.Concurrency)}, {"BatchSize", int64(c.BatchSize)}, {"MaxAttempts", int64(c.MaxAttempts)}, {"MaxBuffered", int64(c.MaxBuffered)},
 		{"Backoff", int64(c.Backoff)}, {"MaxBackoff", int64(c.MaxBackoff)}, {"Retention", int64(c.Retention)},
 		{"PurgeInterval", int64(c.PurgeInterval)}, {"RetryInterval", int64(c.RetryInterval)},
 		{"CommitInterval", int64(c.CommitInterval)}, {"ShutdownTimeout", int64(c.ShutdownTimeout)},

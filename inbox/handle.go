@@ -27,6 +27,20 @@ type handlerError struct{ err error }
 func (e *handlerError) Error() string { return "handler: " + e.err.Error() }
 func (e *handlerError) Unwrap() error { return e.err }
 
+// handleAll applies recs, in one transaction when there are several and none fails,
+// else one transaction each; it returns how many are done.
+func (c *Consumer[TTx]) handleAll(ctx context.Context, stop <-chan struct{}, recs []*kgo.Record, lag int64) (int, error) {
+	if len(recs) > 1 && c.tryBatch(ctx, recs, lag) {
+		return len(recs), nil
+	}
+	for i, r := range recs {
+		if err := c.handle(ctx, stop, r, lag+int64(len(recs)-1-i)); err != nil {
+			return i, err
+		}
+	}
+	return len(recs), nil
+}
+
 // handle applies r once: handled, found a duplicate, or dead-lettered. It returns an
 // error only when the partition stopped (stop closed or ctx cancelled) first.
 func (c *Consumer[TTx]) handle(ctx context.Context, stop <-chan struct{}, r *kgo.Record, lag int64) error {

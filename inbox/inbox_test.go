@@ -218,3 +218,41 @@ func TestCustomEventID(t *testing.T) {
 		t.Errorf("applied %+v, want seq 1, 2, 5", got)
 	}
 }
+
+// TestBatch handles several events of a partition per transaction: duplicates inside
+// a batch and across batches are skipped; a batch with a failing event is rolled back
+// and its events handled one by one, the failing one dead-lettered, the others once.
+func TestBatch(t *testing.T) {
+	eachHarness(t, func(t *testing.T, h *harness) {
+		topic := testenv.Topic(t, 2, nil)
+		var recs, dups []*kgo.Record
+		for i := 1; i <= 300; i++ {
+			r := event(topic, fmt.Sprintf("k%d", i%7), i)
+			recs = append(recs, r)
+			if i%10 == 0 {
+				d := *r
+				dups = append(dups, &d)
+			}
+		}
+		poison := event(topic, "poison", 301)
+		produce(t, append(append(recs[:150:150], dups[:5]...), append(append(recs[150:], poison), dups[5:]...)...)...)
+		var o outcomes
+		cfg := config(topic, &o)
+		cfg.BatchSize = 50
+		start(t, h.consumer(t, func(ctx context.Context, x exec, m *inbox.Message) error {
+			if string(m.Key) == "poison" {
+				return errors.New("poison")
+			}
+			return apply(ctx, x, m)
+		}, cfg))
+		waitFor(t, 60*time.Second, "300 handled, 30 duplicates, 1 dead", func() bool {
+			return o.get(inbox.Handled) == 300 && o.get(inbox.Duplicate) == 30 && o.get(inbox.Dead) == 1
+		})
+		checkOnce(t, h.applied(t), recs)
+		if h.name == "pgx" { // PostgreSQL's now() is the transaction's start: one value per batch
+			if n := h.query(t, `SELECT count(DISTINCT handled_at) FROM `+h.schema+`.inbox WHERE consumer_group = ?`, cfg.Group); n < 1 || n > 60 {
+				t.Errorf("%d transactions for 301 events in batches of 50", n)
+			}
+		}
+	})
+}

@@ -40,9 +40,9 @@ func (p *partition) push(recs []*kgo.Record, hwm int64, cl *kgo.Client, limit in
 	}
 }
 
-// next waits for the next record and returns it with the records behind it; false
-// when the partition is to stop.
-func (p *partition) next(cl *kgo.Client, limit int) (*kgo.Record, int64, bool) {
+// take waits for the next records, up to most of those queued, and returns them with
+// the records behind the last; false when the partition is to stop.
+func (p *partition) take(cl *kgo.Client, limit, most int) ([]*kgo.Record, int64, bool) {
 	for {
 		select {
 		case <-p.stop:
@@ -50,18 +50,18 @@ func (p *partition) next(cl *kgo.Client, limit int) (*kgo.Record, int64, bool) {
 		default:
 		}
 		p.mu.Lock()
-		if len(p.queue) > 0 {
-			r := p.queue[0]
-			p.queue[0] = nil
-			p.queue = p.queue[1:]
-			lag := max(p.hwm-r.Offset-1, 0)
+		if n := min(len(p.queue), most); n > 0 {
+			recs := append([]*kgo.Record(nil), p.queue[:n]...)
+			clear(p.queue[:n])
+			p.queue = p.queue[n:]
+			lag := max(p.hwm-recs[n-1].Offset-1, 0)
 			resume := p.paused && len(p.queue) <= limit/2
 			p.paused = p.paused && !resume
 			p.mu.Unlock()
 			if resume {
 				cl.ResumeFetchPartitions(map[string][]int32{p.tp.topic: {p.tp.part}})
 			}
-			return r, lag, true
+			return recs, lag, true
 		}
 		p.mu.Unlock()
 		select {
@@ -72,12 +72,12 @@ func (p *partition) next(cl *kgo.Client, limit int) (*kgo.Record, int64, bool) {
 	}
 }
 
-// work hands the partition's records to the handler until it is stopped, marking each
-// handled record's offset for the next commit.
+// work hands the partition's records to the handler until it is stopped, marking
+// each handled record's offset for the next commit.
 func (c *Consumer[TTx]) work(p *partition, cl *kgo.Client) {
 	defer close(p.done)
 	for {
-		r, lag, ok := p.next(cl, c.cfg.MaxBuffered)
+		recs, lag, ok := p.take(cl, c.cfg.MaxBuffered, c.cfg.BatchSize)
 		if !ok {
 			return
 		}
@@ -86,12 +86,14 @@ func (c *Consumer[TTx]) work(p *partition, cl *kgo.Client) {
 		case <-p.stop:
 			return
 		}
-		err := c.handle(p.ctx, p.stop, r, lag)
+		done, err := c.handleAll(p.ctx, p.stop, recs, lag)
 		<-c.sem
-		if err != nil { // stopped or cancelled: the record is not done
+		if done > 0 {
+			cl.MarkCommitRecords(recs[done-1])
+		}
+		if err != nil { // stopped or cancelled: the rest are not done
 			return
 		}
-		cl.MarkCommitRecords(r)
 	}
 }
 
