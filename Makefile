@@ -14,7 +14,8 @@ test: check
 	$(ENV) && go test -race -count=1 -timeout 20m ./...
 	$(ENV) && go test -tags chaos -short -count=1 -p 1 -v -timeout 20m ./internal/chaos
 
-## demo: start the services, migrate, run the orders example with its relay and print what reaches Kafka
+## demo: start the services, migrate, run the orders example (its relay, and an inventory service consuming
+## the orders through the inbox and emitting its own events) and print the chain
 demo: services
 	$(ENV) && go run ./cmd/outbox migrate && go run ./examples/orders --demo
 
@@ -32,7 +33,8 @@ bench: services
 
 ## chaos: the full fault-injection suite (internal/chaos; OUTBOX_CHAOS_RUNS runs per scenario, default 3;
 ## OUTBOX_CHAOS_SEED to replay, OUTBOX_CHAOS_DBS to pick databases, OUTBOX_CHAOS_KEEP to keep logs): writers, relays and verifier as processes, relays killed, Kafka stopped
-## and killed, PostgreSQL restarted and out of space, network faults; prints one RESULT line per run
+## and killed, PostgreSQL restarted and out of space, network faults, inbox consumers killed; prints one RESULT
+## line per run
 chaos: services
 	mkdir -p bin && $(ENV) && go test -tags chaos -count=1 -p 1 -v -timeout 90m ./internal/chaos 2>&1 | tee bin/chaos.log | grep -E '^(=== RUN|--- |\s+--- |ok|FAIL|panic)|RESULT|SEED|refused'; exit $${PIPESTATUS[0]}
 
