@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# services.sh up [jaeger] [prometheus]|down|status|env — the real PostgreSQL 15, MariaDB 10.11 and Apache Kafka 4.x the
+# services.sh up [jaeger] [prometheus] [kafka-cluster]|down|status|env — the real PostgreSQL 15, MariaDB 10.11 and Apache Kafka 4.x the
 # tests and the demo use.
 #
 # PostgreSQL and MariaDB come from Debian's packages, each run as a private server in a data
@@ -16,9 +16,10 @@
 #   OUTBOX_MARIADB_PORT  MariaDB port                   [53306]
 #   OUTBOX_KAFKA_PORT    Kafka client port              [59092] (controller: +1)
 #
-# `up jaeger` also starts Jaeger (scripts/jaeger.sh), which the tracing tests need, and
-# `up prometheus` Prometheus (scripts/prometheus.sh), which the metrics tests need; `down`
-# stops them too.
+# `up jaeger` also starts Jaeger (scripts/jaeger.sh), which the tracing tests need,
+# `up prometheus` Prometheus (scripts/prometheus.sh), which the metrics tests need, and
+# `up kafka-cluster` a three-node Kafka cluster (scripts/kafka-cluster.sh), which the
+# chaos suite's cluster scenarios need; `down` stops them too.
 #
 # Kafka has a second client listener for fault-injection tests, on OUTBOX_KAFKA_PORT+2,
 # which advertises OUTBOX_KAFKA_PORT+3: a test proxy listening there (internal/faultproxy)
@@ -45,6 +46,8 @@ log() { printf '[services] %s\n' "$*" >&2; }
 . "$here/jaeger.sh"
 # shellcheck source=scripts/prometheus.sh
 . "$here/prometheus.sh"
+# shellcheck source=scripts/kafka-cluster.sh
+. "$here/kafka-cluster.sh"
 die() { log "error: $*"; exit 1; }
 
 as_postgres() {
@@ -312,6 +315,7 @@ print_env() {
 	echo "OUTBOX_KAFKA_PROXY_ADDR=127.0.0.1:$proxy_port"
 	jaeger_env
 	prometheus_env
+	cluster_env
 }
 
 status() {
@@ -321,6 +325,7 @@ status() {
 	if kafka_running && port_open "$kafka_port"; then echo "kafka:    up   127.0.0.1:$kafka_port"; else echo "kafka:    down"; rc=1; fi
 	if jaeger_running; then echo "jaeger:   up   127.0.0.1:$jaeger_query_port (query), :$jaeger_otlp_port (OTLP)"; else echo "jaeger:   down (optional: up jaeger)"; fi
 	if prometheus_running; then echo "prometheus: up 127.0.0.1:$prometheus_port"; else echo "prometheus: down (optional: up prometheus)"; fi
+	cluster_status
 	echo "logs:     $logs"
 	return $rc
 }
@@ -335,13 +340,15 @@ up)
 		case $extra in
 		jaeger) jaeger_up ;;
 		prometheus) prometheus_up ;;
-		*) die "unknown service $extra: the optional ones are jaeger and prometheus" ;;
+		kafka-cluster) cluster_up ;;
+		*) die "unknown service $extra: the optional ones are jaeger, prometheus and kafka-cluster" ;;
 		esac
 	done
 	log "services up in $((SECONDS - start))s"
 	print_env
 	;;
 down)
+	cluster_down
 	prometheus_down
 	jaeger_down
 	kafka_down
@@ -351,7 +358,7 @@ down)
 status) status ;;
 env) print_env ;;
 *)
-	echo "usage: $0 up [jaeger] [prometheus]|down|status|env" >&2
+	echo "usage: $0 up [jaeger] [prometheus] [kafka-cluster]|down|status|env" >&2
 	exit 2
 	;;
 esac

@@ -33,18 +33,22 @@ type options struct {
 	ProxyDB    int
 	ProxyKafka int
 	Partitions int32
+	// KafkaCluster runs the scenario on the three-node cluster (services.sh up
+	// kafka-cluster), its topic replicated 3 times with min.insync.replicas=2.
+	KafkaCluster bool
 }
 
 // cluster is one scenario run: an outbox schema, a topic, relay processes, the proxies
 // in front of them, and the record of when faults ended.
 type cluster struct {
-	t      *testing.T
-	rng    *rand.Rand
-	opt    options
-	db     database
-	schema string
-	topic  string
-	dir    string
+	t       *testing.T
+	rng     *rand.Rand
+	opt     options
+	db      database
+	schema  string
+	topic   string
+	dir     string
+	brokers []string // the scenario's Kafka: the single broker, or the cluster
 
 	dbProxy, kafkaProxy *faultproxy.Proxy
 
@@ -65,8 +69,14 @@ func newCluster(t *testing.T, rng *rand.Rand, dbName string, opt options) *clust
 	services(t, "up") // a scenario that failed may have left a service down
 	db := newDatabase(t, dbName)
 	lat := "LogAppendTime" // arrival times come from the broker's clock
-	c := &cluster{t: t, rng: rng, opt: opt, db: db, schema: db.schema(),
-		topic: testenv.Topic(t, opt.Partitions, map[string]*string{"message.timestamp.type": &lat}), dir: logDir(t)}
+	c := &cluster{t: t, rng: rng, opt: opt, db: db, schema: db.schema(), dir: logDir(t), brokers: testenv.Brokers()}
+	if opt.KafkaCluster {
+		services(t, "up", "kafka-cluster")
+		c.brokers = kafkaCluster()
+		c.topic = clusterTopic(t, opt.Partitions, map[string]*string{"message.timestamp.type": &lat})
+	} else {
+		c.topic = testenv.Topic(t, opt.Partitions, map[string]*string{"message.timestamp.type": &lat})
+	}
 	if out, err := c.outbox("migrate"); err != nil {
 		t.Fatalf("migrate: %v\n%s", err, out)
 	}
@@ -145,7 +155,7 @@ func (c *cluster) startRelay(i int, extra ...string) *proc {
 	if i < c.opt.ProxyDB {
 		pg = c.dbProxy
 	}
-	brokers := strings.Join(testenv.Brokers(), ",")
+	brokers := strings.Join(c.brokers, ",")
 	if i < c.opt.ProxyKafka {
 		brokers = c.kafkaProxy.Addr()
 	}
@@ -217,7 +227,7 @@ func (c *cluster) waitDrained(timeout time.Duration) {
 // verify runs the verifier process over topics and the writers' ledgers.
 func (c *cluster) verify(ledgers []string, poison bool, topics ...string) verdict {
 	c.mu.Lock()
-	cfg := verifierConfig{Brokers: testenv.Brokers(), Topics: append([]string{c.topic}, topics...), Ledgers: ledgers,
+	cfg := verifierConfig{Brokers: c.brokers, Topics: append([]string{c.topic}, topics...), Ledgers: ledgers,
 		Poison: poison, Marks: c.marks, Quiet: 2 * time.Second, Timeout: 3 * time.Minute}
 	c.mu.Unlock()
 	cmd := self("verifier", cfg)

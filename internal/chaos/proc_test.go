@@ -132,12 +132,12 @@ func (w *writers) finish() []string {
 	return w.ledgers
 }
 
-// services runs scripts/services.sh with cmd.
-func services(t *testing.T, cmd string) {
+// services runs scripts/services.sh with args.
+func services(t *testing.T, args ...string) {
 	t.Helper()
-	out, err := exec.Command("../../scripts/services.sh", cmd).CombinedOutput()
+	out, err := exec.Command("../../scripts/services.sh", args...).CombinedOutput()
 	if err != nil {
-		testenv.Need(t, "the services", fmt.Errorf("services.sh %s: %v\n%s", cmd, err, out))
+		testenv.Need(t, "the services", fmt.Errorf("services.sh %s: %v\n%s", strings.Join(args, " "), err, out))
 	}
 }
 
