@@ -63,10 +63,11 @@ func (r *Relay) batch(ctx context.Context, buckets []int) (int, error) {
 		return len(recs), fmt.Errorf("settle batch of %d: %w", len(recs), err)
 	}
 	if stats.Failed > 0 {
-		r.log.Warn("publish failed", "failed", stats.Failed, "dead", stats.Dead, "published", stats.Published, "first_error", o.firstErr)
 		if stats.Published == 0 && o.transient > 0 {
+			// Logged by the worker, paced: in an outage every batch fails alike.
 			return len(recs), fmt.Errorf("publish batch: %s", o.firstErr)
 		}
+		r.log.Warn("publish failed", "failed", stats.Failed, "dead", stats.Dead, "published", stats.Published, "first_error", o.firstErr)
 	}
 	return len(recs), nil
 }

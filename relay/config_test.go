@@ -2,6 +2,7 @@ package relay
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -85,12 +86,44 @@ func TestBackoffSchedule(t *testing.T) {
 		}
 		b.until = time.Time{} // next delay measured on its own
 	}
-	b.ok()
-	if b.count() != 0 {
-		t.Fatalf("ok left %d failures", b.count())
+	if n, _ := b.ok(); n != 4 {
+		t.Fatalf("ok ended a run of %d failures, want 4", n)
+	}
+	if n, _ := b.ok(); n != 0 {
+		t.Fatalf("a second ok ended a run of %d failures", n)
 	}
 	b.fail()
 	if p := b.pause(); p > 100*time.Millisecond {
 		t.Fatalf("after ok the schedule must restart at Backoff, pause %s", p)
+	}
+}
+
+// A run of failures is logged at its first, then once every logEvery, each with when it
+// began; ok reports how long it lasted.
+func TestBackoffPacesLogs(t *testing.T) {
+	t.Parallel()
+	now := time.Date(2026, 11, 29, 12, 0, 0, 0, time.UTC)
+	b := backoff{base: time.Millisecond, max: time.Millisecond, now: func() time.Time { return now }}
+	began := now
+	var logged []int
+	for i := 1; i <= 25; i++ { // one failure a second
+		log, since, n := b.fail()
+		if !since.Equal(began) || n != i {
+			t.Fatalf("failure %d: since %s, failures %d", i, since, n)
+		}
+		if log {
+			logged = append(logged, i)
+		}
+		now = now.Add(time.Second)
+	}
+	if fmt.Sprint(logged) != "[1 11 21]" {
+		t.Errorf("logged failures %v, want [1 11 21]: the first, then one every %s", logged, logEvery)
+	}
+	if n, lasted := b.ok(); n != 25 || lasted != 25*time.Second {
+		t.Errorf("ok: %d failures over %s, want 25 over 25s", n, lasted)
+	}
+	now = now.Add(time.Hour)
+	if log, since, n := b.fail(); !log || !since.Equal(now) || n != 1 {
+		t.Errorf("a new run: log %v, since %s, failures %d; want logged, now, 1", log, since, n)
 	}
 }

@@ -59,11 +59,10 @@ func (r *Relay) deliver(ctx context.Context, rd StreamReader, recs []Record, h *
 		}
 		stats.Dead += len(dead.recs)
 		if len(retry) == 0 {
-			r.retry.ok()
+			r.recovered(&r.retry, "publishing")
 			return nil
 		}
-		r.retry.fail()
-		r.log.Warn("publish failed, retrying in order", "failed", len(retry), "first_error", o.firstErr, "failures", r.retry.count())
+		r.failed(&r.retry, "publish failed, retrying in order", "failed", len(retry), "first_error", o.firstErr)
 		sleep(ctx, r.retry.pause())
 		if ctx.Err() != nil {
 			return fmt.Errorf("stopped with %d events unsent: %w", len(retry), context.Cause(ctx))

@@ -111,11 +111,10 @@ func (r *Relay) leaseLoop(ctx context.Context) error {
 			if ctx.Err() != nil {
 				break
 			}
-			retry.fail()
-			r.log.Warn("lease sync failed", "err", err, "failures", retry.count())
+			r.failed(&retry, "lease sync failed", "err", err)
 			wait = min(wait, retry.pause())
 		} else {
-			retry.ok()
+			r.recovered(&retry, "lease sync")
 		}
 		sleep(ctx, wait)
 	}
@@ -140,12 +139,11 @@ func (r *Relay) work(ctx context.Context, w int) error {
 		case ctx.Err() != nil:
 			return nil
 		case err != nil:
-			r.retry.fail()
-			r.log.Warn("relay step failed", "worker", w, "err", err, "failures", r.retry.count())
+			r.failed(&r.retry, "relay step failed", "worker", w, "err", err)
 		case n == 0:
 			r.idle(ctx, woken)
 		default:
-			r.retry.ok()
+			r.recovered(&r.retry, "relaying")
 			if n < r.cfg.BatchSize {
 				r.idle(ctx, woken)
 			}

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -108,7 +109,9 @@ func quietLogger() *slog.Logger {
 // start runs a table-mode relay over store with the tests' defaults (see run).
 func start(t *testing.T, store relay.Store, pub outbox.Publisher, cfg relay.Config) (stop func()) {
 	t.Helper()
-	cfg.Logger = quietLogger()
+	if cfg.Logger == nil {
+		cfg.Logger = quietLogger()
+	}
 	if cfg.LeaseTTL == 0 {
 		cfg.LeaseTTL = 3 * time.Second
 	}
@@ -222,8 +225,9 @@ func testKafkaDown(t *testing.T, db string) {
 	e := newEnv(t, db, outbox.Limits{})
 	d := &switchDialer{}
 	var failed atomic.Int64
+	logs := &countingLogs{}
 	start(t, e.Store, publisher(t, kgo.Dialer(d.dial), kgo.RecordDeliveryTimeout(2*time.Second)), relay.Config{
-		MaxAttempts: 1, Backoff: 100 * time.Millisecond, MaxBackoff: time.Second,
+		MaxAttempts: 1, Backoff: 100 * time.Millisecond, MaxBackoff: time.Second, Logger: slog.New(logs),
 		Hooks: relay.Hooks{Batch: func(s relay.BatchStats) { failed.Add(int64(s.Failed)) }},
 	})
 	ks := keys(20)
@@ -254,6 +258,40 @@ func testKafkaDown(t *testing.T, db string) {
 	if st := e.status(t); st.Dead != 0 {
 		t.Fatalf("an outage dead-lettered events (MaxAttempts 1): %+v", st)
 	}
+	// The outage reads as one: its start (and one line per 10 s), then its end; not a
+	// warning per failed attempt.
+	warns, ends := logs.counts()
+	t.Logf("logs of the outage: %d warnings, %d recoveries, for %d failed attempts", warns, ends, failed.Load())
+	if warns < 1 || warns > 3 || ends < 1 {
+		t.Errorf("%d warnings and %d recoveries logged for a ~3 s outage: want 1 to 3, and a recovery", warns, ends)
+	}
+}
+
+// countingLogs counts a relay's warnings and its "... recovered" lines.
+type countingLogs struct {
+	mu               sync.Mutex
+	warns, recovered int
+}
+
+func (h *countingLogs) Enabled(context.Context, slog.Level) bool { return true }
+func (h *countingLogs) WithAttrs([]slog.Attr) slog.Handler       { return h }
+func (h *countingLogs) WithGroup(string) slog.Handler            { return h }
+func (h *countingLogs) Handle(_ context.Context, r slog.Record) error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if r.Level == slog.LevelWarn {
+		h.warns++
+	}
+	if strings.HasSuffix(r.Message, " recovered") {
+		h.recovered++
+	}
+	return nil
+}
+
+func (h *countingLogs) counts() (warns, recovered int) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.warns, h.recovered
 }
 
 // Three relays share one outbox while each one's network to Kafka fails and returns at
