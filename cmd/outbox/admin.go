@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -55,8 +56,22 @@ func cmdStatus(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	f := envflag.New("outbox status", stderr)
 	db := addDBFlags(f)
 	asJSON := f.Bool("json", false, "print JSON")
+	topics := f.String("kafka-topics", "", "comma-separated topics whose partitions to check in Kafka (leaders, in-sync replicas, brokers down), through --kafka-brokers; default none")
+	brokers := f.String("kafka-brokers", "", "Kafka brokers, for --kafka-topics")
 	if err := f.Parse(args); err != nil {
 		return err
+	}
+	var kafka *kafkaHealth
+	if *topics != "" {
+		bl, err := envflag.Brokers(*brokers)
+		if err != nil {
+			return err
+		}
+		h, err := describeKafka(ctx, bl, strings.Split(*topics, ","))
+		if err != nil {
+			return err
+		}
+		kafka = &h
 	}
 	return db.withStore(ctx, func(store dburl.Store) error {
 		st, err := store.Status(ctx)
@@ -65,19 +80,24 @@ func cmdStatus(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		}
 		if *asJSON && store.Mode() != outboxstore.WALMode {
 			return json.NewEncoder(stdout).Encode(struct {
-				Pending  int64   `json:"pending"`
-				InFlight int64   `json:"in_flight"`
-				Dead     int64   `json:"dead"`
-				Age      float64 `json:"oldest_pending_age_seconds"`
-			}{st.Pending, st.InFlight, st.Dead, st.OldestPendingAgeSeconds})
+				Pending  int64        `json:"pending"`
+				InFlight int64        `json:"in_flight"`
+				Dead     int64        `json:"dead"`
+				Age      float64      `json:"oldest_pending_age_seconds"`
+				Kafka    *kafkaHealth `json:"kafka,omitempty"`
+			}{st.Pending, st.InFlight, st.Dead, st.OldestPendingAgeSeconds, kafka})
 		}
 		if store.Mode() == outboxstore.WALMode {
-			return walStatus(ctx, store, st, *asJSON, stdout)
+			err = walStatus(ctx, store, st, *asJSON, stdout)
+		} else {
+			age := time.Duration(st.OldestPendingAgeSeconds * float64(time.Second)).Round(time.Millisecond)
+			fmt.Fprintf(stdout, "pending:            %d\nin flight:          %d\ndead:               %d\npublished (kept):   %d\noldest pending age: %s\n",
+				st.Pending, st.InFlight, st.Dead, st.Published, age)
 		}
-		age := time.Duration(st.OldestPendingAgeSeconds * float64(time.Second)).Round(time.Millisecond)
-		fmt.Fprintf(stdout, "pending:            %d\nin flight:          %d\ndead:               %d\npublished (kept):   %d\noldest pending age: %s\n",
-			st.Pending, st.InFlight, st.Dead, st.Published, age)
-		return nil
+		if err == nil && kafka != nil && !*asJSON {
+			kafka.print(stdout)
+		}
+		return err
 	})
 }
 

@@ -136,6 +136,25 @@ func (c *cluster) restartNodes(adm *kadm.Client) time.Duration {
 	return waitISR(c.t, adm, c.topic, 3*time.Minute)
 }
 
+// statusNames waits until `outbox status --kafka-topics` names node n as down and the
+// topic's partitions as short of replicas: the controller fences a SIGKILLed node after
+// broker.session.timeout.ms (9 s).
+func (c *cluster) statusNames(n int32) {
+	start := time.Now()
+	var out string
+	for time.Since(start) < 30*time.Second {
+		var err error
+		out, err = c.outbox("status", "--kafka-brokers", strings.Join(c.brokers, ","), "--kafka-topics", c.topic)
+		if err == nil && strings.Contains(out, fmt.Sprintf("down: [%d]", n)) &&
+			(strings.Contains(out, "under-replicated") || strings.Contains(out, "under min.insync.replicas")) {
+			c.t.Logf("outbox status %s after node %d was killed:\n%s", time.Since(start).Round(100*time.Millisecond), n, out)
+			return
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+	c.t.Fatalf("outbox status did not name node %d down within 30 s:\n%s", n, out)
+}
+
 // clusterOpt is the cluster scenarios' relays: two, on the cluster, with the default
 // lease (15 s), so the publish deadline is the default 3.75 s. With a 3 s lease (a
 // 0.75 s deadline) a failover outlasts the deadline: franz-go's idempotent retries on
@@ -160,6 +179,7 @@ func TestKafkaCluster(t *testing.T) {
 		{"leader_killed", true, func(c *cluster, adm *kadm.Client) {
 			n := busiestLeader(c.t, adm, c.topic)
 			stopNode(c.t, n, syscall.SIGKILL)
+			c.statusNames(n)
 			time.Sleep(between(c.rng, 2*time.Second, 5*time.Second))
 			isr := c.restartNodes(adm)
 			c.mark(fmt.Sprintf("node %d (leader) back, in sync after %s", n, isr.Round(100*time.Millisecond)), c.opt.Relays)
