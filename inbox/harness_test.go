@@ -18,6 +18,7 @@ import (
 	_ "modernc.org/sqlite"
 
 	"github.com/firstunicorn/outbox/inbox"
+	"github.com/firstunicorn/outbox/internal/dburl"
 	"github.com/firstunicorn/outbox/internal/testenv"
 	"github.com/firstunicorn/outbox/outboxpgx"
 	"github.com/firstunicorn/outbox/outboxsql"
@@ -32,15 +33,7 @@ type exec func(ctx context.Context, sql string, args ...any) error
 type handlerFunc func(ctx context.Context, x exec, m *inbox.Message) error
 
 // admin is a Store's methods that do not depend on its transaction type.
-type admin interface {
-	Migrate(ctx context.Context) ([]int, error)
-	Dead(ctx context.Context, group string, limit int) ([]inbox.DeadEvent, error)
-	Retry(ctx context.Context, id int64) (int64, error)
-	RetryAll(ctx context.Context, group string) (int64, error)
-	PurgeDead(ctx context.Context, group string, id int64) (int64, error)
-	CountDead(ctx context.Context, group string) (int64, error)
-	Purge(ctx context.Context, window time.Duration) (int64, error)
-}
+type admin = dburl.InboxStore
 
 // harness is one database and driver with an inbox and an "applied" table handlers
 // write to: (event_id, k, seq), one row per application of an event.
@@ -244,6 +237,20 @@ func must[T any](v T, err error) T {
 func event(topic, key string, seq int) *kgo.Record {
 	return &kgo.Record{Topic: topic, Key: []byte(key), Value: fmt.Appendf(nil, "%d", seq),
 		Headers: []kgo.RecordHeader{{Key: inbox.HeaderEventID, Value: []byte(uuid.New().String())}}}
+}
+
+// events are n events numbered 1..n on keys k0..k(keys-1), and a second delivery of
+// every every-th one.
+func events(topic string, n, keys, every int) (recs, dups []*kgo.Record) {
+	for i := 1; i <= n; i++ {
+		r := event(topic, fmt.Sprintf("k%d", i%keys), i)
+		recs = append(recs, r)
+		if i%every == 0 {
+			d := *r
+			dups = append(dups, &d)
+		}
+	}
+	return recs, dups
 }
 
 // produce sends recs in order and waits for all, on a client of its own that it closes.

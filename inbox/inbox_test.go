@@ -45,15 +45,7 @@ func checkOnce(t *testing.T, got []applied, want []*kgo.Record) {
 func TestDuplicatesSkipped(t *testing.T) {
 	eachHarness(t, func(t *testing.T, h *harness) {
 		topic := testenv.Topic(t, 4, nil)
-		var recs, dups []*kgo.Record
-		for i := 1; i <= 200; i++ {
-			r := event(topic, fmt.Sprintf("k%d", i%10), i)
-			recs = append(recs, r)
-			if i%4 == 0 {
-				d := *r
-				dups = append(dups, &d)
-			}
-		}
+		recs, dups := events(topic, 200, 10, 4)
 		produce(t, append(recs, dups...)...)
 		var o outcomes
 		start(t, h.consumer(t, apply, config(topic, &o)))
@@ -225,15 +217,7 @@ func TestCustomEventID(t *testing.T) {
 func TestBatch(t *testing.T) {
 	eachHarness(t, func(t *testing.T, h *harness) {
 		topic := testenv.Topic(t, 2, nil)
-		var recs, dups []*kgo.Record
-		for i := 1; i <= 300; i++ {
-			r := event(topic, fmt.Sprintf("k%d", i%7), i)
-			recs = append(recs, r)
-			if i%10 == 0 {
-				d := *r
-				dups = append(dups, &d)
-			}
-		}
+		recs, dups := events(topic, 300, 7, 10)
 		poison := event(topic, "poison", 301)
 		produce(t, append(append(recs[:150:150], dups[:5]...), append(append(recs[150:], poison), dups[5:]...)...)...)
 		var o outcomes

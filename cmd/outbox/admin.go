@@ -118,13 +118,7 @@ func cmdDead(ctx context.Context, args []string, stdout, stderr io.Writer) error
 			return err
 		}
 		if *asJSON {
-			enc := json.NewEncoder(stdout)
-			for _, d := range dead {
-				if err := enc.Encode(d); err != nil {
-					return err
-				}
-			}
-			return nil
+			return jsonLines(stdout, dead)
 		}
 		tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
 		fmt.Fprintln(tw, "ID\tTOPIC\tKEY\tTYPE\tATTEMPTS\tCREATED\tLAST ERROR")
@@ -217,5 +211,16 @@ func walStatus(ctx context.Context, store dburl.Store, st outboxstore.Status, as
 	}
 	fmt.Fprintf(stdout, "dead:               %d\nslot:               %s\nwal status:         %s\nlag:                %d bytes, %s\nsafe WAL left:      %s\nreader:             %s\n",
 		st.Dead, sl.Name, status, sl.LagBytes, lag, safe, reader)
+	return nil
+}
+
+// jsonLines writes each item as one line of JSON.
+func jsonLines[T any](w io.Writer, items []T) error {
+	enc := json.NewEncoder(w)
+	for _, it := range items {
+		if err := enc.Encode(it); err != nil {
+			return err
+		}
+	}
 	return nil
 }

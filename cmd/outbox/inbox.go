@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"strconv"
@@ -108,13 +107,7 @@ func cmdInboxDead(ctx context.Context, args []string, stdout, stderr io.Writer) 
 			return err
 		}
 		if *asJSON {
-			enc := json.NewEncoder(stdout)
-			for _, e := range dead {
-				if err := enc.Encode(e); err != nil {
-					return err
-				}
-			}
-			return nil
+			return jsonLines(stdout, dead)
 		}
 		tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
 		fmt.Fprintln(tw, "ID\tGROUP\tEVENT ID\tTOPIC/PARTITION@OFFSET\tKEY\tATTEMPTS\tDEAD AT\tRETRY\tLAST ERROR")

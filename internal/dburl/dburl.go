@@ -47,6 +47,7 @@ type InboxStore interface {
 	RetryAll(ctx context.Context, group string) (int64, error)
 	PurgeDead(ctx context.Context, group string, id int64) (int64, error)
 	CountDead(ctx context.Context, group string) (int64, error)
+	Purge(ctx context.Context, window time.Duration) (int64, error)
 }
 
 // Outbox is a store opened from a URL, with its connections.
