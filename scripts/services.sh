@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# services.sh up [jaeger] [prometheus] [kafka-cluster]|down|status|env — the real PostgreSQL 15, MariaDB 10.11 and Apache Kafka 4.x the
+# services.sh up [jaeger] [prometheus] [kafka-cluster]|down|status|env, and
+# partition kafka-cluster N|heal kafka-cluster (a network partition, see kafka-cluster.sh) — the real PostgreSQL 15, MariaDB 10.11 and Apache Kafka 4.x the
 # tests and the demo use.
 #
 # PostgreSQL and MariaDB come from Debian's packages, each run as a private server in a data
@@ -262,7 +263,7 @@ wait_ports() {
 		up=1
 		for p in "$@"; do port_open "$p" || up=; done
 		[ -n "$up" ] && return 0
-		pid_alive "$pidfile" || { tail -30 "$logfile" >&2; die "$name exited (log: $logfile)"; }
+		pid_alive "$pidfile" || { tail -n 30 "$logfile" >&2; die "$name exited (log: $logfile)"; }
 		sleep 0.5
 	done
 	die "$name did not start within 30s (log: $logfile)"
@@ -288,7 +289,7 @@ kafka_up() {
 		if port_open "$kafka_port" && grep -q 'Kafka Server started' "$logs/kafka.log" 2>/dev/null; then
 			return 0
 		fi
-		pid_alive "$state/kafka/pid" || { tail -30 "$logs/kafka.out" "$logs/kafka.log" >&2; die "Kafka exited (logs in $logs)"; }
+		pid_alive "$state/kafka/pid" || { tail -n 30 "$logs/kafka.out" "$logs/kafka.log" >&2; die "Kafka exited (logs in $logs)"; }
 		sleep 0.5
 	done
 	die "Kafka did not start within 60s (logs in $logs)"
@@ -355,10 +356,14 @@ down)
 	mariadb_down
 	pg_down
 	;;
+partition | heal)
+	[ "${2:-}" = kafka-cluster ] || die "$1: only kafka-cluster can be $1ed ($1 kafka-cluster${3:+ $3})"
+	if [ "$1" = partition ]; then cluster_partition "${3:-}"; else cluster_heal; fi
+	;;
 status) status ;;
 env) print_env ;;
 *)
-	echo "usage: $0 up [jaeger] [prometheus] [kafka-cluster]|down|status|env" >&2
+	echo "usage: $0 up [jaeger] [prometheus] [kafka-cluster]|down|status|env|partition kafka-cluster N|heal kafka-cluster" >&2
 	exit 2
 	;;
 esac

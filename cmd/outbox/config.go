@@ -64,9 +64,16 @@ func (d dbFlags) withStore(ctx context.Context, fn func(dburl.Store) error) erro
 	return fn(o.Store)
 }
 
+// kafkaDialTimeout bounds a connection attempt to one broker. franz-go's 10 s default
+// equals the start-up check's whole deadline, and its Ping tries the seeds one by one:
+// one seed cut off by a network partition (its packets dropped, so a connect neither
+// succeeds nor is refused) would fail the relay's start-up and `outbox status` although
+// the other brokers answer.
+const kafkaDialTimeout = 3 * time.Second
+
 // kafkaClient builds the relay's producer and checks that a broker answers.
 func kafkaClient(ctx context.Context, brokers []string, opts ...kgo.Opt) (*kgo.Client, error) {
-	cl, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(brokers...)}, opts...)...)
+	cl, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(brokers...), kgo.DialTimeout(kafkaDialTimeout)}, opts...)...)
 	if err != nil {
 		return nil, fmt.Errorf("kafka client: %w", err)
 	}

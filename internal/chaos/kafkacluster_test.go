@@ -137,8 +137,8 @@ func (c *cluster) restartNodes(adm *kadm.Client) time.Duration {
 }
 
 // statusNames waits until `outbox status --kafka-topics` names node n as down and the
-// topic's partitions as short of replicas: the controller fences a SIGKILLed node after
-// broker.session.timeout.ms (9 s).
+// topic's partitions as short of replicas: the controller fences a node killed or cut
+// off after broker.session.timeout.ms (9 s) without its heartbeat.
 func (c *cluster) statusNames(n int32) {
 	start := time.Now()
 	var out string
@@ -147,7 +147,7 @@ func (c *cluster) statusNames(n int32) {
 		out, err = c.outbox("status", "--kafka-brokers", strings.Join(c.brokers, ","), "--kafka-topics", c.topic)
 		if err == nil && strings.Contains(out, fmt.Sprintf("down: [%d]", n)) &&
 			(strings.Contains(out, "under-replicated") || strings.Contains(out, "under min.insync.replicas")) {
-			c.t.Logf("outbox status %s after node %d was killed:\n%s", time.Since(start).Round(100*time.Millisecond), n, out)
+			c.t.Logf("outbox status %s after node %d went:\n%s", time.Since(start).Round(100*time.Millisecond), n, out)
 			return
 		}
 		time.Sleep(500 * time.Millisecond)
@@ -176,7 +176,7 @@ func TestKafkaCluster(t *testing.T) {
 	}{
 		// The node leading most of the topic's partitions SIGKILLed, started again
 		// 2–5 s later.
-		{"leader_killed", true, func(c *cluster, adm *kadm.Client) {
+		{"leader_killed", false, func(c *cluster, adm *kadm.Client) {
 			n := busiestLeader(c.t, adm, c.topic)
 			stopNode(c.t, n, syscall.SIGKILL)
 			c.statusNames(n)
@@ -210,6 +210,27 @@ func TestKafkaCluster(t *testing.T) {
 				c.t.Fatalf("%d events dead-lettered for an outage", dead)
 			}
 		}},
+		// The busiest leader cut off from its clients and from the other two nodes (a
+		// packet filter drops everything to and from it: services.sh partition), healed
+		// 5–10 s after the others fenced it. Unlike a killed node, nothing answers: the
+		// relays' requests to it hang until their deadline, and the node keeps running,
+		// sure it leads, until it hears of the new leaders when healed.
+		{"partitioned", true, func(c *cluster, adm *kadm.Client) {
+			n := busiestLeader(c.t, adm, c.topic)
+			services(c.t, "partition", "kafka-cluster", fmt.Sprint(n))
+			healed := false
+			defer func() {
+				if !healed {
+					services(c.t, "heal", "kafka-cluster")
+				}
+			}()
+			c.statusNames(n)
+			time.Sleep(between(c.rng, 5*time.Second, 10*time.Second))
+			services(c.t, "heal", "kafka-cluster")
+			healed = true
+			isr := waitISR(c.t, adm, c.topic, 3*time.Minute)
+			c.mark(fmt.Sprintf("node %d (leader) healed, in sync after %s", n, isr.Round(100*time.Millisecond)), c.opt.Relays)
+		}},
 		// The active controller (KRaft quorum leader) SIGKILLed, started again 2–5 s
 		// later: the other two elect a new one.
 		{"controller_killed", false, func(c *cluster, adm *kadm.Client) {
@@ -221,7 +242,7 @@ func TestKafkaCluster(t *testing.T) {
 		}},
 	} {
 		if testing.Short() && !sc.short {
-			continue // the short form keeps make test's time: two of the four
+			continue // the short form keeps make test's time: two of the five
 		}
 		t.Run(sc.name, func(t *testing.T) {
 			scenario{dbs: []string{"postgres"}, opt: clusterOpt, fault: func(c *cluster) {
