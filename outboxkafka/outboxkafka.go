@@ -129,8 +129,9 @@ func (p *Publisher) PublishAcked(ctx context.Context, msgs []outbox.Message, ack
 				outbox.ErrPermanent, size, p.maxBytes, kerr.MessageTooLarge))
 			continue
 		}
+		rec.Partition = -1 // franz-go sets it once it buffers the record; until then an error names none
 		res.add()
-		p.client.Produce(ctx, rec, func(r *kgo.Record, err error) { res.set(i, r, classify(err)) })
+		p.client.Produce(ctx, rec, func(r *kgo.Record, err error) { res.set(i, r, p.locate(r, classify(err))) })
 	}
 	res.release()
 	errs := res.wait(ctx)
@@ -139,6 +140,21 @@ func (p *Publisher) PublishAcked(ctx context.Context, msgs []outbox.Message, ack
 	}
 	p.markMissingTopics(ctx, msgs, errs)
 	return &outbox.BatchError{Errs: errs}
+}
+
+// locate adds to a record's failure where it was headed: its partition, and that
+// partition's leader in the client's metadata now. A cluster fault then reads in the
+// relay's log and in dead letters as which broker and which partitions, not only as
+// the broker's error code.
+func (p *Publisher) locate(r *kgo.Record, err error) error {
+	if err == nil || r.Partition < 0 {
+		return err
+	}
+	leader := "none"
+	if id, _, _ := p.client.PartitionLeader(r.Topic, r.Partition); id >= 0 {
+		leader = fmt.Sprint("broker ", id)
+	}
+	return fmt.Errorf("%s partition %d (leader: %s): %w", r.Topic, r.Partition, leader, err)
 }
 
 // results collects Produce callbacks, which may come after Publish gave up waiting.

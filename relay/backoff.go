@@ -12,19 +12,25 @@ import (
 //
 // It also paces the logs of a run of failures (an outage): its first failure, then at
 // most one every logEvery, so an operator reads when it began and how long it lasts
-// rather than a stream of identical retries; ok reports the run it ended.
+// rather than a stream of identical retries. A success restarts the schedule at once,
+// but ends the run only once logEvery has passed since its last failure: in a fault of
+// one broker, batches that miss its partitions succeed between those that fail, and
+// the run would otherwise begin and end with every other batch.
 type backoff struct {
 	base, max time.Duration
 	now       func() time.Time // time.Now; tests set it
 
 	mu       sync.Mutex
-	failures int
+	failures int // in a row, for the schedule
 	until    time.Time
+	run      int       // failures of the run being logged
 	since    time.Time // the run's first failure
+	last     time.Time // its latest
 	logged   time.Time // when the run was last logged
 }
 
-// logEvery is how often a run of failures is logged after its first.
+// logEvery is how often a run of failures is logged after its first, and how long
+// without a failure ends it.
 const logEvery = 10 * time.Second
 
 func (b *backoff) clock() time.Time {
@@ -39,31 +45,49 @@ func (b *backoff) clock() time.Time {
 func (b *backoff) fail() (log bool, since time.Time, failures int) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	now := b.clock()
-	if b.failures == 0 {
-		b.since, b.logged = now, time.Time{}
-	}
 	b.failures++
 	d := jitter(min(b.max, b.base<<min(b.failures-1, 16)))
-	if next := now.Add(d); next.After(b.until) {
+	if next := b.clock().Add(d); next.After(b.until) {
 		b.until = next
 	}
+	return b.note()
+}
+
+// failLog records a failure in the run only, with no pause: a batch that published
+// part of its events, whose failed ones wait for their own retry time in the store.
+func (b *backoff) failLog() (log bool, since time.Time, failures int) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.note()
+}
+
+// note counts a failure in the run; b.mu is held.
+func (b *backoff) note() (log bool, since time.Time, failures int) {
+	now := b.clock()
+	if b.run == 0 {
+		b.since, b.logged = now, time.Time{}
+	}
+	b.run++
+	b.last = now
 	log = b.logged.IsZero() || now.Sub(b.logged) >= logEvery
 	if log {
 		b.logged = now
 	}
-	return log, b.since, b.failures
+	return log, b.since, b.run
 }
 
-// ok records a success: the next failure starts the schedule again. It returns the run
-// of failures it ended (0 when there was none) and how long that lasted.
+// ok records a success: the next failure starts the schedule again. When the success
+// ends a run (logEvery without a failure), it returns the run's failures and how long
+// they went on; otherwise 0.
 func (b *backoff) ok() (failures int, lasted time.Duration) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	failures, b.failures = b.failures, 0
-	if failures > 0 {
-		lasted = b.clock().Sub(b.since)
+	b.failures = 0
+	if b.run == 0 || b.clock().Sub(b.last) < logEvery {
+		return 0, 0
 	}
+	failures, lasted = b.run, b.last.Sub(b.since)
+	b.run = 0
 	return failures, lasted
 }
 
@@ -77,15 +101,25 @@ func (b *backoff) pause() time.Duration {
 // failed records a failure in b and logs it with args when b says so: the first of a
 // run, then one every logEvery, each with the run's failures and start.
 func (r *Relay) failed(b *backoff, msg string, args ...any) {
-	if log, since, n := b.fail(); log {
+	r.logRun(msg, args, b.fail)
+}
+
+// failedPart is failed for a batch that published part of its events: logged in b's
+// run, but no pause.
+func (r *Relay) failedPart(b *backoff, msg string, args ...any) {
+	r.logRun(msg, args, b.failLog)
+}
+
+func (r *Relay) logRun(msg string, args []any, fail func() (bool, time.Time, int)) {
+	if log, since, n := fail(); log {
 		r.log.Warn(msg, append(args, "failures", n, "failing_since", since.UTC().Format(time.RFC3339Nano))...)
 	}
 }
 
 // recovered records a success in b and, when it ends a run of failures, logs that
-// what recovered and after how long.
+// what recovered, with the run's failures and how long they went on.
 func (r *Relay) recovered(b *backoff, what string) {
 	if n, lasted := b.ok(); n > 0 {
-		r.log.Info(what+" recovered", "failures", n, "after", lasted.Round(time.Millisecond).String())
+		r.log.Info(what+" recovered", "failures", n, "failing_for", lasted.Round(time.Millisecond).String())
 	}
 }

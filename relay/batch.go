@@ -1,8 +1,11 @@
 package relay
 
 import (
+	"cmp"
 	"context"
 	"fmt"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/firstunicorn/outbox"
@@ -65,9 +68,12 @@ func (r *Relay) batch(ctx context.Context, buckets []int) (int, error) {
 	if stats.Failed > 0 {
 		if stats.Published == 0 && o.transient > 0 {
 			// Logged by the worker, paced: in an outage every batch fails alike.
-			return len(recs), fmt.Errorf("publish batch: %s", o.firstErr)
+			return len(recs), fmt.Errorf("publish batch of %d: %s", len(recs), o.causes())
 		}
-		r.log.Warn("publish failed", "failed", stats.Failed, "dead", stats.Dead, "published", stats.Published, "first_error", o.firstErr)
+		// In the workers' run too, without their pause: a fault of one broker fails its
+		// partitions' share of every batch.
+		r.failedPart(&r.retry, "publish failed for part of a batch", "failed", stats.Failed, "dead", stats.Dead,
+			"published", stats.Published, "errors", o.causes())
 	}
 	return len(recs), nil
 }
@@ -77,7 +83,6 @@ type outcome struct {
 	published []int64
 	skipped   []int64
 	failed    map[failKey][]int64
-	firstErr  string
 	transient int
 }
 
@@ -87,15 +92,42 @@ type failKey struct {
 	malformed bool // no retry can fix the row itself: dead at once
 }
 
+// causes sums up a round's failures for its log line: each distinct error with how
+// many events it failed, the commonest first, at most maxCauses of them. A cluster
+// fault's errors name their partition and its leader, so the line says which
+// partitions of which broker fail, and how many events each holds back.
+func (o *outcome) causes() string {
+	const maxCauses = 4
+	keys := make([]failKey, 0, len(o.failed))
+	for k := range o.failed {
+		keys = append(keys, k)
+	}
+	slices.SortFunc(keys, func(a, b failKey) int {
+		if n := cmp.Compare(len(o.failed[b]), len(o.failed[a])); n != 0 {
+			return n
+		}
+		return strings.Compare(a.msg, b.msg)
+	})
+	var sb strings.Builder
+	for i, k := range keys {
+		if i == maxCauses {
+			fmt.Fprintf(&sb, "; and %d other errors", len(keys)-i)
+			break
+		}
+		if i > 0 {
+			sb.WriteString("; ")
+		}
+		fmt.Fprintf(&sb, "%d× %s", len(o.failed[k]), k.msg)
+	}
+	return sb.String()
+}
+
 func (o *outcome) add(seq int64, k failKey) {
 	if o.failed == nil {
 		o.failed = map[failKey][]int64{}
 	}
 	if !k.permanent {
 		o.transient++
-	}
-	if o.firstErr == "" {
-		o.firstErr = k.msg
 	}
 	o.failed[k] = append(o.failed[k], seq)
 }

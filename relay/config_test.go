@@ -86,12 +86,7 @@ func TestBackoffSchedule(t *testing.T) {
 		}
 		b.until = time.Time{} // next delay measured on its own
 	}
-	if n, _ := b.ok(); n != 4 {
-		t.Fatalf("ok ended a run of %d failures, want 4", n)
-	}
-	if n, _ := b.ok(); n != 0 {
-		t.Fatalf("a second ok ended a run of %d failures", n)
-	}
+	b.ok()
 	b.fail()
 	if p := b.pause(); p > 100*time.Millisecond {
 		t.Fatalf("after ok the schedule must restart at Backoff, pause %s", p)
@@ -99,7 +94,8 @@ func TestBackoffSchedule(t *testing.T) {
 }
 
 // A run of failures is logged at its first, then once every logEvery, each with when it
-// began; ok reports how long it lasted.
+// began; a success ends it once logEvery has passed without a failure, and reports how
+// long the failures went on.
 func TestBackoffPacesLogs(t *testing.T) {
 	t.Parallel()
 	now := time.Date(2026, 11, 29, 12, 0, 0, 0, time.UTC)
@@ -119,8 +115,15 @@ func TestBackoffPacesLogs(t *testing.T) {
 	if fmt.Sprint(logged) != "[1 11 21]" {
 		t.Errorf("logged failures %v, want [1 11 21]: the first, then one every %s", logged, logEvery)
 	}
-	if n, lasted := b.ok(); n != 25 || lasted != 25*time.Second {
-		t.Errorf("ok: %d failures over %s, want 25 over 25s", n, lasted)
+	if n, _ := b.ok(); n != 0 {
+		t.Errorf("ok 1 s after a failure ended the run of %d: want it to go on until %s without one", n, logEvery)
+	}
+	if log, _, n := b.failLog(); log || n != 26 {
+		t.Errorf("a part of a batch failed within the run: log %v, failures %d; want not logged, 26", log, n)
+	}
+	now = now.Add(logEvery)
+	if n, lasted := b.ok(); n != 26 || lasted != 25*time.Second {
+		t.Errorf("ok %s after the last failure: %d failures over %s, want 26 over 25s", logEvery, n, lasted)
 	}
 	now = now.Add(time.Hour)
 	if log, since, n := b.fail(); !log || !since.Equal(now) || n != 1 {

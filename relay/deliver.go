@@ -62,7 +62,7 @@ func (r *Relay) deliver(ctx context.Context, rd StreamReader, recs []Record, h *
 			r.recovered(&r.retry, "publishing")
 			return nil
 		}
-		r.failed(&r.retry, "publish failed, retrying in order", "failed", len(retry), "first_error", o.firstErr)
+		r.failed(&r.retry, "publish failed, retrying in order", "failed", len(retry), "errors", o.causes())
 		sleep(ctx, r.retry.pause())
 		if ctx.Err() != nil {
 			return fmt.Errorf("stopped with %d events unsent: %w", len(retry), context.Cause(ctx))

@@ -30,7 +30,7 @@ type Relay struct {
 	log    *slog.Logger
 	leases atomic.Pointer[leases]
 	synced chan struct{} // closed after the first lease sync
-	retry  backoff
+	retry  backoff       // the workers' schedule, and the log of their run of failures
 	wake   *waker
 	tracer trace.Tracer
 
