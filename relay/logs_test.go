@@ -5,7 +5,6 @@ import (
 	"errors"
 	"log/slog"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -57,7 +56,7 @@ func TestPartialFailuresPaced(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, "postgres", outbox.Limits{})
 	pub := &partlyFailing{Publisher: publisher(t), bad: "key-0"}
-	logs := &partialLogs{}
+	logs := &logRecorder{}
 	start(t, e.Store, pub, relay.Config{Backoff: 50 * time.Millisecond, MaxBackoff: 200 * time.Millisecond,
 		Logger: slog.New(logs)})
 	ks := keys(20)
@@ -70,13 +69,21 @@ func TestPartialFailuresPaced(t *testing.T) {
 	e.waitDrained(t, 60*time.Second)
 	// The run ends with a batch 10 s after its last failure.
 	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); {
-		if _, ends, _ := logs.counts(); ends > 0 {
+		if _, ends := logs.counts(); ends > 0 {
 			break
 		}
 		e.commit(t, ks...)
 		time.Sleep(time.Second)
 	}
-	warns, ends, named := logs.counts()
+	warns, ends := logs.counts()
+	named := logs.count(func(r slog.Record) bool {
+		found := false
+		r.Attrs(func(a slog.Attr) bool {
+			found = found || a.Key == "errors" && strings.Contains(a.Value.String(), "partition 3 (leader: broker 2)")
+			return !found
+		})
+		return isWarn(r) && found
+	})
 	t.Logf("%d failed attempts of key-0: %d warnings (%d naming the partition), %d recoveries", pub.failed.Load(), warns, named, ends)
 	if pub.failed.Load() < 3 {
 		t.Fatalf("key-0 failed %d times: the fault was not injected", pub.failed.Load())
@@ -84,37 +91,4 @@ func TestPartialFailuresPaced(t *testing.T) {
 	if warns != 1 || named != 1 || ends != 1 {
 		t.Fatalf("%d warnings (%d naming the partition) and %d recoveries for a 3 s partial fault: want 1, 1 and 1", warns, named, ends)
 	}
-}
-
-// partialLogs counts the partial-failure warnings and recoveries.
-type partialLogs struct {
-	mu                  sync.Mutex
-	warns, named, ended int
-}
-
-func (h *partialLogs) Enabled(context.Context, slog.Level) bool { return true }
-func (h *partialLogs) WithAttrs([]slog.Attr) slog.Handler       { return h }
-func (h *partialLogs) WithGroup(string) slog.Handler            { return h }
-func (h *partialLogs) Handle(_ context.Context, r slog.Record) error {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	if r.Level == slog.LevelWarn {
-		h.warns++
-		r.Attrs(func(a slog.Attr) bool {
-			if a.Key == "errors" && strings.Contains(a.Value.String(), "partition 3 (leader: broker 2)") {
-				h.named++
-			}
-			return true
-		})
-	}
-	if r.Message == "relaying recovered" {
-		h.ended++
-	}
-	return nil
-}
-
-func (h *partialLogs) counts() (warns, ended, named int) {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	return h.warns, h.ended, h.named
 }

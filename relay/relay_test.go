@@ -225,7 +225,7 @@ func testKafkaDown(t *testing.T, db string) {
 	e := newEnv(t, db, outbox.Limits{})
 	d := &switchDialer{}
 	var failed atomic.Int64
-	logs := &countingLogs{}
+	logs := &logRecorder{}
 	start(t, e.Store, publisher(t, kgo.Dialer(d.dial), kgo.RecordDeliveryTimeout(2*time.Second)), relay.Config{
 		MaxAttempts: 1, Backoff: 100 * time.Millisecond, MaxBackoff: time.Second, Logger: slog.New(logs),
 		Hooks: relay.Hooks{Batch: func(s relay.BatchStats) { failed.Add(int64(s.Failed)) }},
@@ -274,32 +274,38 @@ func testKafkaDown(t *testing.T, db string) {
 	}
 }
 
-// countingLogs counts a relay's warnings and its "... recovered" lines.
-type countingLogs struct {
-	mu               sync.Mutex
-	warns, recovered int
+// logRecorder keeps a relay's log records, for tests that count them.
+type logRecorder struct {
+	mu   sync.Mutex
+	recs []slog.Record
 }
 
-func (h *countingLogs) Enabled(context.Context, slog.Level) bool { return true }
-func (h *countingLogs) WithAttrs([]slog.Attr) slog.Handler       { return h }
-func (h *countingLogs) WithGroup(string) slog.Handler            { return h }
-func (h *countingLogs) Handle(_ context.Context, r slog.Record) error {
+func (h *logRecorder) Enabled(context.Context, slog.Level) bool { return true }
+func (h *logRecorder) WithAttrs([]slog.Attr) slog.Handler       { return h }
+func (h *logRecorder) WithGroup(string) slog.Handler            { return h }
+func (h *logRecorder) Handle(_ context.Context, r slog.Record) error {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	if r.Level == slog.LevelWarn {
-		h.warns++
-	}
-	if strings.HasSuffix(r.Message, " recovered") {
-		h.recovered++
-	}
+	h.recs = append(h.recs, r.Clone())
 	return nil
 }
 
-func (h *countingLogs) counts() (warns, recovered int) {
+// count is how many records match.
+func (h *logRecorder) count(match func(r slog.Record) bool) int {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	return h.warns, h.recovered
+	n := 0
+	for _, r := range h.recs {
+		if match(r) {
+			n++
+		}
+	}
+	return n
 }
+
+func isWarn(r slog.Record) bool                       { return r.Level == slog.LevelWarn }
+func isRecovery(r slog.Record) bool                   { return strings.HasSuffix(r.Message, " recovered") }
+func (h *logRecorder) counts() (warns, recovered int) { return h.count(isWarn), h.count(isRecovery) }
 
 // Three relays share one outbox while each one's network to Kafka fails and returns at
 // random: every event arrives, in order per key, despite the retries in between.
