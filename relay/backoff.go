@@ -13,12 +13,16 @@ import (
 // It also paces the logs of a run of failures (an outage): its first failure, then at
 // most one every logEvery, so an operator reads when it began and how long it lasts
 // rather than a stream of identical retries. A success restarts the schedule at once,
-// but ends the run only once logEvery has passed since its last failure: in a fault of
-// one broker, batches that miss its partitions succeed between those that fail, and
-// the run would otherwise begin and end with every other batch.
+// and ends the run once settle has passed since its last failure.
 type backoff struct {
 	base, max time.Duration
-	now       func() time.Time // time.Now; tests set it
+	// settle is how long without a failure a success needs to end the run: 0 for a
+	// step that succeeds or fails whole (a lease sync, attaching to a stream); the
+	// workers' logEvery, since in a fault of one broker batches that miss its
+	// partitions succeed between those that fail, and the run would otherwise begin
+	// and end with every other batch.
+	settle time.Duration
+	now    func() time.Time // time.Now; tests set it
 
 	mu       sync.Mutex
 	failures int // in a row, for the schedule
@@ -29,8 +33,7 @@ type backoff struct {
 	logged   time.Time // when the run was last logged
 }
 
-// logEvery is how often a run of failures is logged after its first, and how long
-// without a failure ends it.
+// logEvery is how often a run of failures is logged after its first.
 const logEvery = 10 * time.Second
 
 func (b *backoff) clock() time.Time {
@@ -77,13 +80,13 @@ func (b *backoff) note() (log bool, since time.Time, failures int) {
 }
 
 // ok records a success: the next failure starts the schedule again. When the success
-// ends a run (logEvery without a failure), it returns the run's failures and how long
+// ends a run (settle without a failure), it returns the run's failures and how long
 // they went on; otherwise 0.
 func (b *backoff) ok() (failures int, lasted time.Duration) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	b.failures = 0
-	if b.run == 0 || b.clock().Sub(b.last) < logEvery {
+	if b.run == 0 || b.clock().Sub(b.last) < b.settle {
 		return 0, 0
 	}
 	failures, lasted = b.run, b.last.Sub(b.since)

@@ -94,12 +94,12 @@ func TestBackoffSchedule(t *testing.T) {
 }
 
 // A run of failures is logged at its first, then once every logEvery, each with when it
-// began; a success ends it once logEvery has passed without a failure, and reports how
-// long the failures went on.
+// began; a success ends it once settle has passed without a failure (at once without
+// settle), and reports how long the failures went on.
 func TestBackoffPacesLogs(t *testing.T) {
 	t.Parallel()
 	now := time.Date(2026, 11, 29, 12, 0, 0, 0, time.UTC)
-	b := backoff{base: time.Millisecond, max: time.Millisecond, now: func() time.Time { return now }}
+	b := backoff{base: time.Millisecond, max: time.Millisecond, settle: logEvery, now: func() time.Time { return now }}
 	began := now
 	var logged []int
 	for i := 1; i <= 25; i++ { // one failure a second
@@ -128,5 +128,10 @@ func TestBackoffPacesLogs(t *testing.T) {
 	now = now.Add(time.Hour)
 	if log, since, n := b.fail(); !log || !since.Equal(now) || n != 1 {
 		t.Errorf("a new run: log %v, since %s, failures %d; want logged, now, 1", log, since, n)
+	}
+	// Without settle (a lease sync, an attach), the first success ends the run.
+	b.settle = 0
+	if n, _ := b.ok(); n != 1 {
+		t.Errorf("ok without settle ended a run of %d failures, want 1", n)
 	}
 }

@@ -57,7 +57,7 @@ func newRelay(pub outbox.Publisher, cfg *Config) (*Relay, error) {
 		return nil, err
 	}
 	r := &Relay{pub: pub, cfg: c, log: c.Logger.With("relay", c.ID), synced: make(chan struct{}),
-		retry: backoff{base: c.Backoff, max: c.MaxBackoff}, wake: newWaker()}
+		retry: backoff{base: c.Backoff, max: c.MaxBackoff, settle: logEvery}, wake: newWaker()}
 	tp := c.TracerProvider
 	if tp == nil {
 		tp = otel.GetTracerProvider()
@@ -141,6 +141,7 @@ func (r *Relay) work(ctx context.Context, w int) error {
 		case err != nil:
 			r.failed(&r.retry, "relay step failed", "worker", w, "err", err)
 		case n == 0:
+			r.recovered(&r.retry, "relaying") // nothing failing for settle: the run is over
 			r.idle(ctx, woken)
 		default:
 			r.recovered(&r.retry, "relaying")
