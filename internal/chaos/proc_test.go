@@ -41,6 +41,18 @@ func (c *cluster) start(name string, cmd *exec.Cmd) *proc {
 		f.Close()
 		close(p.done)
 	}()
+	// A run that fails midway (a fault's check) never reaches its writers' finish: left
+	// running, they would write and hold connections for ever. Seen: five writers of a
+	// failed run outlived it by an hour and a half, holding their connections while a
+	// CI simulation ran out of PostgreSQL's.
+	c.t.Cleanup(func() {
+		select {
+		case <-p.done:
+		default:
+			p.signal(syscall.SIGKILL)
+			<-p.done
+		}
+	})
 	return p
 }
 
