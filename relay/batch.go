@@ -111,7 +111,7 @@ func (o *outcome) causes() string {
 	var sb strings.Builder
 	for i, k := range keys {
 		if i == maxCauses {
-			fmt.Fprintf(&sb, "; and %d other errors", len(keys)-i)
+			fmt.Fprintf(&sb, "; %d more", len(keys)-i)
 			break
 		}
 		if i > 0 {

@@ -14,7 +14,7 @@ func TestOutcomeCauses(t *testing.T) {
 		{"commonest first, ties by text", map[string]int{"b": 2, "a": 2, "c": 5},
 			"5× c; 2× a; 2× b"},
 		{"at most four", map[string]int{"a": 1, "b": 2, "c": 3, "d": 4, "e": 5, "f": 6},
-			"6× f; 5× e; 4× d; 3× c; and 2 other errors"},
+			"6× f; 5× e; 4× d; 3× c; 2 more"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var o outcome
