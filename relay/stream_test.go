@@ -147,12 +147,13 @@ func TestStreamKafkaOutage(t *testing.T) {
 	e.commit(t, ks...)
 	// Past the first transaction of the outage; a heartbeat just before it may be
 	// confirmed, nothing after it.
-	first := e.lsn(t, "pg_current_wal_lsn()")
+	pool := testenv.Pool(t)
+	first := e.lsn(t, pool, "pg_current_wal_lsn()")
 	for range 19 {
 		e.commit(t, ks...)
 	}
 	time.Sleep(2 * time.Second) // heartbeats flow meanwhile: they must not move the slot past the events
-	if confirmed := e.lsn(t, "confirmed_flush_lsn"); confirmed >= first {
+	if confirmed := e.lsn(t, pool, "confirmed_flush_lsn"); confirmed >= first {
 		t.Fatalf("slot confirmed %d, past the first transaction written while Kafka was down (%d)", confirmed, first)
 	}
 	pub.down.Store(false)
@@ -162,16 +163,17 @@ func TestStreamKafkaOutage(t *testing.T) {
 	}
 }
 
-// lsn reads an LSN of the env's slot: what (a column of pg_replication_slots or an
-// expression) as a number.
-func (e *env) lsn(t *testing.T, what string) int64 {
+// lsn reads an LSN of the env's slot with pool: what (a column of pg_replication_slots
+// or an expression) as a number. The caller keeps one pool: a poll that made its own
+// each time would hold a connection per poll until the test ends.
+func (e *env) lsn(t *testing.T, pool *pgxpool.Pool, what string) int64 {
 	t.Helper()
 	var n int64
 	slot, err := e.Store.Slot(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
-	err = testenv.Pool(t).QueryRow(context.Background(),
+	err = pool.QueryRow(context.Background(),
 		`SELECT pg_wal_lsn_diff(`+what+`, '0/0')::bigint FROM pg_replication_slots WHERE slot_name = $1`, slot.Name).Scan(&n)
 	if err != nil {
 		t.Fatal(err)
@@ -198,11 +200,12 @@ func TestStreamQuietDatabase(t *testing.T) {
 		}
 	}
 	defer other.Exec(context.Background(), `DROP TABLE `+name) //nolint:errcheck
-	after := e.lsn(t, "pg_current_wal_lsn()")
+	pool := testenv.Pool(t)
+	after := e.lsn(t, pool, "pg_current_wal_lsn()")
 	deadline := time.Now().Add(10 * time.Second)
-	for e.lsn(t, "confirmed_flush_lsn") < after {
+	for e.lsn(t, pool, "confirmed_flush_lsn") < after {
 		if time.Now().After(deadline) {
-			t.Fatalf("slot still confirms %d, behind %d, 10 s after WAL written in another database", e.lsn(t, "confirmed_flush_lsn"), after)
+			t.Fatalf("slot still confirms %d, behind %d, 10 s after WAL written in another database", e.lsn(t, pool, "confirmed_flush_lsn"), after)
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
