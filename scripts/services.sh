@@ -332,9 +332,23 @@ status() {
 	return $rc
 }
 
+# reserve_ports keeps the services' ports out of the kernel's ephemeral range, where
+# they all lie (32768-60999): an outgoing connection that happened to take one could
+# keep a restarted service from binding it. Seen in a CI simulation: Kafka, restarted
+# by the chaos suite, failed with "failed to bind to 127.0.0.1:59094: Address already in
+# use". Only as root (net.ipv4.ip_local_reserved_ports); the kernel merges the list.
+reserve_ports() {
+	local f=/proc/sys/net/ipv4/ip_local_reserved_ports cur
+	[ -w "$f" ] || return 0
+	cur=$(cat "$f")
+	echo "${cur:+$cur,}$pg_port,$mariadb_port,$kafka_port-$proxy_port,$jaeger_query_port,$jaeger_otlp_port,$prometheus_port" >"$f" ||
+		log "could not reserve the services' ports in $f"
+}
+
 case "${1:-}" in
 up)
 	start=$SECONDS
+	reserve_ports
 	pg_up
 	mariadb_up
 	kafka_up
