@@ -34,11 +34,10 @@ func newWALCluster(t *testing.T) *cluster {
 func (c *cluster) reader(not string, timeout time.Duration) string {
 	c.t.Helper()
 	slot, _ := c.o.Store.Slot(context.Background())
-	pool := testenv.Pool(c.t) // one pool: a new one per poll stays open until the test ends
 	deadline := time.Now().Add(timeout)
 	for {
 		var app string
-		err := pool.QueryRow(context.Background(), `SELECT coalesce(application_name, '') FROM pg_stat_replication r
+		err := testenv.Pool(c.t).QueryRow(context.Background(), `SELECT coalesce(application_name, '') FROM pg_stat_replication r
 			JOIN pg_replication_slots s ON s.active_pid = r.pid WHERE s.slot_name = $1`, slot.Name).Scan(&app)
 		if id, ok := strings.CutPrefix(app, "outbox-wal "); err == nil && ok && id != not {
 			return id
