@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -33,19 +34,23 @@ func newWALCluster(t *testing.T) *cluster {
 // replication connection names it.
 func (c *cluster) reader(not string, timeout time.Duration) string {
 	c.t.Helper()
-	slot, _ := c.o.Store.Slot(context.Background())
+	// The slot's name from the flags, not from Store.Slot: with no relay reading (a
+	// takeover), Slot peeks at the slot to age its oldest event, which holds the slot
+	// for up to 2 s while the relay taking over waits.
+	slot := c.flags[slices.Index(c.flags, "--slot")+1]
+	pool := testenv.Pool(c.t) // one pool: a new one per poll stays open until the test ends
 	deadline := time.Now().Add(timeout)
 	for {
 		var app string
-		err := testenv.Pool(c.t).QueryRow(context.Background(), `SELECT coalesce(application_name, '') FROM pg_stat_replication r
-			JOIN pg_replication_slots s ON s.active_pid = r.pid WHERE s.slot_name = $1`, slot.Name).Scan(&app)
+		err := pool.QueryRow(context.Background(), `SELECT coalesce(application_name, '') FROM pg_stat_replication r
+			JOIN pg_replication_slots s ON s.active_pid = r.pid WHERE s.slot_name = $1`, slot).Scan(&app)
 		if id, ok := strings.CutPrefix(app, "outbox-wal "); err == nil && ok && id != not {
 			return id
 		}
 		if time.Now().After(deadline) {
-			c.t.Fatalf("no relay but %q reads the slot after %s", not, timeout)
+			c.t.Fatalf("no relay but %q reads the slot after %s (last answer %q, error %v)", not, timeout, app, err)
 		}
-		time.Sleep(5 * time.Millisecond)
+		time.Sleep(20 * time.Millisecond)
 	}
 }
 
