@@ -12,7 +12,7 @@ ENV = eval "$$($(SERVICES) env | sed 's/^/export /')"
 test: check
 	$(SERVICES) up jaeger prometheus
 	$(ENV) && go test -race -count=1 -timeout 20m ./...
-	$(ENV) && go test -tags chaos -short -count=1 -p 1 -v -timeout 20m ./internal/chaos
+	$(ENV) && go test -tags chaos -short -count=1 -p 1 -v -timeout 20m ./cmd/internal/chaos
 
 ## demo: start the services, migrate, run the orders example (its relay, and an inventory service consuming
 ## the orders through the inbox and emitting its own events) and print the chain
@@ -31,25 +31,25 @@ bench: services
 		bin/outbox-bench --database-url "$$url" --mode $$mode --report bin/bench-$$db.json $(BENCHFLAGS) || exit 1; done
 	$(ENV) && if [ -f bin/bench-postgres.json ]; then cd bench/watermill && go run . --outbox-report ../../bin/bench-postgres.json $(WMFLAGS); fi
 
-## chaos: the full fault-injection suite (internal/chaos; OUTBOX_CHAOS_RUNS runs per scenario, default 3;
+## chaos: the full fault-injection suite (cmd/internal/chaos; OUTBOX_CHAOS_RUNS runs per scenario, default 3;
 ## OUTBOX_CHAOS_SEED to replay, OUTBOX_CHAOS_DBS to pick databases, OUTBOX_CHAOS_KEEP to keep logs): writers, relays and verifier as processes, relays killed, Kafka stopped
 ## and killed, PostgreSQL restarted and out of space, network faults, inbox consumers killed; prints one RESULT
 ## line per run
 chaos: services
-	mkdir -p bin && $(ENV) && go test -tags chaos -count=1 -p 1 -v -timeout 90m ./internal/chaos 2>&1 | tee bin/chaos.log | grep -E '^(=== RUN|--- |\s+--- |ok|FAIL|panic)|RESULT|SEED|refused'; exit $${PIPESTATUS[0]}
+	mkdir -p bin && $(ENV) && go test -tags chaos -count=1 -p 1 -v -timeout 90m ./cmd/internal/chaos 2>&1 | tee bin/chaos.log | grep -E '^(=== RUN|--- |\s+--- |ok|FAIL|panic)|RESULT|SEED|refused'; exit $${PIPESTATUS[0]}
 
 ## check: formatting and vet, no services needed
 check:
 	@unformatted=$$(gofmt -l .); if [ -n "$$unformatted" ]; then echo "gofmt needed: $$unformatted"; exit 1; fi
 	go vet ./...
-	go vet -tags chaos ./internal/chaos
+	go vet -tags chaos ./cmd/internal/chaos
 
 ## fuzz: run each fuzz target for a while (FUZZTIME, default 30s)
 FUZZTIME ?= 30s
 fuzz:
 	go test -run XXX -fuzz FuzzValidateTopic -fuzztime $(FUZZTIME) .
 	go test -run XXX -fuzz FuzzNames -fuzztime $(FUZZTIME) ./internal/dialect/postgres
-	go test -run XXX -fuzz FuzzBrokers -fuzztime $(FUZZTIME) ./internal/envflag
+	go test -run XXX -fuzz FuzzBrokers -fuzztime $(FUZZTIME) ./cmd/internal/envflag
 	go test -run XXX -fuzz FuzzRelayFlags -fuzztime $(FUZZTIME) ./cmd/outbox
 	go test -run XXX -fuzz FuzzDecodeHeaders -fuzztime $(FUZZTIME) ./internal/sqldb
 	go test -run XXX -fuzz FuzzConfig -fuzztime $(FUZZTIME) ./relay

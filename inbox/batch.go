@@ -24,14 +24,14 @@ func (c *Consumer[TTx]) tryBatch(ctx context.Context, recs []*kgo.Record, lag in
 		m.ID, m.Attempt, msgs[i] = id, 1, m
 	}
 	start := time.Now()
-	tx, end, err := c.store.drv.Begin(ctx)
+	tx, end, err := c.store.begin(ctx)
 	if err != nil {
 		return false
 	}
 	defer func() { _ = end.Rollback(context.WithoutCancel(ctx)) }()
 	outs := make([]Outcome, len(msgs))
 	for i, m := range msgs {
-		n, err := sqldb.Exec(ctx, end, c.store.sql.Queries["record"], c.cfg.Group, m.ID, m.Topic, int64(m.Partition), m.Offset)
+		n, err := sqldb.Exec(ctx, end, c.store.a.sql.Queries["record"], c.cfg.Group, m.ID, m.Topic, int64(m.Partition), m.Offset)
 		if err != nil {
 			return false
 		}

@@ -14,8 +14,8 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/firstunicorn/outbox/inbox"
-	"github.com/firstunicorn/outbox/internal/testenv"
 	"github.com/firstunicorn/outbox/outboxpgx"
+	"github.com/firstunicorn/outbox/testkit/testenv"
 )
 
 // benchEvents is the backlog each consumer drains.
@@ -39,8 +39,8 @@ func BenchmarkConsume(b *testing.B) {
 	if _, err := pool.Exec(ctx, `CREATE TABLE `+schema+`.effects (id text PRIMARY KEY, body bytea)`); err != nil {
 		b.Fatal(err)
 	}
-	store := must(inbox.NewStore(outboxpgx.New(pool), &inbox.StoreConfig{Schema: schema}))
-	migrate(&testing.T{}, store)
+	store := must(inbox.New(outboxpgx.New(pool), &inbox.Config{Schema: schema}))
+	migrate(&testing.T{}, store.Admin())
 	topic := testenv.Topic(b, 8, nil)
 	produceBacklog(b, topic)
 	insert := `INSERT INTO ` + schema + `.effects (id, body) VALUES ($1, $2)`
@@ -151,7 +151,7 @@ func drainInbox(b *testing.B, store *inbox.Store[pgx.Tx], topic, insert string, 
 	c := must(inbox.NewConsumer(store, func(ctx context.Context, tx pgx.Tx, m *inbox.Message) error {
 		_, err := tx.Exec(ctx, insert, m.ID+"/inbox", m.Value)
 		return err
-	}, &inbox.Config{Group: testenv.Name("inbox"), Topics: []string{topic}, Brokers: testenv.Brokers(), BatchSize: batch,
+	}, testenv.Client(b), &inbox.ConsumerConfig{Group: testenv.Name("inbox"), Topics: []string{topic}, BatchSize: batch,
 		Hooks: inbox.Hooks{Event: func(s inbox.EventStats) {
 			mu.Lock()
 			times = append(times, s.Duration)

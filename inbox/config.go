@@ -6,7 +6,6 @@ import (
 	"log/slog"
 	"time"
 
-	"github.com/twmb/franz-go/pkg/kgo"
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/firstunicorn/outbox"
@@ -28,20 +27,16 @@ const (
 	DefaultShutdownTimeout = 10 * time.Second
 )
 
-// Config tunes a Consumer. Group, Topics and Brokers are required; zero fields of the
-// others take the defaults given with them, and negative values are errors.
-type Config struct {
+// ConsumerConfig tunes a Consumer, as relay.Config tunes a relay. Group and Topics are
+// required; zero fields of the others take the defaults given with them, and negative
+// values are errors. The brokers, TLS and SASL are the Kafka client's, which NewConsumer
+// takes.
+type ConsumerConfig struct {
 	// Group is the Kafka consumer group, and the inbox's dedupe scope: two groups each
 	// apply every event once. Required.
 	Group string
 	// Topics are consumed from. Required; each must exist when Run starts.
 	Topics []string
-	// Brokers are the seed brokers, host:port. Required.
-	Brokers []string
-	// ClientOptions are more franz-go options (TLS, SASL, timeouts). The group's options
-	// are the inbox's own: do not pass ConsumerGroup, ConsumeTopics, the commit options
-	// or the partition callbacks.
-	ClientOptions []kgo.Opt
 	// EventID names the event a record carries, the dedupe key. Default OutboxEventID:
 	// the outbox-event-id header. A record it fails for is dead-lettered with its error,
 	// never handled.
@@ -70,7 +65,7 @@ type Config struct {
 	// Default 7 days; PurgeInterval default 1m.
 	Retention, PurgeInterval time.Duration
 	// RetryInterval is how often the consumer looks for dead events an operator asked
-	// to retry (Store.Retry, outbox inbox retry). Default 1s.
+	// to retry (Admin.Retry, outbox inbox retry). Default 1s.
 	RetryInterval time.Duration
 	// CommitInterval is how often handled offsets are committed to Kafka; they are also
 	// committed when partitions are revoked and at shutdown. A crash redelivers at most
@@ -124,8 +119,8 @@ const (
 	Dead      Outcome = "dead"      // failed for good, or had no usable id; dead-lettered
 )
 
-func (c *Config) withDefaults() (Config, error) {
-	var cfg Config
+func (c *ConsumerConfig) withDefaults() (ConsumerConfig, error) {
+	var cfg ConsumerConfig
 	if c != nil {
 		cfg = *c
 	}
@@ -166,7 +161,7 @@ func (c *Config) withDefaults() (Config, error) {
 }
 
 // validate reports every bad field at once, each with its fix.
-func (c *Config) validate() error {
+func (c *ConsumerConfig) validate() error {
 	var errs []error
 	bad := func(format string, args ...any) {
 		errs = append(errs, fmt.Errorf("%w: inbox: "+format, append([]any{outbox.ErrInvalidConfig}, args...)...))
@@ -181,9 +176,6 @@ func (c *Config) validate() error {
 		if t == "" {
 			bad("an empty topic name in Topics")
 		}
-	}
-	if len(c.Brokers) == 0 {
-		bad("no Brokers: give the seed brokers, e.g. localhost:9092")
 	}
 	for _, f := range []struct {
 		name string

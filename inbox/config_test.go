@@ -9,11 +9,12 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/firstunicorn/outbox"
 	"github.com/firstunicorn/outbox/inbox"
-	"github.com/firstunicorn/outbox/internal/testenv"
 	"github.com/firstunicorn/outbox/outboxpgx"
+	"github.com/firstunicorn/outbox/testkit/testenv"
 )
 
 func nop(context.Context, pgx.Tx, *inbox.Message) error { return nil }
@@ -24,26 +25,28 @@ func TestConfigErrors(t *testing.T) {
 	// A pool connects lazily: nothing here talks to a database.
 	pool := must(pgxpool.New(context.Background(), "postgres://nobody@127.0.0.1:1/none"))
 	defer pool.Close()
-	store := must(inbox.NewStore(outboxpgx.New(pool), nil))
-	ok := inbox.Config{Group: "g", Topics: []string{"t"}, Brokers: []string{"localhost:9092"}}
+	store := must(inbox.New(outboxpgx.New(pool), nil))
+	// A client connects lazily too.
+	client := must(kgo.NewClient(kgo.SeedBrokers("localhost:9092")))
+	defer client.Close()
+	ok := inbox.ConsumerConfig{Group: "g", Topics: []string{"t"}}
 	for _, tc := range []struct {
 		name string
-		edit func(c *inbox.Config)
+		edit func(c *inbox.ConsumerConfig)
 		want []string
 	}{
-		{"no group", func(c *inbox.Config) { c.Group = "" }, []string{"no Group"}},
-		{"no topics", func(c *inbox.Config) { c.Topics = nil }, []string{"no Topics"}},
-		{"empty topic", func(c *inbox.Config) { c.Topics = []string{""} }, []string{"empty topic name"}},
-		{"no brokers", func(c *inbox.Config) { c.Brokers = nil }, []string{"no Brokers"}},
-		{"all three", func(c *inbox.Config) { *c = inbox.Config{} }, []string{"no Group", "no Topics", "no Brokers"}},
-		{"negative", func(c *inbox.Config) { c.MaxAttempts, c.Retention = -1, -time.Hour },
+		{"no group", func(c *inbox.ConsumerConfig) { c.Group = "" }, []string{"no Group"}},
+		{"no topics", func(c *inbox.ConsumerConfig) { c.Topics = nil }, []string{"no Topics"}},
+		{"empty topic", func(c *inbox.ConsumerConfig) { c.Topics = []string{""} }, []string{"empty topic name"}},
+		{"both", func(c *inbox.ConsumerConfig) { *c = inbox.ConsumerConfig{} }, []string{"no Group", "no Topics"}},
+		{"negative", func(c *inbox.ConsumerConfig) { c.MaxAttempts, c.Retention = -1, -time.Hour },
 			[]string{"MaxAttempts is negative", "Retention is negative"}},
-		{"backoffs", func(c *inbox.Config) { c.Backoff, c.MaxBackoff = time.Minute, time.Second }, []string{"MaxBackoff 1s is under Backoff 1m0s"}},
+		{"backoffs", func(c *inbox.ConsumerConfig) { c.Backoff, c.MaxBackoff = time.Minute, time.Second }, []string{"MaxBackoff 1s is under Backoff 1m0s"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			cfg := ok
 			tc.edit(&cfg)
-			_, err := inbox.NewConsumer(store, nop, &cfg)
+			_, err := inbox.NewConsumer(store, nop, client, &cfg)
 			if !errors.Is(err, outbox.ErrInvalidConfig) {
 				t.Fatalf("err %v, want outbox.ErrInvalidConfig", err)
 			}
@@ -54,16 +57,16 @@ func TestConfigErrors(t *testing.T) {
 			}
 		})
 	}
-	if _, err := inbox.NewConsumer(store, nil, &ok); !errors.Is(err, outbox.ErrInvalidConfig) {
+	if _, err := inbox.NewConsumer(store, nil, client, &ok); !errors.Is(err, outbox.ErrInvalidConfig) {
 		t.Errorf("nil handler: %v", err)
 	}
-	if _, err := inbox.NewConsumer[pgx.Tx](nil, nop, &ok); !errors.Is(err, outbox.ErrInvalidConfig) {
+	if _, err := inbox.NewConsumer[pgx.Tx](nil, nop, client, &ok); !errors.Is(err, outbox.ErrInvalidConfig) {
 		t.Errorf("nil store: %v", err)
 	}
-	if _, err := inbox.NewStore[pgx.Tx](nil, nil); !errors.Is(err, outbox.ErrNoDB) {
+	if _, err := inbox.New[pgx.Tx](nil, nil); !errors.Is(err, outbox.ErrNoDB) {
 		t.Errorf("nil driver: %v", err)
 	}
-	if _, err := inbox.NewStore(outboxpgx.New(pool), &inbox.StoreConfig{Table: "Bad-Name"}); !errors.Is(err, outbox.ErrInvalidConfig) {
+	if _, err := inbox.New(outboxpgx.New(pool), &inbox.Config{Table: "Bad-Name"}); !errors.Is(err, outbox.ErrInvalidConfig) {
 		t.Errorf("bad table name: %v", err)
 	}
 }
@@ -74,9 +77,9 @@ func TestRunErrors(t *testing.T) {
 	t.Parallel()
 	pool := testenv.Pool(t)
 	testenv.Client(t)
-	store := must(inbox.NewStore(outboxpgx.New(pool), nil))
-	cfg := &inbox.Config{Group: testenv.Name("g"), Topics: []string{testenv.Name("missing")}, Brokers: testenv.Brokers()}
-	c := must(inbox.NewConsumer(store, nop, cfg))
+	store := must(inbox.New(outboxpgx.New(pool), nil))
+	cfg := &inbox.ConsumerConfig{Group: testenv.Name("g"), Topics: []string{testenv.Name("missing")}}
+	c := must(inbox.NewConsumer(store, nop, testenv.Client(t), cfg))
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	if err := c.Run(ctx); !errors.Is(err, inbox.ErrUnknownTopic) || !strings.Contains(err.Error(), cfg.Topics[0]) {
@@ -85,8 +88,10 @@ func TestRunErrors(t *testing.T) {
 	if err := c.Run(ctx); err == nil || !strings.Contains(err.Error(), "Run called twice") {
 		t.Errorf("second Run: %v", err)
 	}
-	cfg = &inbox.Config{Group: "g", Topics: []string{"t"}, Brokers: []string{testenv.FreeAddr(t)}}
-	c = must(inbox.NewConsumer(store, nop, cfg))
+	cfg = &inbox.ConsumerConfig{Group: "g", Topics: []string{"t"}}
+	nowhere := must(kgo.NewClient(kgo.SeedBrokers(testenv.FreeAddr(t))))
+	defer nowhere.Close()
+	c = must(inbox.NewConsumer(store, nop, nowhere, cfg))
 	ctx, cancel = context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
 	began := time.Now()
@@ -95,5 +100,42 @@ func TestRunErrors(t *testing.T) {
 	}
 	if d := time.Since(began); d > 5*time.Second {
 		t.Errorf("unreachable broker: Run took %s", d)
+	}
+}
+
+// TestClientOptionsRefused: NewConsumer refuses a client that sets the consumer group's
+// options, which the inbox sets on its own client, and names each.
+func TestClientOptionsRefused(t *testing.T) {
+	pool := must(pgxpool.New(context.Background(), "postgres://nobody@127.0.0.1:1/none"))
+	defer pool.Close()
+	store := must(inbox.New(outboxpgx.New(pool), nil))
+	cfg := &inbox.ConsumerConfig{Group: "g", Topics: []string{"t"}}
+	for _, tc := range []struct {
+		opts []kgo.Opt
+		want []string
+	}{
+		{[]kgo.Opt{kgo.ConsumerGroup("other"), kgo.ConsumeTopics("t")}, []string{"ConsumerGroup", "ConsumeTopics"}},
+		{[]kgo.Opt{kgo.ConsumerGroup("other"), kgo.AutoCommitMarks(), kgo.BlockRebalanceOnPoll()},
+			[]string{"ConsumerGroup", "AutoCommitMarks", "BlockRebalanceOnPoll"}},
+		{[]kgo.Opt{kgo.ConsumerGroup("other"), kgo.DisableAutoCommit(), kgo.ConsumeTopics("t.*"), kgo.ConsumeRegex()},
+			[]string{"DisableAutoCommit", "ConsumeRegex"}},
+		{[]kgo.Opt{kgo.ConsumerGroup("other"), kgo.OnPartitionsRevoked(func(context.Context, *kgo.Client, map[string][]int32) {})},
+			[]string{"OnPartitionsRevoked"}},
+		{[]kgo.Opt{kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{"t": {0: kgo.NewOffset()}})}, []string{"ConsumePartitions"}},
+	} {
+		cl := must(kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers("localhost:9092")}, tc.opts...)...))
+		_, err := inbox.NewConsumer(store, nop, cl, cfg)
+		cl.Close()
+		if !errors.Is(err, outbox.ErrInvalidConfig) {
+			t.Fatalf("%v: err %v, want outbox.ErrInvalidConfig", tc.want, err)
+		}
+		for _, w := range tc.want {
+			if !strings.Contains(err.Error(), w) {
+				t.Errorf("err %q does not name %s", err, w)
+			}
+		}
+	}
+	if _, err := inbox.NewConsumer(store, nop, nil, cfg); !errors.Is(err, outbox.ErrInvalidConfig) || !strings.Contains(err.Error(), "*kgo.Client") {
+		t.Errorf("nil client: %v", err)
 	}
 }

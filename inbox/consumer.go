@@ -36,7 +36,8 @@ const pollRecords = 1000
 type Consumer[TTx any] struct {
 	store   *Store[TTx]
 	handler Handler[TTx]
-	cfg     Config
+	opts    []kgo.Opt // the caller's client's options
+	cfg     ConsumerConfig
 	tracer  trace.Tracer
 	sem     chan struct{} // Config.Concurrency handlers at once
 
@@ -52,14 +53,20 @@ type topicPartition struct {
 	part  int32
 }
 
-// NewConsumer validates cfg and returns a consumer of store that calls handler. It
-// connects to nothing until Run.
-func NewConsumer[TTx any](store *Store[TTx], handler Handler[TTx], cfg *Config) (*Consumer[TTx], error) {
+// NewConsumer validates cfg and returns a consumer of store that calls handler, as
+// relay.New returns a relay. client is a franz-go client the caller built, whose
+// options (brokers, TLS, SASL, timeouts, hooks) the consumer's own client starts from;
+// the consumer group's options are the inbox's, so client must not set them. The caller
+// keeps client. It connects to nothing until Run.
+func NewConsumer[TTx any](store *Store[TTx], handler Handler[TTx], client *kgo.Client, cfg *ConsumerConfig) (*Consumer[TTx], error) {
 	if store == nil {
-		return nil, fmt.Errorf("%w: inbox: NewConsumer needs the Store from inbox.NewStore", outbox.ErrInvalidConfig)
+		return nil, fmt.Errorf("%w: inbox: NewConsumer needs the Store from inbox.New", outbox.ErrInvalidConfig)
 	}
 	if handler == nil {
 		return nil, fmt.Errorf("%w: inbox: NewConsumer needs a handler", outbox.ErrInvalidConfig)
+	}
+	if err := checkClient(client); err != nil {
+		return nil, err
 	}
 	c, err := cfg.withDefaults()
 	if err != nil {
@@ -70,7 +77,7 @@ func NewConsumer[TTx any](store *Store[TTx], handler Handler[TTx], cfg *Config) 
 		tp = otel.GetTracerProvider()
 	}
 	return &Consumer[TTx]{
-		store: store, handler: handler, cfg: c, tracer: tp.Tracer("github.com/firstunicorn/outbox/inbox"),
+		store: store, handler: handler, opts: client.Opts(), cfg: c, tracer: tp.Tracer("github.com/firstunicorn/outbox/inbox"),
 		sem: make(chan struct{}, c.Concurrency), parts: map[topicPartition]*partition{},
 	}, nil
 }
@@ -87,8 +94,7 @@ func (c *Consumer[TTx]) Run(ctx context.Context) error {
 	}
 	c.ran, c.base = true, context.WithoutCancel(ctx)
 	c.mu.Unlock()
-	opts := append(append([]kgo.Opt(nil), c.cfg.ClientOptions...),
-		kgo.SeedBrokers(c.cfg.Brokers...),
+	opts := append(append([]kgo.Opt(nil), c.opts...),
 		kgo.ConsumerGroup(c.cfg.Group),
 		kgo.ConsumeTopics(c.cfg.Topics...),
 		kgo.Balancers(kgo.CooperativeStickyBalancer()),
@@ -130,7 +136,7 @@ func (c *Consumer[TTx]) checkTopics(ctx context.Context, cl *kgo.Client) error {
 	defer cancel()
 	details, err := kadm.NewClient(cl).ListTopics(ctx, c.cfg.Topics...)
 	if err != nil {
-		return fmt.Errorf("inbox: cannot reach the brokers %v: %w", c.cfg.Brokers, err)
+		return fmt.Errorf("inbox: cannot reach the brokers %v: %w", cl.OptValue(kgo.SeedBrokers), err)
 	}
 	var missing []string
 	for _, t := range c.cfg.Topics {
@@ -184,7 +190,7 @@ func (c *Consumer[TTx]) every(ctx context.Context, interval time.Duration, fn fu
 }
 
 func (c *Consumer[TTx]) purge(ctx context.Context) {
-	n, err := c.store.Purge(ctx, c.cfg.Retention)
+	n, err := c.store.a.purge(ctx, c.cfg.Retention)
 	if err != nil && ctx.Err() == nil {
 		c.cfg.Logger.Warn("inbox: purge of old records failed", "err", err)
 	} else if n > 0 {

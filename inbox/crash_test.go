@@ -15,8 +15,8 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/firstunicorn/outbox/inbox"
-	"github.com/firstunicorn/outbox/internal/testenv"
 	"github.com/firstunicorn/outbox/outboxpgx"
+	"github.com/firstunicorn/outbox/testkit/testenv"
 )
 
 // TestCrashBeforeOffsetCommit SIGKILLs a consumer process once its transactions have
@@ -69,15 +69,15 @@ func TestHelperConsumer(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	store := must(inbox.NewStore(outboxpgx.New(pool), &inbox.StoreConfig{Schema: schema}))
+	store := must(inbox.New(outboxpgx.New(pool), &inbox.Config{Schema: schema}))
 	c := must(inbox.NewConsumer(store, func(ctx context.Context, tx pgx.Tx, m *inbox.Message) error {
 		var seq int64
 		fmt.Sscan(string(m.Value), &seq)
 		_, err := tx.Exec(ctx, `INSERT INTO `+schema+`.applied (event_id, k, seq) VALUES ($1, $2, $3)`, m.ID, string(m.Key), seq)
 		return err
-	}, &inbox.Config{Group: os.Getenv("INBOX_HELPER_GROUP"), Topics: strings.Split(os.Getenv("INBOX_HELPER_TOPIC"), ","),
-		Brokers: testenv.Brokers(), CommitInterval: time.Hour,
 		// The group waits this long for the killed member before it rebalances.
-		ClientOptions: []kgo.Opt{kgo.SessionTimeout(6 * time.Second)}}))
+	}, testenv.Client(t, kgo.SessionTimeout(6*time.Second)),
+		&inbox.ConsumerConfig{Group: os.Getenv("INBOX_HELPER_GROUP"), Topics: strings.Split(os.Getenv("INBOX_HELPER_TOPIC"), ","),
+			CommitInterval: time.Hour}))
 	_ = c.Run(context.Background()) // until killed
 }

@@ -13,7 +13,7 @@ import (
 
 // deadLetter records m as handled and dead, with its record to retry it, in one
 // transaction: a redelivery then finds it a duplicate.
-func (s *Store[TTx]) deadLetter(ctx context.Context, group string, m *Message, cause error) error {
+func (a *Admin) deadLetter(ctx context.Context, group string, m *Message, cause error) error {
 	headers, err := json.Marshal(m.Headers)
 	if err != nil {
 		return err
@@ -21,16 +21,16 @@ func (s *Store[TTx]) deadLetter(ctx context.Context, group string, m *Message, c
 	if m.Headers == nil {
 		headers = []byte("[]")
 	}
-	tx, err := s.db.Begin(ctx, sqldb.TxOptions{})
+	tx, err := a.db.Begin(ctx, sqldb.TxOptions{})
 	if err != nil {
 		return err
 	}
 	defer func() { _ = tx.Rollback(context.WithoutCancel(ctx)) }()
-	n, err := sqldb.Exec(ctx, tx, s.sql.Queries["record"], group, m.ID, m.Topic, int64(m.Partition), m.Offset)
+	n, err := sqldb.Exec(ctx, tx, a.sql.Queries["record"], group, m.ID, m.Topic, int64(m.Partition), m.Offset)
 	if err != nil || n == 0 { // n == 0: another consumer has it already
 		return err
 	}
-	_, err = sqldb.Exec(ctx, tx, s.sql.Queries["dead"], group, m.ID, m.Topic, int64(m.Partition), m.Offset,
+	_, err = sqldb.Exec(ctx, tx, a.sql.Queries["dead"], group, m.ID, m.Topic, int64(m.Partition), m.Offset,
 		m.Key, m.Value, string(headers), m.Timestamp.UnixMicro(), cause.Error(), int64(m.Attempt))
 	if err != nil {
 		return err
@@ -48,9 +48,9 @@ type retrying struct {
 const retryBatch = 100
 
 // retries lists group's dead events asked for retry, oldest first.
-func (s *Store[TTx]) retries(ctx context.Context, group string) ([]retrying, error) {
-	sql, args := s.sql.Queries["retries"].Bind(group, int64(retryBatch))
-	rows, err := s.db.Query(ctx, sql, args...)
+func (a *Admin) retries(ctx context.Context, group string) ([]retrying, error) {
+	sql, args := a.sql.Queries["retries"].Bind(group, int64(retryBatch))
+	rows, err := a.db.Query(ctx, sql, args...)
 	if err != nil {
 		return nil, err
 	}
@@ -76,7 +76,7 @@ func (s *Store[TTx]) retries(ctx context.Context, group string) ([]retrying, err
 // retryDead hands the dead events an operator asked to retry to the handler, one
 // attempt each: a failure puts the event back among the dead with its new error.
 func (c *Consumer[TTx]) retryDead(ctx context.Context) {
-	rs, err := c.store.retries(ctx, c.cfg.Group)
+	rs, err := c.store.a.retries(ctx, c.cfg.Group)
 	if err != nil {
 		if ctx.Err() == nil {
 			c.cfg.Logger.Warn("inbox: read the dead events to retry", "err", err)
@@ -98,7 +98,7 @@ func (c *Consumer[TTx]) retryDead(ctx context.Context) {
 		case err != nil:
 			var he *handlerError
 			if errors.As(err, &he) {
-				_, ferr := sqldb.Exec(ctx, c.store.db, c.store.sql.Queries["fail_retry"], r.id, err.Error())
+				_, ferr := sqldb.Exec(ctx, c.store.a.db, c.store.a.sql.Queries["fail_retry"], r.id, err.Error())
 				if ferr == nil {
 					c.event(&r.msg, Dead, start, 0, err)
 				}
@@ -111,17 +111,17 @@ func (c *Consumer[TTx]) retryDead(ctx context.Context) {
 // retryOne takes r out of the dead letters and hands it to the handler in one
 // transaction; "" when another consumer took it first.
 func (c *Consumer[TTx]) retryOne(ctx context.Context, r *retrying) (Outcome, error) {
-	tx, end, err := c.store.drv.Begin(ctx)
+	tx, end, err := c.store.begin(ctx)
 	if err != nil {
 		return "", err
 	}
 	defer func() { _ = end.Rollback(context.WithoutCancel(ctx)) }()
-	n, err := sqldb.Exec(ctx, end, c.store.sql.Queries["take_retry"], r.id)
+	n, err := sqldb.Exec(ctx, end, c.store.a.sql.Queries["take_retry"], r.id)
 	if err != nil || n == 0 {
 		return "", err
 	}
 	// The record is normally there since the event died; after a purge it is not.
-	if _, err := sqldb.Exec(ctx, end, c.store.sql.Queries["record"], c.cfg.Group, r.msg.ID, r.msg.Topic,
+	if _, err := sqldb.Exec(ctx, end, c.store.a.sql.Queries["record"], c.cfg.Group, r.msg.ID, r.msg.Topic,
 		int64(r.msg.Partition), r.msg.Offset); err != nil {
 		return "", err
 	}

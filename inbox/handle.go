@@ -80,12 +80,12 @@ func (c *Consumer[TTx]) handle(ctx context.Context, stop <-chan struct{}, r *kgo
 
 // try runs one attempt in a transaction of its own.
 func (c *Consumer[TTx]) try(ctx context.Context, m *Message) (Outcome, error) {
-	tx, end, err := c.store.drv.Begin(ctx)
+	tx, end, err := c.store.begin(ctx)
 	if err != nil {
 		return "", fmt.Errorf("begin: %w", err)
 	}
 	defer func() { _ = end.Rollback(context.WithoutCancel(ctx)) }()
-	n, err := sqldb.Exec(ctx, end, c.store.sql.Queries["record"], c.cfg.Group, m.ID, m.Topic, int64(m.Partition), m.Offset)
+	n, err := sqldb.Exec(ctx, end, c.store.a.sql.Queries["record"], c.cfg.Group, m.ID, m.Topic, int64(m.Partition), m.Offset)
 	if err != nil {
 		return "", fmt.Errorf("record the event: %w", err)
 	}
@@ -126,7 +126,7 @@ func (c *Consumer[TTx]) call(ctx context.Context, tx TTx, m *Message) (err error
 func (c *Consumer[TTx]) reachable(ctx context.Context) bool {
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
-	_, err := c.store.db.Exec(ctx, "SELECT 1")
+	_, err := c.store.a.db.Exec(ctx, "SELECT 1")
 	return err == nil
 }
 
@@ -134,7 +134,7 @@ func (c *Consumer[TTx]) reachable(ctx context.Context) bool {
 func (c *Consumer[TTx]) deadLetter(ctx context.Context, stop <-chan struct{}, m *Message, lag int64, cause error) error {
 	for waits := 0; ; waits++ {
 		start := time.Now()
-		err := c.store.deadLetter(ctx, c.cfg.Group, m, cause)
+		err := c.store.a.deadLetter(ctx, c.cfg.Group, m, cause)
 		if err == nil {
 			c.event(m, Dead, start, lag, cause)
 			c.cfg.Logger.Error("inbox: event dead-lettered", "group", c.cfg.Group, "topic", m.Topic, "partition", m.Partition,

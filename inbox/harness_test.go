@@ -18,11 +18,10 @@ import (
 	_ "modernc.org/sqlite"
 
 	"github.com/firstunicorn/outbox/inbox"
-	"github.com/firstunicorn/outbox/internal/dburl"
-	"github.com/firstunicorn/outbox/internal/testenv"
 	"github.com/firstunicorn/outbox/outboxpgx"
 	"github.com/firstunicorn/outbox/outboxsql"
 	"github.com/firstunicorn/outbox/outboxstore"
+	"github.com/firstunicorn/outbox/testkit/testenv"
 )
 
 // exec runs one statement in the handler's transaction; SQL is written with ? and
@@ -32,17 +31,14 @@ type exec func(ctx context.Context, sql string, args ...any) error
 // handlerFunc is a handler whatever the driver's transaction type.
 type handlerFunc func(ctx context.Context, x exec, m *inbox.Message) error
 
-// admin is a Store's methods that do not depend on its transaction type.
-type admin = dburl.InboxStore
-
 // harness is one database and driver with an inbox and an "applied" table handlers
 // write to: (event_id, k, seq), one row per application of an event.
 type harness struct {
 	name   string
 	schema string // PostgreSQL's, for pgx
-	store  admin
+	store  *inbox.Admin
 	// consumer makes a consumer of the store calling fn.
-	consumer func(t *testing.T, fn handlerFunc, cfg *inbox.Config) runner
+	consumer func(t *testing.T, fn handlerFunc, cfg *inbox.ConsumerConfig) runner
 	// query scans one integer.
 	query func(t *testing.T, sql string, args ...any) int64
 	// applied lists the applied table in application order.
@@ -97,15 +93,15 @@ func newPGX(t *testing.T) *harness {
 	if _, err := pool.Exec(context.Background(), `CREATE TABLE `+schema+`.applied (n bigserial PRIMARY KEY, event_id text, k text, seq bigint)`); err != nil {
 		t.Fatal(err)
 	}
-	store := must(inbox.NewStore(outboxpgx.New(pool), &inbox.StoreConfig{Schema: schema}))
-	h := &harness{name: "pgx", schema: schema, store: store}
-	h.consumer = func(t *testing.T, fn handlerFunc, cfg *inbox.Config) runner {
+	store := must(inbox.New(outboxpgx.New(pool), &inbox.Config{Schema: schema}))
+	h := &harness{name: "pgx", schema: schema, store: store.Admin()}
+	h.consumer = func(t *testing.T, fn handlerFunc, cfg *inbox.ConsumerConfig) runner {
 		return must(inbox.NewConsumer(store, func(ctx context.Context, tx pgx.Tx, m *inbox.Message) error {
 			return fn(ctx, func(ctx context.Context, q string, args ...any) error {
 				_, err := tx.Exec(ctx, dollars(strings.ReplaceAll(q, "applied", schema+".applied")), args...)
 				return err
 			}, m)
-		}, cfg))
+		}, testenv.Client(t), cfg))
 	}
 	h.query = func(t *testing.T, q string, args ...any) int64 {
 		var n int64
@@ -122,7 +118,7 @@ func newPGX(t *testing.T) *harness {
 		defer rows.Close()
 		return collect(t, rows)
 	}
-	migrate(t, store)
+	migrate(t, store.Admin())
 	return h
 }
 
@@ -167,15 +163,15 @@ func sqlHarness(t *testing.T, name string, db *sql.DB, database outboxstore.Data
 		}
 		return q
 	}
-	store := must(inbox.NewStore(outboxsql.New(db, database), &inbox.StoreConfig{Schema: schema}))
-	h := &harness{name: name, store: store}
-	h.consumer = func(t *testing.T, fn handlerFunc, cfg *inbox.Config) runner {
+	store := must(inbox.New(outboxsql.New(db, database), &inbox.Config{Schema: schema}))
+	h := &harness{name: name, store: store.Admin()}
+	h.consumer = func(t *testing.T, fn handlerFunc, cfg *inbox.ConsumerConfig) runner {
 		return must(inbox.NewConsumer(store, func(ctx context.Context, tx *sql.Tx, m *inbox.Message) error {
 			return fn(ctx, func(ctx context.Context, q string, args ...any) error {
 				_, err := tx.ExecContext(ctx, rewrite(q), args...)
 				return err
 			}, m)
-		}, cfg))
+		}, testenv.Client(t), cfg))
 	}
 	h.query = func(t *testing.T, q string, args ...any) int64 {
 		var n int64
@@ -192,7 +188,7 @@ func sqlHarness(t *testing.T, name string, db *sql.DB, database outboxstore.Data
 		defer rows.Close()
 		return collect(t, rows)
 	}
-	migrate(t, store)
+	migrate(t, store.Admin())
 	return h
 }
 
@@ -218,7 +214,7 @@ func collect(t *testing.T, rows rowScanner) []applied {
 	return out
 }
 
-func migrate(t *testing.T, s admin) {
+func migrate(t *testing.T, s *inbox.Admin) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	if _, err := s.Migrate(ctx); err != nil {
@@ -315,8 +311,8 @@ func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool)
 }
 
 // config is a consumer's config for topic with fast retries and hooks into o.
-func config(topic string, o *outcomes) *inbox.Config {
-	return &inbox.Config{Group: testenv.Name("g"), Topics: []string{topic}, Brokers: testenv.Brokers(),
+func config(topic string, o *outcomes) *inbox.ConsumerConfig {
+	return &inbox.ConsumerConfig{Group: testenv.Name("g"), Topics: []string{topic},
 		Backoff: 10 * time.Millisecond, MaxBackoff: 50 * time.Millisecond, MaxAttempts: 3,
 		RetryInterval: 50 * time.Millisecond, CommitInterval: 200 * time.Millisecond, Hooks: inbox.Hooks{Event: o.hook},
 		Logger: slog.New(slog.DiscardHandler)}

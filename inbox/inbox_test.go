@@ -13,7 +13,7 @@ import (
 
 	"github.com/firstunicorn/outbox"
 	"github.com/firstunicorn/outbox/inbox"
-	"github.com/firstunicorn/outbox/internal/testenv"
+	"github.com/firstunicorn/outbox/testkit/testenv"
 )
 
 // checkOnce fails unless applied holds each of want's events once and each key's
@@ -138,8 +138,8 @@ func TestFailures(t *testing.T) {
 				if d.Attempts != 4 {
 					t.Errorf("fail: %d attempts after a failed retry, want 4", d.Attempts)
 				}
-				if n, err := h.store.Retry(ctx, d.ID); err != nil || n != 1 {
-					t.Fatalf("retry %d: %d, %v", d.ID, n, err)
+				if n, err := h.store.Retry(ctx, cfg.Group, d.ID); err != nil || n != 1 {
+					t.Fatalf("retry %s: %d, %v", d.ID, n, err)
 				}
 			}
 		}
@@ -150,8 +150,18 @@ func TestFailures(t *testing.T) {
 		if n := h.query(t, `SELECT count(*) FROM applied WHERE k = ?`, "fail"); n != 1 {
 			t.Errorf("fail applied %d times, want 1", n)
 		}
-		if n, err := h.store.PurgeDead(ctx, cfg.Group, 0); err != nil || n != 2 {
-			t.Errorf("purge dead: %d, %v", n, err)
+		if n, err := h.store.Retry(ctx, cfg.Group, "no-such-event"); err != nil || n != 0 {
+			t.Errorf("retry of an unknown id: %d, %v", n, err)
+		}
+		if n, err := h.store.PurgeDeadOlderThan(ctx, cfg.Group, time.Hour); err != nil || n != 0 {
+			t.Errorf("purge of events dead over an hour: %d, %v; want none", n, err)
+		}
+		dead, _ = h.store.Dead(ctx, cfg.Group, 100)
+		if n, err := h.store.PurgeDead(ctx, cfg.Group, dead[0].ID); err != nil || n != 1 {
+			t.Errorf("purge one dead: %d, %v", n, err)
+		}
+		if n, err := h.store.PurgeDeadOlderThan(ctx, cfg.Group, 0); err != nil || n != 1 {
+			t.Errorf("purge the rest: %d, %v", n, err)
 		}
 	})
 }
@@ -168,11 +178,11 @@ func TestPurge(t *testing.T) {
 		waitFor(t, 30*time.Second, "handled", func() bool { return o.get(inbox.Handled) == 1 })
 		stop()
 		ctx := context.Background()
-		if n, err := h.store.Purge(ctx, time.Hour); err != nil || n != 0 {
+		if n, err := inbox.PurgeRecords(ctx, h.store, time.Hour); err != nil || n != 0 {
 			t.Errorf("purge of an hour: %d, %v; want nothing purged", n, err)
 		}
 		time.Sleep(10 * time.Millisecond)
-		if n, err := h.store.Purge(ctx, time.Millisecond); err != nil || n != 1 {
+		if n, err := inbox.PurgeRecords(ctx, h.store, time.Millisecond); err != nil || n != 1 {
 			t.Errorf("purge: %d, %v; want 1", n, err)
 		}
 	})

@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/firstunicorn/outbox/inbox"
-	"github.com/firstunicorn/outbox/internal/testenv"
+	"github.com/firstunicorn/outbox/testkit/testenv"
 )
 
 // TestRunLeavesNoGoroutines: once Run has returned, none of the consumer's goroutines

@@ -13,9 +13,9 @@ import (
 
 	"github.com/firstunicorn/outbox"
 	"github.com/firstunicorn/outbox/inbox"
-	"github.com/firstunicorn/outbox/internal/testenv"
 	"github.com/firstunicorn/outbox/outboxpgx"
 	"github.com/firstunicorn/outbox/outboxstore"
+	"github.com/firstunicorn/outbox/testkit/testenv"
 )
 
 // TestRebalance runs two consumers of one group mid-stream: B joins while A works, then
@@ -73,7 +73,7 @@ func TestHandlerEmits(t *testing.T) {
 	pool := testenv.Pool(t)
 	h := newPGX(t)
 	ob := must(outboxstore.New(outboxpgx.New(pool), &outboxstore.Config{Schema: h.schema}))
-	if _, err := ob.Migrate(context.Background()); err != nil {
+	if _, err := ob.Admin().Migrate(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	topic := testenv.Topic(t, 2, nil)
@@ -83,7 +83,7 @@ func TestHandlerEmits(t *testing.T) {
 	}
 	produce(t, recs...)
 	var o outcomes
-	c := must(inbox.NewConsumer(must(inbox.NewStore(outboxpgx.New(pool), &inbox.StoreConfig{Schema: h.schema})),
+	c := must(inbox.NewConsumer(must(inbox.New(outboxpgx.New(pool), &inbox.Config{Schema: h.schema})),
 		func(ctx context.Context, tx pgx.Tx, m *inbox.Message) error {
 			if _, err := tx.Exec(ctx, `INSERT INTO `+h.schema+`.applied (event_id, k, seq) VALUES ($1, $2, 0)`, m.ID, string(m.Key)); err != nil {
 				return err
@@ -95,7 +95,7 @@ func TestHandlerEmits(t *testing.T) {
 				return errors.New("first attempt fails after emitting")
 			}
 			return nil
-		}, config(topic, &o)))
+		}, testenv.Client(t), config(topic, &o)))
 	start(t, c)
 	waitFor(t, 60*time.Second, "50 handled", func() bool { return o.get(inbox.Handled) == 50 })
 	if n := h.query(t, `SELECT count(*) FROM `+h.schema+`.outbox`); n != 50 {
@@ -117,7 +117,7 @@ func TestHandlerEndsTx(t *testing.T) {
 	produce(t, event(topic, "commit", 1), event(topic, "rollback", 2))
 	var o outcomes
 	cfg := config(topic, &o)
-	store := must(inbox.NewStore(outboxpgx.New(pool), &inbox.StoreConfig{Schema: h.schema}))
+	store := must(inbox.New(outboxpgx.New(pool), &inbox.Config{Schema: h.schema}))
 	c := must(inbox.NewConsumer(store, func(ctx context.Context, tx pgx.Tx, m *inbox.Message) error {
 		if _, err := tx.Exec(ctx, `INSERT INTO `+h.schema+`.applied (event_id, k, seq) VALUES ($1, $2, 0)`, m.ID, string(m.Key)); err != nil {
 			return err
@@ -126,10 +126,10 @@ func TestHandlerEndsTx(t *testing.T) {
 			return tx.Commit(ctx)
 		}
 		return tx.Rollback(ctx)
-	}, cfg))
+	}, testenv.Client(t), cfg))
 	start(t, c)
 	waitFor(t, 30*time.Second, "one duplicate and one dead", func() bool { return o.get(inbox.Duplicate) == 1 && o.get(inbox.Dead) == 1 })
-	dead, err := store.Dead(context.Background(), cfg.Group, 10)
+	dead, err := store.Admin().Dead(context.Background(), cfg.Group, 10)
 	if err != nil || len(dead) != 1 {
 		t.Fatalf("dead: %v, %v", dead, err)
 	}

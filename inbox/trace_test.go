@@ -11,7 +11,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/firstunicorn/outbox/inbox"
-	"github.com/firstunicorn/outbox/internal/testenv"
+	"github.com/firstunicorn/outbox/testkit/testenv"
 )
 
 // TestTraceContinued: the handler runs in a consumer span that continues the trace

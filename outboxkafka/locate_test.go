@@ -11,8 +11,8 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 
 	"github.com/firstunicorn/outbox"
-	"github.com/firstunicorn/outbox/internal/testenv"
 	"github.com/firstunicorn/outbox/outboxkafka"
+	"github.com/firstunicorn/outbox/testkit/testenv"
 )
 
 // A failure names the partition the record was headed for and its leader, so an

@@ -9,8 +9,8 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 
 	"github.com/firstunicorn/outbox"
-	"github.com/firstunicorn/outbox/internal/testenv"
 	"github.com/firstunicorn/outbox/outboxkafka"
+	"github.com/firstunicorn/outbox/testkit/testenv"
 )
 
 // A message for a topic that does not exist (auto-creation off) fails before anything

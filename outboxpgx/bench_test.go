@@ -8,7 +8,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/firstunicorn/outbox"
-	"github.com/firstunicorn/outbox/relay"
+	"github.com/firstunicorn/outbox/relay/source"
 )
 
 // BenchmarkClaim measures the relay's claim on real PostgreSQL: open a batch of 500
@@ -25,13 +25,18 @@ func BenchmarkClaim(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
-	buckets := make([]int, store.Buckets())
+	o, err := store.RelaySource()
+	if err != nil {
+		b.Fatal(err)
+	}
+	table := o.Table
+	buckets := make([]int, table.Buckets())
 	for i := range buckets {
 		buckets[i] = i
 	}
 	b.ResetTimer()
 	for b.Loop() {
-		batch, err := store.Claim(ctx, &relay.ClaimParams{Buckets: buckets, Limit: 500})
+		batch, err := table.Claim(ctx, &source.ClaimParams{Buckets: buckets, Limit: 500})
 		if err != nil || batch == nil || len(batch.Records()) != 500 {
 			b.Fatalf("claim: %v, %v", batch, err)
 		}

@@ -32,7 +32,7 @@ func Example() {
 	if err != nil {
 		panic(err)
 	}
-	if _, err := store.Migrate(ctx); err != nil { // or: outbox migrate --schema example_outboxpgx
+	if _, err := store.Admin().Migrate(ctx); err != nil { // or: outbox migrate --schema example_outboxpgx
 		panic(err)
 	}
 	msg := outbox.Message{Topic: "orders", Key: []byte("order-42"), Type: "order.placed", Payload: []byte(`{"id":42}`)}
@@ -51,7 +51,7 @@ func Example() {
 		return fmt.Errorf("the domain change failed") // rolled back: the event goes too
 	})
 
-	st, err := store.Status(ctx)
+	st, err := store.Admin().Status(ctx)
 	if err != nil {
 		panic(err)
 	}

@@ -8,11 +8,12 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/firstunicorn/outbox/internal/sqldb"
+	"github.com/firstunicorn/outbox/internal/walstream"
 )
 
 // Listen subscribes a connection of the pool's own to channel until Close: the store's
 // way to wake an idle relay.
-func (d *Driver) Listen(ctx context.Context, channel string) (sqldb.Listener, error) {
+func (d *driver) Listen(ctx context.Context, channel string) (sqldb.Listener, error) {
 	c, err := d.pool.Acquire(ctx)
 	if err != nil {
 		return nil, err
@@ -36,4 +37,11 @@ func (l listener) Wait(ctx context.Context) error {
 func (l listener) Close() {
 	_ = l.c.Conn().Close(context.Background())
 	l.c.Release()
+}
+
+// Replicate opens WAL mode's replication connection with the pool's connection
+// settings (its role needs the REPLICATION attribute: give the relay's store a pool of
+// such a role), waits until no other relay reads the slot, and streams it.
+func (d *driver) Replicate(ctx context.Context, o sqldb.ReplicationOptions) (sqldb.Replication, error) {
+	return walstream.Open(ctx, d.pool.Config().ConnString(), o)
 }

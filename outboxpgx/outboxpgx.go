@@ -19,46 +19,44 @@ import (
 	"github.com/firstunicorn/outbox/outboxstore"
 )
 
-// Driver is an outboxstore.Driver over a pgx pool.
-type Driver struct {
+// driver is the outbox's and inbox's way into a pgx pool. Its methods are the stores'
+// (sqldb.Driver, sqldb.Notifications, sqldb.Replicator), so the type stays unexported.
+type driver struct {
 	pool *pgxpool.Pool
 }
 
-var _ outboxstore.Driver[pgx.Tx] = (*Driver)(nil)
+var (
+	_ sqldb.Driver[pgx.Tx] = (*driver)(nil)
+	_ sqldb.Notifications  = (*driver)(nil)
+	_ sqldb.Replicator     = (*driver)(nil)
+)
 
-// New returns the driver for pool. The caller keeps the pool and closes it after the
-// store's last use.
-func New(pool *pgxpool.Pool) *Driver { return &Driver{pool: pool} }
+// New returns the driver for pool, for outboxstore.New and inbox.NewStore. The caller
+// keeps the pool and closes it after the stores' last use.
+func New(pool *pgxpool.Pool) outboxstore.Driver[pgx.Tx] { return &driver{pool: pool} }
 
-// Database implements outboxstore.Driver.
-func (d *Driver) Database() outboxstore.Database { return outboxstore.PostgreSQL }
+func (d *driver) Database() outboxstore.Database { return outboxstore.PostgreSQL }
 
-// DB implements outboxstore.Driver.
-func (d *Driver) DB() (sqldb.DB, error) {
+func (d *driver) DB() (sqldb.DB, error) {
 	if d == nil || d.pool == nil {
 		return nil, fmt.Errorf("%w: outboxpgx.New needs a *pgxpool.Pool", outbox.ErrNoDB)
 	}
 	return poolDB{querier{d.pool}, d.pool}, nil
 }
 
-// Tx implements outboxstore.Driver.
-func (d *Driver) Tx(tx pgx.Tx) (sqldb.Querier, error) {
+func (d *driver) Tx(tx pgx.Tx) (sqldb.Tx, error) {
 	if tx == nil {
 		return nil, fmt.Errorf("%w: pass the pgx.Tx of the domain change", outbox.ErrNoDB)
 	}
-	return querier{tx}, nil
+	return txDB{querier{tx}, tx}, nil
 }
 
-// Begin implements outboxstore.Driver.
-func (d *Driver) Begin(ctx context.Context) (pgx.Tx, sqldb.Tx, error) {
+// Begin starts a transaction on the pool.
+func (d *driver) Begin(ctx context.Context) (pgx.Tx, error) {
 	if d == nil || d.pool == nil {
-		return nil, nil, fmt.Errorf("%w: outboxpgx.New needs a *pgxpool.Pool", outbox.ErrNoDB)
+		return nil, fmt.Errorf("%w: outboxpgx.New needs a *pgxpool.Pool", outbox.ErrNoDB)
 	}
-	tx, err := d.pool.Begin(ctx)
-	if err != nil {
-		return nil, nil, err
-	}
-	return tx, txDB{querier{tx}, tx}, nil
+	return d.pool.Begin(ctx)
 }
 
 // pgxQuerier is what pgx pools, connections and transactions have in common.
@@ -188,12 +186,3 @@ type conn struct {
 }
 
 func (c conn) Close() error { c.c.Release(); return nil }
-
-// ConnString is the pool's connection string, from which WAL mode's stream opens its
-// replication connection when Store.Stream is given none.
-func (d *Driver) ConnString() string {
-	if d == nil || d.pool == nil {
-		return ""
-	}
-	return d.pool.Config().ConnString()
-}

@@ -7,18 +7,17 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
-	"github.com/firstunicorn/outbox/internal/testenv"
 	"github.com/firstunicorn/outbox/outboxpgx"
 	"github.com/firstunicorn/outbox/outboxstore"
-	"github.com/firstunicorn/outbox/outboxtest"
+	"github.com/firstunicorn/outbox/testkit/conformance"
+	"github.com/firstunicorn/outbox/testkit/testenv"
 )
 
 // newStore returns a store over an outbox in a schema of its own, not migrated.
 func newStore(t testing.TB, pool *pgxpool.Pool, cfg *outboxstore.Config) *outboxstore.Store[pgx.Tx] {
 	t.Helper()
-	c := *cfg
-	c.Schema = testenv.Schema(t, pool)
-	s, err := outboxstore.New(outboxpgx.New(pool), &c)
+	cfg.Schema = testenv.Schema(t, pool)
+	s, err := outboxstore.New(outboxpgx.New(pool), cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -30,7 +29,7 @@ func newOutbox(t testing.TB) (*pgxpool.Pool, *outboxstore.Store[pgx.Tx]) {
 	t.Helper()
 	pool := testenv.Pool(t)
 	s := newStore(t, pool, &outboxstore.Config{})
-	if _, err := s.Migrate(context.Background()); err != nil {
+	if _, err := s.Admin().Migrate(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	return pool, s
@@ -38,7 +37,7 @@ func newOutbox(t testing.TB) (*pgxpool.Pool, *outboxstore.Store[pgx.Tx]) {
 
 func TestConformance(t *testing.T) {
 	pool := testenv.Pool(t)
-	outboxtest.Run(t, outboxtest.Harness[pgx.Tx]{
+	conformance.Run(t, conformance.Harness[pgx.Tx]{
 		New: func(t *testing.T, cfg *outboxstore.Config) *outboxstore.Store[pgx.Tx] { return newStore(t, pool, cfg) },
 		InTx: func(ctx context.Context, fn func(pgx.Tx) error) error {
 			return pgx.BeginFunc(ctx, pool, fn)

@@ -91,7 +91,7 @@ func TestWriteRefusedByDatabase(t *testing.T) {
 	if !errors.As(err, &pgErr) || pgErr.Code != "25006" || !strings.Contains(err.Error(), "outbox: write 1 messages") {
 		t.Fatalf("err = %v; want the write's context and SQLSTATE 25006 (read-only transaction)", err)
 	}
-	if st, _ := s.Status(ctx); st.Pending != 0 {
+	if st, _ := s.Admin().Status(ctx); st.Pending != 0 {
 		t.Fatalf("a refused write stored %d events", st.Pending)
 	}
 }

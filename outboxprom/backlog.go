@@ -16,7 +16,7 @@ const (
 	DefaultBacklogLimit    = 100_000
 )
 
-// BacklogSource is what SampleBacklog reads; outboxstore.Store implements it.
+// BacklogSource is what SampleBacklog reads: an *outboxstore.Admin, Store.Admin().
 type BacklogSource interface {
 	Backlog(ctx context.Context, limit int64) (outboxstore.Backlog, error)
 }

@@ -13,9 +13,9 @@ import (
 	dto "github.com/prometheus/client_model/go"
 
 	"github.com/firstunicorn/outbox"
-	"github.com/firstunicorn/outbox/internal/testenv"
 	"github.com/firstunicorn/outbox/outboxprom"
 	"github.com/firstunicorn/outbox/outboxstore"
+	"github.com/firstunicorn/outbox/testkit/testenv"
 )
 
 // source answers SampleBacklog with its samples in turn, then fails.
@@ -88,7 +88,7 @@ func TestSampleSlot(t *testing.T) {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		m.SampleBacklog(ctx, o.Store, time.Hour, 0, slog.New(slog.NewTextHandler(io.Discard, nil)))
+		m.SampleBacklog(ctx, o.Store.Admin(), time.Hour, 0, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	}()
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(m)

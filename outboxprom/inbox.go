@@ -9,11 +9,11 @@ import (
 )
 
 // InboxMetrics are one inbox consumer's metrics; a prometheus.Collector. Pass Hooks to
-// inbox.Config:
+// inbox.ConsumerConfig:
 //
 //	m := outboxprom.NewInbox()
 //	prometheus.MustRegister(m)
-//	c, err := inbox.NewConsumer(store, handle, &inbox.Config{..., Hooks: m.Hooks()})
+//	c, err := inbox.NewConsumer(store, handle, &inbox.ConsumerConfig{..., Hooks: m.Hooks()})
 type InboxMetrics struct {
 	events *prometheus.CounterVec
 	handle *prometheus.HistogramVec

@@ -49,7 +49,7 @@ func (s slot) sample(ctx context.Context, src any) error {
 		return err
 	}
 	s.lag.WithLabelValues(sl.Name).Set(float64(sl.LagBytes))
-	s.lagTime.WithLabelValues(sl.Name).Set(sl.LagSeconds)
+	s.lagTime.WithLabelValues(sl.Name).Set(sl.Lag.Seconds())
 	s.safe.WithLabelValues(sl.Name).Set(float64(sl.SafeWALBytes))
 	s.active.WithLabelValues(sl.Name).Set(b2f(sl.Active))
 	current := sl.WALStatus

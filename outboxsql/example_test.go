@@ -31,7 +31,7 @@ func Example() {
 	if err != nil {
 		panic(err)
 	}
-	if _, err := store.Migrate(ctx); err != nil { // or: outbox migrate --database-url sqlite:app.db
+	if _, err := store.Admin().Migrate(ctx); err != nil { // or: outbox migrate --database-url sqlite:app.db
 		panic(err)
 	}
 	msg := outbox.Message{Topic: "orders", Key: []byte("order-42"), Type: "order.placed", Payload: []byte(`{"id":42}`)}
@@ -52,7 +52,7 @@ func Example() {
 	_ = store.Write(ctx, tx, msg)
 	_ = tx.Rollback() // the domain change failed: the event goes too
 
-	st, err := store.Status(ctx)
+	st, err := store.Admin().Status(ctx)
 	if err != nil {
 		panic(err)
 	}

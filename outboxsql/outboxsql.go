@@ -23,50 +23,45 @@ import (
 	"github.com/firstunicorn/outbox/outboxstore"
 )
 
-// Driver is an outboxstore.Driver over a *sql.DB.
-type Driver struct {
+// driver is the outbox's and inbox's way into a *sql.DB. Its methods are the stores'
+// (sqldb.Driver), so the type stays unexported.
+type driver struct {
 	db       *sql.DB
 	database outboxstore.Database
 }
 
-var _ outboxstore.Driver[*sql.Tx] = (*Driver)(nil)
+var _ sqldb.Driver[*sql.Tx] = (*driver)(nil)
 
-// New returns the driver for db, a pool of connections to database. The caller keeps db
-// and closes it after the store's last use.
-func New(db *sql.DB, database outboxstore.Database) *Driver {
-	return &Driver{db: db, database: database}
+// New returns the driver for db, a pool of connections to database, for
+// outboxstore.New and inbox.NewStore. The caller keeps db and closes it after the
+// stores' last use.
+func New(db *sql.DB, database outboxstore.Database) outboxstore.Driver[*sql.Tx] {
+	return &driver{db: db, database: database}
 }
 
-// Database implements outboxstore.Driver.
-func (d *Driver) Database() outboxstore.Database { return d.database }
+func (d *driver) Database() outboxstore.Database { return d.database }
 
-// DB implements outboxstore.Driver.
-func (d *Driver) DB() (sqldb.DB, error) {
+func (d *driver) DB() (sqldb.DB, error) {
 	if d == nil || d.db == nil {
 		return nil, fmt.Errorf("%w: outboxsql.New needs a *sql.DB", outbox.ErrNoDB)
 	}
 	return pool{querier{d.db}, d.db}, nil
 }
 
-// Tx implements outboxstore.Driver.
-func (d *Driver) Tx(tx *sql.Tx) (sqldb.Querier, error) {
+func (d *driver) Tx(tx *sql.Tx) (sqldb.Tx, error) {
 	if tx == nil {
 		return nil, fmt.Errorf("%w: pass the *sql.Tx of the domain change", outbox.ErrNoDB)
 	}
-	return querier{tx}, nil
+	return txDB{querier{tx}, tx}, nil
 }
 
-// Begin implements outboxstore.Driver. The transaction ends, rolled back, when ctx
-// does, as database/sql's do.
-func (d *Driver) Begin(ctx context.Context) (*sql.Tx, sqldb.Tx, error) {
+// Begin starts a transaction on db, which ends, rolled back, when ctx does, as
+// database/sql's do.
+func (d *driver) Begin(ctx context.Context) (*sql.Tx, error) {
 	if d == nil || d.db == nil {
-		return nil, nil, fmt.Errorf("%w: outboxsql.New needs a *sql.DB", outbox.ErrNoDB)
+		return nil, fmt.Errorf("%w: outboxsql.New needs a *sql.DB", outbox.ErrNoDB)
 	}
-	tx, err := d.db.BeginTx(ctx, nil)
-	if err != nil {
-		return nil, nil, err
-	}
-	return tx, txDB{querier{tx}, tx}, nil
+	return d.db.BeginTx(ctx, nil)
 }
 
 // sqlQuerier is what *sql.DB, *sql.Conn and *sql.Tx have in common.

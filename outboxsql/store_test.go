@@ -14,11 +14,11 @@ import (
 	_ "modernc.org/sqlite"
 
 	"github.com/firstunicorn/outbox"
-	"github.com/firstunicorn/outbox/internal/testenv"
 	"github.com/firstunicorn/outbox/outboxsql"
 	"github.com/firstunicorn/outbox/outboxstore"
-	"github.com/firstunicorn/outbox/outboxtest"
-	"github.com/firstunicorn/outbox/relay"
+	"github.com/firstunicorn/outbox/relay/source"
+	"github.com/firstunicorn/outbox/testkit/conformance"
+	"github.com/firstunicorn/outbox/testkit/testenv"
 )
 
 // inTx runs fn in a transaction of db, committing when it returns nil.
@@ -59,11 +59,10 @@ func open(t *testing.T, driver, dsn string) *sql.DB {
 func TestConformancePostgreSQL(t *testing.T) {
 	pool := testenv.Pool(t)
 	db := open(t, "pgx", testenv.DatabaseURL())
-	outboxtest.Run(t, outboxtest.Harness[*sql.Tx]{
+	conformance.Run(t, conformance.Harness[*sql.Tx]{
 		New: func(t *testing.T, cfg *outboxstore.Config) *outboxstore.Store[*sql.Tx] {
-			c := *cfg
-			c.Schema = testenv.Schema(t, pool)
-			return newStore(t, db, outboxstore.PostgreSQL, &c)
+			cfg.Schema = testenv.Schema(t, pool)
+			return newStore(t, db, outboxstore.PostgreSQL, cfg)
 		},
 		InTx:       inTx(db),
 		InFlight:   true,
@@ -83,11 +82,10 @@ const sqliteDSN = "?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_txloc
 // and writers of many tests meeting at SQLite's one write lock.
 func TestConformanceSQLite(t *testing.T) {
 	db := open(t, "sqlite", filepath.Join(t.TempDir(), "outbox.db")+sqliteDSN)
-	outboxtest.Run(t, outboxtest.Harness[*sql.Tx]{
+	conformance.Run(t, conformance.Harness[*sql.Tx]{
 		New: func(t *testing.T, cfg *outboxstore.Config) *outboxstore.Store[*sql.Tx] {
-			c := *cfg
-			c.Table = testenv.Name("t")
-			return newStore(t, db, outboxstore.SQLite, &c)
+			cfg.Table = testenv.Name("t")
+			return newStore(t, db, outboxstore.SQLite, cfg)
 		},
 		InTx:      inTx(db),
 		OneWriter: true,
@@ -96,11 +94,10 @@ func TestConformanceSQLite(t *testing.T) {
 
 func TestConformanceMariaDB(t *testing.T) {
 	db := testenv.MariaDB(t)
-	outboxtest.Run(t, outboxtest.Harness[*sql.Tx]{
+	conformance.Run(t, conformance.Harness[*sql.Tx]{
 		New: func(t *testing.T, cfg *outboxstore.Config) *outboxstore.Store[*sql.Tx] {
-			c := *cfg
-			c.Schema = testenv.MariaDBDatabase(t)
-			return newStore(t, db, outboxstore.MySQL, &c)
+			cfg.Schema = testenv.MariaDBDatabase(t)
+			return newStore(t, db, outboxstore.MySQL, cfg)
 		},
 		InTx: inTx(db),
 	})
@@ -113,10 +110,10 @@ func TestSQLiteWithoutBusyTimeout(t *testing.T) {
 	db := open(t, "sqlite", filepath.Join(t.TempDir(), "outbox.db"))
 	s := newStore(t, db, outboxstore.SQLite, &outboxstore.Config{})
 	ctx := context.Background()
-	if _, err := s.Migrate(ctx); err == nil || !strings.Contains(err.Error(), "_pragma=busy_timeout(10000)") {
+	if _, err := s.Admin().Migrate(ctx); err == nil || !strings.Contains(err.Error(), "_pragma=busy_timeout(10000)") {
 		t.Fatalf("Migrate: %v; want the busy_timeout fix", err)
 	}
-	if err := s.Check(ctx); err == nil || !strings.Contains(err.Error(), "busy_timeout") {
+	if err := s.Admin().Check(ctx); err == nil || !strings.Contains(err.Error(), "busy_timeout") {
 		t.Fatalf("Check: %v", err)
 	}
 }
@@ -129,22 +126,27 @@ func TestSQLiteIdleClaimWritesNothing(t *testing.T) {
 	db := open(t, "sqlite", filepath.Join(t.TempDir(), "outbox.db")+sqliteDSN)
 	s := newStore(t, db, outboxstore.SQLite, &outboxstore.Config{})
 	ctx := context.Background()
-	if _, err := s.Migrate(ctx); err != nil {
+	if _, err := s.Admin().Migrate(ctx); err != nil {
 		t.Fatal(err)
 	}
 	msgs := []outbox.Message{{Topic: "t", Key: []byte("k")}, {Topic: "t", Key: []byte("k")}}
 	if err := inTx(db)(ctx, func(tx *sql.Tx) error { return s.Write(ctx, tx, msgs...) }); err != nil {
 		t.Fatal(err)
 	}
-	all := make([]int, s.Buckets())
+	o, err := s.RelaySource()
+	if err != nil {
+		t.Fatal(err)
+	}
+	table := o.Table
+	all := make([]int, table.Buckets())
 	for i := range all {
 		all[i] = i
 	}
-	b, err := s.Claim(ctx, &relay.ClaimParams{Buckets: all, Limit: 1})
+	b, err := table.Claim(ctx, &source.ClaimParams{Buckets: all, Limit: 1})
 	if err != nil || b == nil {
 		t.Fatalf("claim: %v, %v", b, err)
 	}
-	if _, err := b.MarkFailed(ctx, &relay.FailParams{Seqs: []int64{b.Records()[0].Seq}, Error: "broker down",
+	if _, err := b.MarkFailed(ctx, &source.FailParams{Seqs: []int64{b.Records()[0].Seq}, Error: "broker down",
 		MaxAttempts: 5, Backoff: time.Minute, MaxBackoff: time.Minute}); err != nil {
 		t.Fatal(err)
 	}
@@ -164,7 +166,7 @@ func TestSQLiteIdleClaimWritesNothing(t *testing.T) {
 	}
 	before := version()
 	for range 3 {
-		if b, err := s.Claim(ctx, &relay.ClaimParams{Buckets: all, Limit: 10}); err != nil || b != nil {
+		if b, err := table.Claim(ctx, &source.ClaimParams{Buckets: all, Limit: 10}); err != nil || b != nil {
 			t.Fatalf("claim behind a waiting key: %v, %v", b, err)
 		}
 	}
@@ -193,5 +195,20 @@ func TestModeChecked(t *testing.T) {
 		if !errors.Is(err, outbox.ErrInvalidConfig) || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%s %+v: %v, want ErrInvalidConfig saying %q", tc.database, tc.cfg, err, tc.want)
 		}
+	}
+}
+
+// WAL mode's relay reads the slot through pgx's replication protocol: a store over
+// database/sql writes in WAL mode, but refuses to be a relay's source, and says to use
+// outboxpgx. Nothing connects.
+func TestWALRelayNeedsPgx(t *testing.T) {
+	t.Parallel()
+	db := open(t, "pgx", testenv.DatabaseURL())
+	s, err := outboxstore.New(outboxsql.New(db, outboxstore.PostgreSQL), &outboxstore.Config{Mode: outboxstore.WALMode})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.RelaySource(); !errors.Is(err, outbox.ErrInvalidConfig) || !strings.Contains(err.Error(), "outboxpgx.New(pool)") {
+		t.Fatalf("RelaySource: %v, want ErrInvalidConfig naming outboxpgx.New(pool)", err)
 	}
 }

@@ -7,15 +7,15 @@ import (
 	"time"
 
 	"github.com/firstunicorn/outbox/internal/sqldb"
-	"github.com/firstunicorn/outbox/relay"
+	"github.com/firstunicorn/outbox/relay/source"
 )
 
-// Listen implements relay.Notifier. Over pgx on PostgreSQL it returns a listener on a
+// Listen implements source.Notifier. Over pgx on PostgreSQL it returns a listener on a
 // LISTEN connection of the relay's own; elsewhere (database/sql, MySQL, SQLite) nil,
 // and the relay polls. Writers notify the live relays (those that heartbeat) that wait.
-func (s *Store[TTx]) Listen(ctx context.Context, owner string) (relay.Listener, error) {
-	ld, ok := s.drv.(listenDriver)
-	ch, hasChannel := s.d.(interface{ Channel() string })
+func (t table) Listen(ctx context.Context, owner string) (source.Listener, error) {
+	ld, ok := t.c.drv.(sqldb.Notifications)
+	ch, hasChannel := t.c.d.(interface{ Channel() string })
 	if !ok || !hasChannel {
 		return nil, nil
 	}
@@ -23,19 +23,19 @@ func (s *Store[TTx]) Listen(ctx context.Context, owner string) (relay.Listener, 
 	if err != nil {
 		return nil, fmt.Errorf("listen: %w", err)
 	}
-	return &listener[TTx]{s: s, l: l, owner: owner}, nil
+	return &listener{t: t, l: l, owner: owner}, nil
 }
 
 // listener waits for writes on behalf of one relay.
-type listener[TTx any] struct {
-	s     *Store[TTx]
+type listener struct {
+	t     table
 	l     sqldb.Listener
 	owner string
 }
 
 // setWaiting tells writers whether owner waits for a notification of their inserts.
-func (s *Store[TTx]) setWaiting(ctx context.Context, owner string, waiting bool) error {
-	if _, err := sqldb.Exec(ctx, s.db, s.q["set_waiting"], owner, waiting); err != nil {
+func (t table) setWaiting(ctx context.Context, owner string, waiting bool) error {
+	if _, err := sqldb.Exec(ctx, t.c.db, t.c.q["set_waiting"], owner, waiting); err != nil {
 		return fmt.Errorf("set waiting: %w", err)
 	}
 	return nil
@@ -43,13 +43,13 @@ func (s *Store[TTx]) setWaiting(ctx context.Context, owner string, waiting bool)
 
 // Wait marks the relay waiting, returns at once if the watermark moved past since, and
 // otherwise waits for the insert trigger's notification, ctx, or timeout.
-func (l *listener[TTx]) Wait(ctx context.Context, since int64, timeout time.Duration) error {
-	if err := l.s.setWaiting(ctx, l.owner, true); err != nil {
+func (l *listener) Wait(ctx context.Context, since int64, timeout time.Duration) error {
+	if err := l.t.setWaiting(ctx, l.owner, true); err != nil {
 		return err
 	}
-	defer func() { _ = l.s.setWaiting(context.WithoutCancel(ctx), l.owner, false) }()
+	defer func() { _ = l.t.setWaiting(context.WithoutCancel(ctx), l.owner, false) }()
 	// A write that committed before writers could see the flag sent no notification.
-	if w, err := l.s.Watermark(ctx); err != nil || w != since {
+	if w, err := l.t.Watermark(ctx); err != nil || w != since {
 		return err
 	}
 	wctx, cancel := context.WithTimeout(ctx, timeout)
@@ -62,4 +62,4 @@ func (l *listener[TTx]) Wait(ctx context.Context, since int64, timeout time.Dura
 }
 
 // Close ends the LISTEN session.
-func (l *listener[TTx]) Close() { l.l.Close() }
+func (l *listener) Close() { l.l.Close() }

@@ -6,11 +6,16 @@ import (
 	"time"
 
 	"github.com/firstunicorn/outbox/internal/sqldb"
-	"github.com/firstunicorn/outbox/relay"
+	"github.com/firstunicorn/outbox/relay/source"
 )
 
-// The methods below implement relay.Store and relay.Notifier: the relay calls them,
-// applications do not need to.
+// table is table mode's outbox as the relay works it: source.Store and source.Notifier.
+type table struct{ c *core }
+
+var (
+	_ source.Store    = table{}
+	_ source.Notifier = table{}
+)
 
 // buckets is the number of key buckets, fixed by the schema of every dialect.
 const buckets = 64
@@ -21,31 +26,31 @@ const never = 1_000_000 * time.Hour
 // purgeChunk bounds one purge statement, so none runs long.
 const purgeChunk = 10_000
 
-// Buckets implements relay.Store.
-func (s *Store[TTx]) Buckets() int { return buckets }
+// Buckets implements source.Store.
+func (t table) Buckets() int { return buckets }
 
-// Heartbeat implements relay.Store. It also forgets relays silent for 10 TTLs, so the
+// Heartbeat implements source.Store. It also forgets relays silent for 10 TTLs, so the
 // table does not grow with every process that ever ran.
-func (s *Store[TTx]) Heartbeat(ctx context.Context, owner string, ttl time.Duration) (int, error) {
-	if _, err := sqldb.Exec(ctx, s.db, s.q["heartbeat"], owner); err != nil {
+func (t table) Heartbeat(ctx context.Context, owner string, ttl time.Duration) (int, error) {
+	if _, err := sqldb.Exec(ctx, t.c.db, t.c.q["heartbeat"], owner); err != nil {
 		return 0, fmt.Errorf("heartbeat: %w", err)
 	}
-	if _, err := sqldb.Exec(ctx, s.db, s.q["forget"], "", (10 * ttl).Microseconds()); err != nil {
+	if _, err := sqldb.Exec(ctx, t.c.db, t.c.q["forget"], "", (10 * ttl).Microseconds()); err != nil {
 		return 0, fmt.Errorf("heartbeat: forget silent relays: %w", err)
 	}
 	var alive int64
-	if err := sqldb.QueryRow(ctx, s.db, s.q["alive"], []any{ttl.Microseconds()}, &alive); err != nil {
+	if err := sqldb.QueryRow(ctx, t.c.db, t.c.q["alive"], []any{ttl.Microseconds()}, &alive); err != nil {
 		return 0, fmt.Errorf("heartbeat: count relays: %w", err)
 	}
 	return int(alive), nil
 }
 
-// RenewLeases implements relay.Store.
-func (s *Store[TTx]) RenewLeases(ctx context.Context, owner string, ttl time.Duration) ([]int, error) {
-	if _, err := sqldb.Exec(ctx, s.db, s.q["renew"], owner, ttl.Microseconds()); err != nil {
+// RenewLeases implements source.Store.
+func (t table) RenewLeases(ctx context.Context, owner string, ttl time.Duration) ([]int, error) {
+	if _, err := sqldb.Exec(ctx, t.c.db, t.c.q["renew"], owner, ttl.Microseconds()); err != nil {
 		return nil, fmt.Errorf("renew leases: %w", err)
 	}
-	held, err := sqldb.QueryInts(ctx, s.db, s.q["held"], owner, allBuckets)
+	held, err := sqldb.QueryInts(ctx, t.c.db, t.c.q["held"], owner, allBuckets)
 	if err != nil {
 		return nil, fmt.Errorf("renew leases: %w", err)
 	}
@@ -60,59 +65,59 @@ var allBuckets = func() sqldb.Int64s {
 	return b
 }()
 
-// AcquireLeases implements relay.Store: it picks expired buckets, takes those still
+// AcquireLeases implements source.Store: it picks expired buckets, takes those still
 // expired (another relay may take some first), and returns what it got.
-func (s *Store[TTx]) AcquireLeases(ctx context.Context, owner string, ttl time.Duration, n int) ([]int, error) {
+func (t table) AcquireLeases(ctx context.Context, owner string, ttl time.Duration, n int) ([]int, error) {
 	if n <= 0 {
 		return nil, nil
 	}
-	picked, err := sqldb.QueryInts(ctx, s.db, s.q["pick"], n)
+	picked, err := sqldb.QueryInts(ctx, t.c.db, t.c.q["pick"], n)
 	if err != nil || len(picked) == 0 {
 		return nil, wrap("acquire leases", err)
 	}
-	if _, err := sqldb.Exec(ctx, s.db, s.q["take"], owner, ttl.Microseconds(), sqldb.Ints(picked)); err != nil {
+	if _, err := sqldb.Exec(ctx, t.c.db, t.c.q["take"], owner, ttl.Microseconds(), sqldb.Ints(picked)); err != nil {
 		return nil, fmt.Errorf("acquire leases: %w", err)
 	}
-	got, err := sqldb.QueryInts(ctx, s.db, s.q["held"], owner, sqldb.Ints(picked))
+	got, err := sqldb.QueryInts(ctx, t.c.db, t.c.q["held"], owner, sqldb.Ints(picked))
 	return got, wrap("acquire leases", err)
 }
 
-// ReleaseLeases implements relay.Store.
-func (s *Store[TTx]) ReleaseLeases(ctx context.Context, owner string, buckets []int, leaving bool) error {
+// ReleaseLeases implements source.Store.
+func (t table) ReleaseLeases(ctx context.Context, owner string, buckets []int, leaving bool) error {
 	var err error
 	if buckets == nil {
-		_, err = sqldb.Exec(ctx, s.db, s.q["release_all"], owner)
+		_, err = sqldb.Exec(ctx, t.c.db, t.c.q["release_all"], owner)
 	} else {
-		_, err = sqldb.Exec(ctx, s.db, s.q["release"], owner, sqldb.Ints(buckets))
+		_, err = sqldb.Exec(ctx, t.c.db, t.c.q["release"], owner, sqldb.Ints(buckets))
 	}
 	if err != nil {
 		return fmt.Errorf("release leases: %w", err)
 	}
 	if leaving {
-		if _, err := sqldb.Exec(ctx, s.db, s.q["forget"], owner, never.Microseconds()); err != nil {
+		if _, err := sqldb.Exec(ctx, t.c.db, t.c.q["forget"], owner, never.Microseconds()); err != nil {
 			return fmt.Errorf("release leases: forget relay: %w", err)
 		}
 	}
 	return nil
 }
 
-// Claim implements relay.Store.
-func (s *Store[TTx]) Claim(ctx context.Context, p *relay.ClaimParams) (relay.Batch, error) {
+// Claim implements source.Store.
+func (t table) Claim(ctx context.Context, p *source.ClaimParams) (source.Batch, error) {
 	if len(p.Buckets) == 0 || p.Limit <= 0 {
 		return nil, nil
 	}
-	b, err := s.d.Claim(ctx, s.db, p)
+	b, err := t.c.d.Claim(ctx, t.c.db, p)
 	if err != nil {
 		return nil, fmt.Errorf("claim: %w", err)
 	}
 	return b, nil
 }
 
-// Purge implements relay.Store: it deletes in chunks so no statement runs long.
-func (s *Store[TTx]) Purge(ctx context.Context, age time.Duration) (int64, error) {
+// Purge implements source.Store: it deletes in chunks so no statement runs long.
+func (t table) Purge(ctx context.Context, age time.Duration) (int64, error) {
 	var total int64
 	for {
-		n, err := sqldb.Exec(ctx, s.db, s.q["purge"], age.Microseconds(), purgeChunk)
+		n, err := sqldb.Exec(ctx, t.c.db, t.c.q["purge"], age.Microseconds(), purgeChunk)
 		if err != nil {
 			return total, fmt.Errorf("purge: %w", err)
 		}
@@ -123,10 +128,10 @@ func (s *Store[TTx]) Purge(ctx context.Context, age time.Duration) (int64, error
 	}
 }
 
-// Watermark implements relay.Notifier: a number that changes when messages are written.
-func (s *Store[TTx]) Watermark(ctx context.Context) (int64, error) {
+// Watermark implements source.Notifier: a number that changes when messages are written.
+func (t table) Watermark(ctx context.Context) (int64, error) {
 	var w int64
-	if err := sqldb.QueryRow(ctx, s.db, s.q["watermark"], nil, &w); err != nil {
+	if err := sqldb.QueryRow(ctx, t.c.db, t.c.q["watermark"], nil, &w); err != nil {
 		return 0, fmt.Errorf("watermark: %w", err)
 	}
 	return w, nil

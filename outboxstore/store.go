@@ -9,7 +9,7 @@ import (
 	"github.com/firstunicorn/outbox/internal/dialect/postgres"
 	"github.com/firstunicorn/outbox/internal/dialect/sqlite"
 	"github.com/firstunicorn/outbox/internal/sqldb"
-	"github.com/firstunicorn/outbox/relay"
+	"github.com/firstunicorn/outbox/relay/source"
 )
 
 // Database names the database a Driver talks to.
@@ -26,25 +26,16 @@ const (
 // tables are named after it (outbox_leases, outbox_relays, outbox_migrations, ...).
 const DefaultTable = "outbox"
 
-// Driver connects a Store to its database through one Go database driver:
-// outboxpgx.New (pgx v5, PostgreSQL) or outboxsql.New (database/sql, any of the three
-// databases). Applications only pass it to New; its methods are for the Store, and
-// their types are internal: the drivers are this module's.
+// Driver connects a Store to its database through one Go database driver: outboxpgx.New
+// (pgx v5, PostgreSQL) or outboxsql.New (database/sql, any of the three databases).
+// Applications pass it to New and to inbox.New; the rest of what a driver does is
+// between it and the stores, so only this module's drivers are accepted.
 type Driver[TTx any] interface {
 	// Database is the database behind the driver.
 	Database() Database
-	// DB is the pool the store runs its own statements through.
-	DB() (sqldb.DB, error)
-	// Tx adapts the caller's transaction, for Write.
-	Tx(tx TTx) (sqldb.Querier, error)
-	// Begin starts a transaction for a handler (the inbox): tx is what the handler
-	// gets, end the same transaction as the store runs, commits and rolls back.
-	Begin(ctx context.Context) (tx TTx, end sqldb.Tx, err error)
-}
-
-// listenDriver is a Driver that can wait for notifications (outboxpgx).
-type listenDriver interface {
-	Listen(ctx context.Context, channel string) (sqldb.Listener, error)
+	// Begin starts a transaction on the driver's pool, of the type Write takes: the
+	// inbox runs each handler in one.
+	Begin(ctx context.Context) (TTx, error)
 }
 
 // Config names the outbox table and bounds what Write accepts. A nil *Config means all
@@ -68,13 +59,19 @@ type Config struct {
 	Slot, Publication string
 }
 
-// Store is an outbox in a database: Write adds messages inside the caller's
-// transactions, the relay claims and settles them (the relay.Store methods), and the
-// operator's methods (Migrate, Check, Status, Dead, Retry, PurgeDead) look after it.
-// TTx is the driver's transaction type: pgx.Tx with outboxpgx, *sql.Tx with outboxsql.
-// A Store is safe for concurrent use.
+// Store is an outbox in a database, as the application holds it: Write adds events
+// inside the caller's transactions. TTx is the driver's transaction type: pgx.Tx with
+// outboxpgx, *sql.Tx with outboxsql. Admin is the operator's side of the same outbox,
+// and relay.New takes the Store itself. A Store is safe for concurrent use.
 type Store[TTx any] struct {
-	drv      Driver[TTx]
+	c   *core
+	drv sqldb.Driver[TTx]
+}
+
+// core is one outbox whatever the driver's transaction type: what Admin and the relay's
+// side work on.
+type core struct {
+	drv      any // the driver: sqldb.Notifications or sqldb.Replicator, where it is one
 	db       sqldb.DB
 	database Database
 	d        dialect
@@ -83,18 +80,17 @@ type Store[TTx any] struct {
 	wal      *postgres.WAL // WAL mode; nil in table mode
 }
 
-var _ relay.Store = (*Store[any])(nil)
-
 // New validates cfg for the driver's database and returns a Store. It connects to
-// nothing: Check does, and Migrate creates the tables.
+// nothing: Admin().Check does, and Admin().Migrate creates the tables.
 func New[TTx any](drv Driver[TTx], cfg *Config) (*Store[TTx], error) {
-	if drv == nil {
-		return nil, fmt.Errorf("outbox: new store: %w: pass outboxpgx.New(pool) or outboxsql.New(db, database)", outbox.ErrNoDB)
+	impl, err := open(drv)
+	if err != nil {
+		return nil, fmt.Errorf("outbox: new store: %w", err)
 	}
 	if cfg == nil {
 		cfg = &Config{}
 	}
-	db, err := drv.DB()
+	db, err := impl.DB()
 	if err != nil {
 		return nil, fmt.Errorf("outbox: new store: %w", err)
 	}
@@ -115,22 +111,41 @@ func New[TTx any](drv Driver[TTx], cfg *Config) (*Store[TTx], error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Store[TTx]{drv: drv, db: db, database: drv.Database(), d: d, q: q, limits: cfg.Limits.WithDefaults(), wal: wal}, nil
+	c := &core{drv: impl, db: db, database: drv.Database(), d: d, q: q, limits: cfg.Limits.WithDefaults(), wal: wal}
+	return &Store[TTx]{c: c, drv: impl}, nil
 }
 
-// Mode is how the store's events travel to the relay.
-func (s *Store[TTx]) Mode() Mode {
-	if s.wal != nil {
-		return WALMode
+// open is the driver's side that only this module's drivers have.
+func open[TTx any](drv Driver[TTx]) (sqldb.Driver[TTx], error) {
+	if drv == nil {
+		return nil, fmt.Errorf("%w: pass outboxpgx.New(pool) or outboxsql.New(db, database)", outbox.ErrNoDB)
 	}
-	return TableMode
+	impl, ok := drv.(sqldb.Driver[TTx])
+	if !ok {
+		return nil, fmt.Errorf("%w: %T is not one of this module's drivers: use outboxpgx.New(pool) or outboxsql.New(db, database)",
+			outbox.ErrInvalidConfig, drv)
+	}
+	return impl, nil
 }
 
-// Database is the database the store runs on.
-func (s *Store[TTx]) Database() Database { return s.database }
+// Admin is the operator's side of the store: migrations, checks, counts, dead letters
+// and WAL mode's slot.
+func (s *Store[TTx]) Admin() *Admin { return &Admin{c: s.c} }
 
-// Table is the outbox table's quoted, qualified name, as the database knows it.
-func (s *Store[TTx]) Table() string { return s.d.Names().Qualified }
+// RelaySource is the store as a relay reads it, for relay.New: pass the Store itself to
+// relay.New rather than calling it. In table mode it is the outbox table, shared by any
+// number of relays; in WAL mode the replication slot, which only a store over outboxpgx
+// can read.
+func (s *Store[TTx]) RelaySource() (source.Outbox, error) {
+	if s.c.wal == nil {
+		return source.Outbox{Table: table{s.c}}, nil
+	}
+	st, err := s.c.stream()
+	if err != nil {
+		return source.Outbox{}, err
+	}
+	return source.Outbox{Stream: st}, nil
+}
 
 // dialect is one database's SQL and the parts of the protocol that differ between
 // databases (internal/dialect/...).
@@ -140,7 +155,7 @@ type dialect interface {
 	Migrate(ctx context.Context, db sqldb.DB) ([]int, error)
 	Check(ctx context.Context, db sqldb.DB) error
 	Insert(ctx context.Context, q sqldb.Querier, msgs []outbox.Message) error
-	Claim(ctx context.Context, db sqldb.DB, p *relay.ClaimParams) (relay.Batch, error)
+	Claim(ctx context.Context, db sqldb.DB, p *source.ClaimParams) (source.Batch, error)
 }
 
 func newDialect(db Database, cfg *Config) (dialect, error) {
@@ -159,8 +174,9 @@ func newDialect(db Database, cfg *Config) (dialect, error) {
 }
 
 // engineQueries are the statements every dialect defines with the same arguments and
-// results (see internal/dialect/*/queries.sql), which the Store runs as they are.
+// results (see internal/dialect/*/queries.sql), which the store runs as they are.
 var engineQueries = []string{
 	"heartbeat", "forget", "alive", "renew", "held", "pick", "take", "release", "release_all",
-	"purge", "watermark", "status", "backlog", "list_dead", "retry_one", "retry_all", "purge_dead", "version",
+	"purge", "watermark", "status", "backlog", "list_dead", "retry_one", "retry_all", "purge_dead",
+	"purge_dead_one", "version",
 }

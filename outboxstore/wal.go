@@ -3,8 +3,7 @@ package outboxstore
 import (
 	"context"
 	"fmt"
-
-	"github.com/google/uuid"
+	"time"
 
 	"github.com/firstunicorn/outbox"
 	"github.com/firstunicorn/outbox/internal/dialect/postgres"
@@ -13,15 +12,15 @@ import (
 // Mode is how Write hands events to the relay.
 type Mode string
 
-// The modes. Both keep dead letters in the outbox table, so Dead, Retry and PurgeDead
-// (and the outbox command's dead, retry and purge) work alike.
+// The modes. Both keep dead letters in the outbox table, so Admin's Dead, Retry and
+// PurgeDead (and the outbox command's dead, retry and purge) work alike.
 const (
 	// TableMode stores each event as a row of the outbox table; relays claim the rows
 	// through leased key buckets (relay.New). The default, on every database.
 	TableMode Mode = "table"
 	// WALMode writes each event into PostgreSQL's WAL as a logical decoding message
 	// (pg_logical_emit_message), with no row; one relay at a time streams them from a
-	// replication slot in commit order (Stream, relay.NewStream). PostgreSQL only, with
+	// replication slot in commit order (relay.New). PostgreSQL only, with
 	// wal_level = logical.
 	WALMode Mode = "wal"
 )
@@ -57,10 +56,10 @@ type Slot struct {
 	ActivePID int64 `json:"active_pid,omitempty"`
 	// LagBytes is the WAL the slot holds past what the relay confirmed.
 	LagBytes int64 `json:"lag_bytes"`
-	// LagSeconds is how far behind in time: with a relay reading, PostgreSQL's flush lag
-	// of it; with none, the age of the oldest transaction the slot still holds (-1 when
+	// Lag is how far behind in time: with a relay reading, PostgreSQL's flush lag of it;
+	// with none, the age of the oldest transaction the slot still holds (-1ns when
 	// finding it took over 2 s: behind a very large transaction).
-	LagSeconds float64 `json:"lag_seconds"`
+	Lag time.Duration `json:"lag"`
 	// SafeWALBytes is how much more WAL may be written before the slot is invalidated;
 	// -1 when max_slot_wal_keep_size is unlimited.
 	SafeWALBytes int64 `json:"safe_wal_bytes"`
@@ -69,63 +68,54 @@ type Slot struct {
 // Slot reports WAL mode's replication slot. While no relay reads it, it peeks at the
 // slot for the age of its oldest transaction, which a relay attaching at that moment
 // waits out (it retries for up to 10 s).
-func (s *Store[TTx]) Slot(ctx context.Context) (Slot, error) {
-	if s.wal == nil {
+func (a *Admin) Slot(ctx context.Context) (Slot, error) {
+	if a.c.wal == nil {
 		return Slot{}, fmt.Errorf("outbox: slot: %w: the store is in table mode", outbox.ErrInvalidConfig)
 	}
-	st, err := s.wal.Status(ctx, s.db)
+	w := a.c.wal
+	st, err := w.Status(ctx, a.c.db)
 	if err != nil {
-		return Slot{}, fmt.Errorf("outbox: slot %s: %w", s.wal.Slot, err)
+		return Slot{}, fmt.Errorf("outbox: slot %s: %w", w.Slot, err)
 	}
-	lag, err := s.wal.Lag(ctx, s.db, st)
+	lag, err := w.Lag(ctx, a.c.db, st)
 	if err != nil {
-		return Slot{}, fmt.Errorf("outbox: slot %s: lag: %w", s.wal.Slot, err)
+		return Slot{}, fmt.Errorf("outbox: slot %s: lag: %w", w.Slot, err)
 	}
-	return Slot{Name: s.wal.Slot, WALStatus: st.WALStatus, Active: st.Active, ActivePID: st.ActivePID,
-		LagBytes: st.LagBytes, LagSeconds: lag.Seconds(), SafeWALBytes: st.SafeWALSize}, nil
+	return Slot{Name: w.Slot, WALStatus: st.WALStatus, Active: st.Active, ActivePID: st.ActivePID,
+		LagBytes: st.LagBytes, Lag: lag, SafeWALBytes: st.SafeWALSize}, nil
 }
 
 // RecreateSlot drops WAL mode's slot, invalidated or not, and creates it again from the
 // server's current position, which it returns. Events the old slot still held are
 // skipped: it is the recovery an invalidated slot's error points to, once the events it
 // lost are dealt with.
-func (s *Store[TTx]) RecreateSlot(ctx context.Context) (string, error) {
-	if s.wal == nil {
+func (a *Admin) RecreateSlot(ctx context.Context) (string, error) {
+	if a.c.wal == nil {
 		return "", fmt.Errorf("outbox: recreate slot: %w: the store is in table mode", outbox.ErrInvalidConfig)
 	}
-	lsn, err := s.wal.Recreate(ctx, s.db)
+	lsn, err := a.c.wal.Recreate(ctx, a.c.db)
 	if err != nil {
-		return "", fmt.Errorf("outbox: recreate slot %s: %w", s.wal.Slot, err)
+		return "", fmt.Errorf("outbox: recreate slot %s: %w", a.c.wal.Slot, err)
 	}
 	return lsn, nil
 }
 
-// retryWAL is Retry in WAL mode: the dead events go back into the stream, marked as
-// redelivered, in the order they died.
-func (s *Store[TTx]) retryWAL(ctx context.Context, id uuid.UUID) (int64, error) {
-	n, err := s.wal.Retry(ctx, s.db, id)
-	if err != nil {
-		return 0, fmt.Errorf("outbox: retry: %w", err)
-	}
-	return n, nil
-}
-
 // checkSlot is Check in WAL mode: logical decoding is on, and the slot exists and has
 // not lost events. Like the rest of Check, it changes nothing.
-func (s *Store[TTx]) checkSlot(ctx context.Context) error {
-	if err := s.wal.CheckLevel(ctx, s.db); err != nil {
+func (a *Admin) checkSlot(ctx context.Context) error {
+	if err := a.c.wal.CheckLevel(ctx, a.c.db); err != nil {
 		return fmt.Errorf("outbox: check: %w", err)
 	}
-	st, err := s.wal.Status(ctx, s.db)
+	st, err := a.c.wal.Status(ctx, a.c.db)
 	if err != nil {
-		return fmt.Errorf("outbox: check slot %s: %w", s.wal.Slot, err)
+		return fmt.Errorf("outbox: check slot %s: %w", a.c.wal.Slot, err)
 	}
-	if err := s.wal.Lost(st); err != nil {
+	if err := a.c.wal.Lost(st); err != nil {
 		return fmt.Errorf("outbox: check: %w", err)
 	}
 	if st.WALStatus == "" {
-		return fmt.Errorf("outbox: check: %w: WAL mode's slot %s does not exist: run 'outbox migrate --mode wal' or Store.Migrate before the first Write",
-			ErrNotMigrated, s.wal.Slot)
+		return fmt.Errorf("outbox: check: %w: WAL mode's slot %s does not exist: run 'outbox migrate --mode wal' or Admin.Migrate before the first Write",
+			ErrNotMigrated, a.c.wal.Slot)
 	}
 	return nil
 }

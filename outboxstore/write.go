@@ -32,25 +32,35 @@ func (s *Store[TTx]) Write(ctx context.Context, tx TTx, msgs ...outbox.Message) 
 	if len(msgs) == 0 {
 		return nil
 	}
+	rows, err := s.c.prepare(ctx, msgs)
+	if err != nil {
+		return err
+	}
+	if s.c.wal != nil {
+		err = s.c.wal.Emit(ctx, q, rows, 0)
+	} else {
+		err = s.c.d.Insert(ctx, q, rows)
+	}
+	if err != nil {
+		return fmt.Errorf("outbox: write %d messages: %w", len(msgs), err)
+	}
+	return nil
+}
+
+// prepare copies msgs, adds the trace context of ctx's span to each, fills in the
+// defaults and validates them: what every way of writing does before its statement.
+func (c *core) prepare(ctx context.Context, msgs []outbox.Message) ([]outbox.Message, error) {
 	rows := make([]outbox.Message, len(msgs))
 	copy(rows, msgs)
 	now := time.Now()
 	tc := traceContext(ctx)
 	for i := range rows {
 		withTrace(&rows[i], tc)
-		if err := prepare(&rows[i], s.limits, now); err != nil {
-			return fmt.Errorf("outbox: write: message %d: %w", i, err)
+		if err := prepare(&rows[i], c.limits, now); err != nil {
+			return nil, fmt.Errorf("outbox: write: message %d: %w", i, err)
 		}
 	}
-	if s.wal != nil {
-		err = s.wal.Emit(ctx, q, rows, 0)
-	} else {
-		err = s.d.Insert(ctx, q, rows)
-	}
-	if err != nil {
-		return fmt.Errorf("outbox: write %d messages: %w", len(msgs), err)
-	}
-	return nil
+	return rows, nil
 }
 
 // prepare fills in the defaults Write applies (ID, OccurredAt) and validates m.

@@ -15,17 +15,19 @@ import (
 // discard is a driver whose transactions take statements and send nothing.
 type discard struct{ database Database }
 
-func (d discard) Database() Database                 { return d.database }
-func (d discard) DB() (sqldb.DB, error)              { return nil, nil }
-func (d discard) Tx(struct{}) (sqldb.Querier, error) { return discardQ{}, nil }
-func (d discard) Begin(context.Context) (struct{}, sqldb.Tx, error) {
-	return struct{}{}, nil, errors.New("discard: no transactions")
+func (d discard) Database() Database            { return d.database }
+func (d discard) DB() (sqldb.DB, error)         { return nil, nil }
+func (d discard) Tx(struct{}) (sqldb.Tx, error) { return discardQ{}, nil }
+func (d discard) Begin(context.Context) (struct{}, error) {
+	return struct{}{}, errors.New("discard: no transactions")
 }
 
 type discardQ struct{}
 
 func (discardQ) Exec(context.Context, string, ...any) (int64, error)       { return 0, nil }
 func (discardQ) Query(context.Context, string, ...any) (sqldb.Rows, error) { return nil, nil }
+func (discardQ) Commit(context.Context) error                              { return nil }
+func (discardQ) Rollback(context.Context) error                            { return nil }
 
 // BenchmarkWrite measures what Write adds to the caller's transaction before its one
 // round trip: validating 100 events of 1 KiB and building their INSERT.

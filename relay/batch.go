@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/firstunicorn/outbox"
+	"github.com/firstunicorn/outbox/relay/source"
 )
 
 // batch claims up to BatchSize messages from buckets, publishes them and settles each
@@ -25,7 +26,7 @@ func (r *Relay) batch(ctx context.Context, buckets []int) (int, error) {
 	finish, cancel := context.WithTimeout(context.WithoutCancel(ctx), r.cfg.ShutdownTimeout+r.cfg.PublishTimeout)
 	defer cancel()
 	cctx, ccancel := context.WithTimeout(finish, r.cfg.PublishTimeout)
-	b, err := r.store.Claim(cctx, &ClaimParams{
+	b, err := r.store.Claim(cctx, &source.ClaimParams{
 		Buckets: buckets, Limit: r.cfg.BatchSize, HoldDeadKeys: r.cfg.HoldKeyOnDead, IdleTimeout: r.cfg.LeaseTTL,
 	})
 	ccancel()
@@ -41,7 +42,7 @@ func (r *Relay) batch(ctx context.Context, buckets []int) (int, error) {
 	recs := b.Records()
 
 	var o outcome
-	wellFormed := make([]Record, 0, len(recs))
+	wellFormed := make([]source.Record, 0, len(recs))
 	for _, rec := range recs {
 		if rec.DecodeErr != nil {
 			o.add(rec.Seq, failKey{msg: fmt.Sprintf("%v: malformed row: %v", outbox.ErrPermanent, rec.DecodeErr), permanent: true, malformed: true})
@@ -133,7 +134,7 @@ func (o *outcome) add(seq int64, k failKey) {
 }
 
 // settle records the outcome in the batch; skipped messages are left as they are.
-func (r *Relay) settle(ctx context.Context, b Batch, o *outcome) (BatchStats, error) {
+func (r *Relay) settle(ctx context.Context, b source.Batch, o *outcome) (BatchStats, error) {
 	st := BatchStats{Published: len(o.published), Skipped: len(o.skipped)}
 	if len(o.published) > 0 {
 		if err := b.MarkPublished(ctx, o.published, r.cfg.Retention > 0); err != nil {
@@ -145,7 +146,7 @@ func (r *Relay) settle(ctx context.Context, b Batch, o *outcome) (BatchStats, er
 		if k.malformed {
 			attempts = 1
 		}
-		dead, err := b.MarkFailed(ctx, &FailParams{
+		dead, err := b.MarkFailed(ctx, &source.FailParams{
 			Seqs: seqs, Error: k.msg, MaxAttempts: attempts, Permanent: k.permanent,
 			Backoff: r.cfg.Backoff, MaxBackoff: r.cfg.MaxBackoff,
 		})

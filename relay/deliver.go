@@ -8,6 +8,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/firstunicorn/outbox"
+	"github.com/firstunicorn/outbox/relay/source"
 )
 
 // deliver publishes recs, a stretch of the stream, until each is sent or dead-lettered,
@@ -16,7 +17,7 @@ import (
 // record of its key goes to the next round after a backoff. Nothing later in the stream moves on
 // meanwhile, so no key is ever reordered. It returns an error when ctx ends between
 // rounds, or dead letters cannot be stored: the stretch is then left unconfirmed.
-func (r *Relay) deliver(ctx context.Context, rd StreamReader, recs []Record, h *holds) error {
+func (r *Relay) deliver(ctx context.Context, rd source.StreamReader, recs []source.Record, h *holds) error {
 	start := time.Now()
 	stats := BatchStats{Claimed: len(recs)}
 	defer func() {
@@ -32,7 +33,7 @@ func (r *Relay) deliver(ctx context.Context, rd StreamReader, recs []Record, h *
 		// outage's later rounds are not born expired.
 		finish, cancel := context.WithTimeout(context.WithoutCancel(ctx), r.cfg.ShutdownTimeout+r.cfg.PublishTimeout)
 		var dead deadLetters
-		send := make([]Record, 0, len(pending))
+		send := make([]source.Record, 0, len(pending))
 		for _, rec := range pending {
 			switch {
 			case rec.DecodeErr != nil:
@@ -74,7 +75,7 @@ func (r *Relay) deliver(ctx context.Context, rd StreamReader, recs []Record, h *
 
 // sortFailed splits the round's failed and skipped records, in stream order, into those
 // to retry and those that failed permanently (into dead).
-func (r *Relay) sortFailed(send []Record, o *outcome, dead *deadLetters, stats *BatchStats) []Record {
+func (r *Relay) sortFailed(send []source.Record, o *outcome, dead *deadLetters, stats *BatchStats) []source.Record {
 	why := make(map[int64]failKey, len(send))
 	for k, seqs := range o.failed {
 		for _, s := range seqs {
@@ -85,7 +86,7 @@ func (r *Relay) sortFailed(send []Record, o *outcome, dead *deadLetters, stats *
 	for _, s := range o.skipped {
 		skipped[s] = true
 	}
-	var retry []Record
+	var retry []source.Record
 	for _, rec := range send {
 		k, failed := why[rec.Seq]
 		switch {
@@ -104,15 +105,15 @@ func (r *Relay) sortFailed(send []Record, o *outcome, dead *deadLetters, stats *
 
 // deadLetters are the records a round gives up on.
 type deadLetters struct {
-	recs    []Record
+	recs    []source.Record
 	reasons []string
 }
 
-func (d *deadLetters) add(rec Record, reason string) {
+func (d *deadLetters) add(rec source.Record, reason string) {
 	d.recs, d.reasons = append(d.recs, rec), append(d.reasons, reason)
 }
 
-func (d *deadLetters) store(ctx context.Context, rd StreamReader, h *holds) error {
+func (d *deadLetters) store(ctx context.Context, rd source.StreamReader, h *holds) error {
 	if len(d.recs) == 0 {
 		return nil
 	}
@@ -135,7 +136,7 @@ type holds struct {
 	keys map[string]uuid.UUID
 }
 
-func (h *holds) hold(rec *Record) {
+func (h *holds) hold(rec *source.Record) {
 	if !h.on || rec.Message.Key == nil {
 		return
 	}
@@ -149,7 +150,7 @@ func (h *holds) hold(rec *Record) {
 
 // holds reports whether rec must wait behind a dead event of its key; the redelivery of
 // the event that holds the key releases it instead.
-func (h *holds) holds(rec *Record) bool {
+func (h *holds) holds(rec *source.Record) bool {
 	if !h.on || rec.Message.Key == nil {
 		return false
 	}

@@ -8,19 +8,23 @@ import (
 	"time"
 
 	"github.com/firstunicorn/outbox"
-	"github.com/firstunicorn/outbox/internal/testenv"
 	"github.com/firstunicorn/outbox/relay"
+	"github.com/firstunicorn/outbox/relay/source"
+	"github.com/firstunicorn/outbox/testkit/testenv"
 )
 
 // forgetfulStore loses the first batch's MarkPublished, as when a relay dies (or loses
 // the database) after Kafka acknowledged a batch but before it recorded that.
 type forgetfulStore struct {
-	relay.Store
+	source.Store
 	lost     atomic.Bool
 	lostSize atomic.Int64 // how many messages the lost batch marked published
 }
 
-func (s *forgetfulStore) Claim(ctx context.Context, p *relay.ClaimParams) (relay.Batch, error) {
+// RelaySource makes the store a relay's source.
+func (s *forgetfulStore) RelaySource() (source.Outbox, error) { return source.Outbox{Table: s}, nil }
+
+func (s *forgetfulStore) Claim(ctx context.Context, p *source.ClaimParams) (source.Batch, error) {
 	b, err := s.Store.Claim(ctx, p)
 	if b == nil || err != nil {
 		return b, err
@@ -29,7 +33,7 @@ func (s *forgetfulStore) Claim(ctx context.Context, p *relay.ClaimParams) (relay
 }
 
 type forgetfulBatch struct {
-	relay.Batch
+	source.Batch
 	s *forgetfulStore
 }
 
@@ -51,7 +55,7 @@ func testUnsettledBatch(t *testing.T, db string) {
 		e.commit(t, keys(30)...)
 	}
 	const batch = 50
-	store := &forgetfulStore{Store: e.Store}
+	store := &forgetfulStore{Store: tableOf(t, e.Store)}
 	start(t, store, publisher(t), relay.Config{BatchSize: batch, Backoff: 10 * time.Millisecond})
 	e.waitDrained(t, 30*time.Second)
 	recs := testenv.ConsumeAll(t, e.topic, 300, 2*time.Second, 30*time.Second)

@@ -7,8 +7,8 @@ import (
 	"time"
 
 	"github.com/firstunicorn/outbox"
-	"github.com/firstunicorn/outbox/internal/testenv"
 	"github.com/firstunicorn/outbox/relay"
+	"github.com/firstunicorn/outbox/testkit/testenv"
 )
 
 // A cancelled relay finishes its batch in flight and hands its buckets over at once:

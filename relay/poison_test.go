@@ -11,9 +11,9 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/firstunicorn/outbox"
-	"github.com/firstunicorn/outbox/internal/testenv"
 	"github.com/firstunicorn/outbox/outboxstore"
 	"github.com/firstunicorn/outbox/relay"
+	"github.com/firstunicorn/outbox/testkit/testenv"
 )
 
 // writePoison commits, for key "poison": a good event, one over the broker's size limit,
@@ -63,7 +63,7 @@ func testPoisonEvents(t *testing.T, db string) {
 	for e.status(t).Dead < 2 && time.Now().Before(deadline) {
 		time.Sleep(100 * time.Millisecond)
 	}
-	dead, err := e.Store.Dead(context.Background(), 10)
+	dead, err := e.Store.Admin().Dead(context.Background(), 10)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -80,16 +80,16 @@ func testPoisonEvents(t *testing.T, db string) {
 		attempts = 1
 	}
 	for _, d := range dead {
-		if d.Attempts != attempts || d.Key != "poison" || !strings.Contains(d.LastError, "permanent") {
+		if d.Attempts != attempts || d.Key != "poison" || !strings.Contains(d.Error, "permanent") {
 			t.Fatalf("dead letter %+v: want %d attempts, key poison, the permanent error kept", d, attempts)
 		}
 	}
-	t.Logf("dead letters: %q / %q", dead[0].LastError, dead[1].LastError)
+	t.Logf("dead letters: %q / %q", dead[0].Error, dead[1].Error)
 
 	// Retry sends a dead event again once its cause is fixed; here nothing changed, so
 	// it comes back dead after MaxAttempts more tries.
-	id, _ := uuid.Parse(dead[1].ID)
-	if n, err := e.Store.Retry(context.Background(), id); err != nil || n != 1 {
+	id := dead[1].ID
+	if n, err := e.Store.Admin().Retry(context.Background(), id); err != nil || n != 1 {
 		t.Fatalf("retry: %d, %v", n, err)
 	}
 	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(50 * time.Millisecond) {
@@ -143,7 +143,7 @@ func testHeldInWAL(t *testing.T, e *env) {
 	waitDead := func(n int) []outboxstore.DeadEvent {
 		t.Helper()
 		for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(50 * time.Millisecond) {
-			dead, err := e.Store.Dead(ctx, 10)
+			dead, err := e.Store.Admin().Dead(ctx, 10)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -153,15 +153,15 @@ func testHeldInWAL(t *testing.T, e *env) {
 		}
 	}
 	dead := waitDead(3)
-	if len(dead) != 3 || !strings.Contains(dead[0].LastError, "permanent") ||
-		!strings.Contains(dead[1].LastError, "held") || !strings.Contains(dead[2].LastError, "held") {
+	if len(dead) != 3 || !strings.Contains(dead[0].Error, "permanent") ||
+		!strings.Contains(dead[1].Error, "held") || !strings.Contains(dead[2].Error, "held") {
 		t.Fatalf("want the oversized event dead and poison's two later events held: %+v", dead)
 	}
-	if n, err := e.Store.Retry(ctx, uuid.Nil); err != nil || n != 3 {
+	if n, err := e.Store.Admin().RetryAll(ctx); err != nil || n != 3 {
 		t.Fatalf("retry all: %d, %v", n, err)
 	}
 	time.Sleep(time.Second)
-	if dead := waitDead(3); len(dead) != 3 || !strings.Contains(dead[2].LastError, "held") {
+	if dead := waitDead(3); len(dead) != 3 || !strings.Contains(dead[2].Error, "held") {
 		t.Fatalf("after retry, want the same three dead again: %+v", dead)
 	}
 	recs := testenv.ConsumeAll(t, e.topic, 5, time.Second, 10*time.Second)
@@ -177,7 +177,7 @@ func TestMalformedRowsDeadLettered(t *testing.T) { testenv.EachDB(t, testMalform
 func testMalformedRows(t *testing.T, db string) {
 	e := newEnv(t, db, outbox.Limits{})
 	e.commit(t, "a")
-	for _, q := range malformedRows(db, e.Store.Table()) {
+	for _, q := range malformedRows(db, e.Store.Admin().Table()) {
 		if err := e.Exec(context.Background(), q, uuid.NewString(), e.topic); err != nil {
 			t.Fatal(err)
 		}
@@ -189,7 +189,7 @@ func testMalformedRows(t *testing.T, db string) {
 		t.Fatalf("good events around malformed rows: %v", rep)
 	}
 	e.waitDrained(t, 10*time.Second)
-	dead, err := e.Store.Dead(context.Background(), 10)
+	dead, err := e.Store.Admin().Dead(context.Background(), 10)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -198,8 +198,8 @@ func testMalformedRows(t *testing.T, db string) {
 		t.Fatalf("dead: %+v", dead)
 	}
 	for i, d := range dead {
-		if !strings.Contains(d.LastError, want[i]) || d.Attempts != 1 {
-			t.Errorf("dead %d: %q after %d attempts, want %q at once", i, d.LastError, d.Attempts, want[i])
+		if !strings.Contains(d.Error, want[i]) || d.Attempts != 1 {
+			t.Errorf("dead %d: %q after %d attempts, want %q at once", i, d.Error, d.Attempts, want[i])
 		}
 	}
 }

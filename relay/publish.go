@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/firstunicorn/outbox"
+	"github.com/firstunicorn/outbox/relay/source"
 )
 
 // ackPublisher is a publisher that also says where each acknowledged message landed
@@ -16,7 +17,7 @@ type ackPublisher interface {
 
 // publish sends the batch's well-formed records, in order, and sorts each into o. Each
 // message has a send span; each failure a log record that carries the event's trace id.
-func (r *Relay) publish(ctx context.Context, recs []Record, o *outcome) {
+func (r *Relay) publish(ctx context.Context, recs []source.Record, o *outcome) {
 	msgs := make([]outbox.Message, len(recs))
 	attempts := make([]int, len(recs))
 	for i := range recs {
@@ -99,7 +100,7 @@ func perMessage(err error, n int) []error {
 // logFailure logs a failed message: at debug level when it will be retried (an outage
 // fails every message, and the batch's warning says so once), as an error when it is
 // dead-lettered.
-func (r *Relay) logFailure(rec *Record, err error, dead bool, traceID string) {
+func (r *Relay) logFailure(rec *source.Record, err error, dead bool, traceID string) {
 	args := []any{"event_id", rec.Message.ID.String(), "topic", rec.Message.Topic, "attempt", rec.Attempts + 1, "err", err}
 	if traceID != "" {
 		args = append(args, "trace_id", traceID)

@@ -20,11 +20,12 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/firstunicorn/outbox"
+	"github.com/firstunicorn/outbox/relay/source"
 )
 
 // Relay publishes an outbox. Create it with New and start it with Run.
 type Relay struct {
-	store  Store
+	store  source.Store // table mode; nil in WAL mode
 	pub    outbox.Publisher
 	cfg    Config
 	log    *slog.Logger
@@ -34,20 +35,40 @@ type Relay struct {
 	wake   *waker
 	tracer trace.Tracer
 
-	stream   Stream      // WAL mode (NewStream); nil for a Store
-	attached atomic.Bool // WAL mode: this relay reads the stream
+	stream   source.Stream // WAL mode; nil in table mode
+	attached atomic.Bool   // WAL mode: this relay reads the stream
 }
 
-// New validates cfg and returns a relay from store to pub.
-func New(store Store, pub outbox.Publisher, cfg *Config) (*Relay, error) {
-	if store == nil || pub == nil {
-		return nil, fmt.Errorf("%w: relay: store and publisher are required", outbox.ErrInvalidConfig)
+// New validates cfg and returns a relay that publishes src's events to pub. src is an
+// *outboxstore.Store, and its mode decides how the relay works:
+//
+//   - Table mode: several relays, in one process or on many machines, share the outbox
+//     through leased key buckets; each publishes its buckets' events in commit order
+//     per key, Config.Workers batches at a time.
+//   - WAL mode: one relay at a time reads the replication slot, in commit order, in
+//     batches of up to BatchSize with Kafka's produce pipelined within each; the others
+//     stand by and take over when it stops. A transaction is confirmed once each of its
+//     events is sent or dead-lettered. An event that fails transiently holds the
+//     stream, retried with backoff until it is sent; one that fails permanently
+//     (outbox.ErrPermanent) is dead-lettered at once, since retrying it would hold every
+//     later event. Workers, PollInterval, MaxAttempts, Retention and PurgeInterval do
+//     not apply; LeaseTTL/3 is the heartbeat interval.
+func New(src Source, pub outbox.Publisher, cfg *Config) (*Relay, error) {
+	if src == nil || pub == nil {
+		return nil, fmt.Errorf("%w: relay: a source (the outboxstore.Store) and a publisher are required", outbox.ErrInvalidConfig)
+	}
+	o, err := src.RelaySource()
+	if err != nil {
+		return nil, fmt.Errorf("relay: %w", err)
+	}
+	if (o.Table == nil) == (o.Stream == nil) {
+		return nil, fmt.Errorf("%w: relay: the source gave %s", outbox.ErrInvalidConfig, "neither or both of a table and a stream")
 	}
 	r, err := newRelay(pub, cfg)
 	if err != nil {
 		return nil, err
 	}
-	r.store = store
+	r.store, r.stream = o.Table, o.Stream
 	return r, nil
 }
 
@@ -87,7 +108,7 @@ func (r *Relay) Run(ctx context.Context) error {
 	if r.cfg.Retention > 0 {
 		g.Go(func() error { return r.purgeLoop(gctx) })
 	}
-	if n, ok := r.store.(Notifier); ok {
+	if n, ok := r.store.(source.Notifier); ok {
 		g.Go(func() error { return r.watch(gctx, n) })
 	}
 	err := g.Wait()

@@ -20,10 +20,11 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/firstunicorn/outbox"
-	"github.com/firstunicorn/outbox/internal/testenv"
 	"github.com/firstunicorn/outbox/outboxkafka"
 	"github.com/firstunicorn/outbox/outboxstore"
 	"github.com/firstunicorn/outbox/relay"
+	"github.com/firstunicorn/outbox/relay/source"
+	"github.com/firstunicorn/outbox/testkit/testenv"
 )
 
 // env is one test's outbox (its own schema, table or file) on one of the test
@@ -46,7 +47,7 @@ func newEnv(t *testing.T, db string, lim outbox.Limits) *env {
 // start runs a relay of the env's mode: over the store, or its stream in WAL mode.
 func (e *env) start(t *testing.T, pub outbox.Publisher, cfg relay.Config) (stop func()) {
 	t.Helper()
-	if e.Store.Mode() == outboxstore.WALMode {
+	if e.Store.Admin().Mode() == outboxstore.WALMode {
 		return startStream(t, e, pub, cfg)
 	}
 	return start(t, e.Store, pub, cfg)
@@ -67,7 +68,7 @@ func (e *env) commit(t *testing.T, keys ...string) {
 
 func (e *env) status(t *testing.T) outboxstore.Status {
 	t.Helper()
-	st, err := e.Store.Status(context.Background())
+	st, err := e.Store.Admin().Status(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -107,7 +108,7 @@ func quietLogger() *slog.Logger {
 }
 
 // start runs a table-mode relay over store with the tests' defaults (see run).
-func start(t *testing.T, store relay.Store, pub outbox.Publisher, cfg relay.Config) (stop func()) {
+func start(t *testing.T, store relay.Source, pub outbox.Publisher, cfg relay.Config) (stop func()) {
 	t.Helper()
 	if cfg.Logger == nil {
 		cfg.Logger = quietLogger()
@@ -120,6 +121,16 @@ func start(t *testing.T, store relay.Store, pub outbox.Publisher, cfg relay.Conf
 		t.Fatal(err)
 	}
 	return testenv.Start(t, r)
+}
+
+// tableOf is store's outbox table, as a relay in table mode works it.
+func tableOf(t *testing.T, store relay.Source) source.Store {
+	t.Helper()
+	o, err := store.RelaySource()
+	if err != nil || o.Table == nil {
+		t.Fatalf("the store gave no table: %v", err)
+	}
+	return o.Table
 }
 
 func keys(n int) []string {

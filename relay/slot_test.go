@@ -11,10 +11,10 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/firstunicorn/outbox"
-	"github.com/firstunicorn/outbox/internal/testenv"
 	"github.com/firstunicorn/outbox/outboxpgx"
 	"github.com/firstunicorn/outbox/outboxstore"
 	"github.com/firstunicorn/outbox/relay"
+	"github.com/firstunicorn/outbox/testkit/testenv"
 )
 
 // A slot invalidated by max_slot_wal_keep_size has lost events: Check and the relay
@@ -33,7 +33,7 @@ func TestStreamRefusesLostSlot(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := store.Migrate(ctx); err != nil {
+	if _, err := store.Admin().Migrate(ctx); err != nil {
 		t.Fatal(err)
 	}
 	write := func() {
@@ -47,7 +47,7 @@ func TestStreamRefusesLostSlot(t *testing.T) {
 	}
 	write()
 	for i := 0; ; i++ { // WAL past max_slot_wal_keep_size, then a checkpoint removes it
-		slot, err := store.Slot(ctx)
+		slot, err := store.Admin().Slot(ctx)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -70,21 +70,21 @@ func TestStreamRefusesLostSlot(t *testing.T) {
 			t.Fatalf("%s: %v; want relay.ErrStreamLost saying %q and how to recover", what, err, want)
 		}
 	}
-	lost("Check", store.Check(ctx), "invalidated")
+	lost("Check", store.Admin().Check(ctx), "invalidated")
 	lost("relay", runUntilStopped(t, store, url), "invalidated")
 
-	if _, err := store.RecreateSlot(ctx); err != nil {
+	if _, err := store.Admin().RecreateSlot(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if err := store.Check(ctx); err != nil {
+	if err := store.Admin().Check(ctx); err != nil {
 		t.Fatalf("after RecreateSlot: %v", err)
 	}
 	if _, err := pool.Exec(ctx, `SELECT pg_drop_replication_slot('outbox')`); err != nil {
 		t.Fatal(err)
 	}
-	lost("Check after the slot was dropped", store.Check(ctx), "no longer exists")
+	lost("Check after the slot was dropped", store.Admin().Check(ctx), "no longer exists")
 	lost("relay after the slot was dropped", runUntilStopped(t, store, url), "no longer exists")
-	if slot, _ := store.Slot(ctx); slot.WALStatus != "" {
+	if slot, _ := store.Admin().Slot(ctx); slot.WALStatus != "" {
 		t.Fatalf("the relay created a fresh slot in place of the dropped one: %+v", slot)
 	}
 }
@@ -93,11 +93,7 @@ func TestStreamRefusesLostSlot(t *testing.T) {
 // Run does not return by itself within 10 s.
 func runUntilStopped(t *testing.T, store *outboxstore.Store[pgx.Tx], url string) error {
 	t.Helper()
-	s, err := store.Stream(url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	r, err := relay.NewStream(s, publisher(t), &relay.Config{Logger: quietLogger()})
+	r, err := relay.New(store, publisher(t), &relay.Config{Logger: quietLogger()})
 	if err != nil {
 		t.Fatal(err)
 	}

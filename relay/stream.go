@@ -6,63 +6,8 @@ import (
 	"fmt"
 	"sync"
 
-	"github.com/google/uuid"
-
-	"github.com/firstunicorn/outbox"
+	"github.com/firstunicorn/outbox/relay/source"
 )
-
-// Stream is a log of committed messages in commit order that one relay reads at a time:
-// WAL mode's replication slot (outboxstore.Store.Stream). NewStream makes a relay of it.
-type Stream interface {
-	// Attach waits until owner may read the stream, which another relay may be reading,
-	// then opens it at the first message not yet confirmed. An error wrapping
-	// ErrStreamLost means the stream has lost messages: Run returns it.
-	Attach(ctx context.Context, owner string) (StreamReader, error)
-	// Heartbeat writes a marker into the stream, so a quiet database's stream moves on.
-	Heartbeat(ctx context.Context) error
-}
-
-// StreamReader is an attached stream. Its methods are called from one goroutine.
-type StreamReader interface {
-	// Next returns up to max records in commit order, waiting for the first, and the
-	// position to Confirm once they and all records before them are sent or
-	// dead-lettered (0: no transaction ended among them). Its error ends the reader.
-	Next(ctx context.Context, max int) ([]Record, uint64, error)
-	// Confirm tells the stream it need not send anything up to pos again.
-	Confirm(pos uint64)
-	// DeadLetter stores recs as dead events, each with its reason, where the operator's
-	// dead, retry and purge commands find them.
-	DeadLetter(ctx context.Context, recs []Record, reasons []string) error
-	// DeadKeys maps each key that has a dead event to the id of its earliest one, for
-	// HoldKeyOnDead.
-	DeadKeys(ctx context.Context) (map[string]uuid.UUID, error)
-	// Close detaches, so a standby takes over at once.
-	Close()
-}
-
-// ErrStreamLost marks a stream that lost messages (an invalidated replication slot):
-// retrying cannot bring them back, so the relay stops with an error that says what to do.
-var ErrStreamLost = errors.New("stream lost events")
-
-// NewStream validates cfg and returns a relay from stream to pub. It publishes the
-// stream's records in commit order, in batches of up to BatchSize with Kafka's produce
-// pipelined within each, and confirms a transaction once each of its records is sent or
-// dead-lettered. A record that fails transiently holds the stream, retried with backoff
-// until it is sent; one that fails permanently (outbox.ErrPermanent) is dead-lettered at
-// once, since retrying it would hold every later event. Of Config's fields, Workers,
-// PollInterval, MaxAttempts, Retention and PurgeInterval do not apply; LeaseTTL/3 is the
-// heartbeat interval.
-func NewStream(stream Stream, pub outbox.Publisher, cfg *Config) (*Relay, error) {
-	if stream == nil || pub == nil {
-		return nil, fmt.Errorf("%w: relay: stream and publisher are required", outbox.ErrInvalidConfig)
-	}
-	r, err := newRelay(pub, cfg)
-	if err != nil {
-		return nil, err
-	}
-	r.stream = stream
-	return r, nil
-}
 
 // runStream attaches to the stream, as a standby while another relay reads it, and
 // relays it until ctx ends.
@@ -80,7 +25,7 @@ func (r *Relay) runStream(ctx context.Context) error {
 		switch {
 		case ctx.Err() != nil:
 			return nil
-		case errors.Is(err, ErrStreamLost):
+		case errors.Is(err, source.ErrLost):
 			r.log.Error("stream lost events: not relaying", "err", err)
 			return err
 		case err != nil:
@@ -122,7 +67,7 @@ func (r *Relay) heartbeats(ctx context.Context) {
 }
 
 // readStream relays rd until ctx ends or rd fails.
-func (r *Relay) readStream(ctx context.Context, rd StreamReader) error {
+func (r *Relay) readStream(ctx context.Context, rd source.StreamReader) error {
 	h := holds{on: r.cfg.HoldKeyOnDead}
 	if h.on {
 		keys, err := rd.DeadKeys(ctx)

@@ -12,8 +12,8 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/firstunicorn/outbox"
-	"github.com/firstunicorn/outbox/internal/testenv"
 	"github.com/firstunicorn/outbox/relay"
+	"github.com/firstunicorn/outbox/testkit/testenv"
 )
 
 // newWALEnv is an env in WAL mode on a topic of partitions partitions.
@@ -29,11 +29,7 @@ func startStream(t *testing.T, e *env, pub outbox.Publisher, cfg relay.Config) (
 	if cfg.LeaseTTL == 0 {
 		cfg.LeaseTTL = 3 * time.Second
 	}
-	s, err := e.Store.Stream(testenv.DatabaseURL())
-	if err != nil {
-		t.Fatal(err)
-	}
-	r, err := relay.NewStream(s, pub, &cfg)
+	r, err := relay.New(e.Store, pub, &cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -91,12 +87,12 @@ func TestStreamRollbackAndMalformed(t *testing.T) {
 	if rep := testenv.Verify(e.ledger, recs); rep.Received != 4 || !rep.OK() {
 		t.Fatalf("around a rolled-back transaction and malformed messages: %v", rep)
 	}
-	dead, err := e.Store.Dead(ctx, 10)
+	dead, err := e.Store.Admin().Dead(ctx, 10)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(dead) != 2 || !strings.Contains(dead[0].LastError, "unknown envelope version 9") ||
-		!strings.Contains(dead[1].LastError, "malformed envelope") || seen.Load() != 2 {
+	if len(dead) != 2 || !strings.Contains(dead[0].Error, "unknown envelope version 9") ||
+		!strings.Contains(dead[1].Error, "malformed envelope") || seen.Load() != 2 {
 		t.Fatalf("want both malformed messages dead with their reasons (hook saw %d): %+v", seen.Load(), dead)
 	}
 }
@@ -169,7 +165,7 @@ func TestStreamKafkaOutage(t *testing.T) {
 func (e *env) lsn(t *testing.T, pool *pgxpool.Pool, what string) int64 {
 	t.Helper()
 	var n int64
-	slot, err := e.Store.Slot(context.Background())
+	slot, err := e.Store.Admin().Slot(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -231,7 +227,7 @@ func TestStreamStandbyStops(t *testing.T) {
 	}
 	stopReader()
 	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(20 * time.Millisecond) {
-		if slot, err := e.Store.Slot(context.Background()); err == nil && !slot.Active {
+		if slot, err := e.Store.Admin().Slot(context.Background()); err == nil && !slot.Active {
 			break
 		}
 		if time.Now().After(deadline) {

@@ -14,6 +14,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/firstunicorn/outbox"
+	"github.com/firstunicorn/outbox/relay/source"
 )
 
 // tracerName is the instrumentation scope of the relay's spans.
@@ -110,7 +111,7 @@ func (s sends) traceID(i int) string {
 // end ends each span, at now (when Publish returned), with its message's outcome: errs[i]
 // nil means sent (at acks[i] when the publisher reports it); dead[i] says the failure
 // dead-letters the message.
-func (s sends) end(now time.Time, recs []Record, errs []error, acks []outbox.Ack, dead []bool) {
+func (s sends) end(now time.Time, recs []source.Record, errs []error, acks []outbox.Ack, dead []bool) {
 	for i, span := range s.spans {
 		if span == nil {
 			continue

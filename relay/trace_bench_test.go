@@ -18,6 +18,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/firstunicorn/outbox"
+	"github.com/firstunicorn/outbox/relay/source"
 )
 
 // BenchmarkSendSpans measures what tracing adds to publishing a batch of 500 events
@@ -50,7 +51,7 @@ func BenchmarkSendSpans(b *testing.B) {
 		b.Run(tc.name, func(b *testing.B) {
 			r := &Relay{tracer: tc.tp.Tracer(tracerName), log: slog.New(slog.NewTextHandler(io.Discard, nil))}
 			const n = 500
-			recs, msgs := make([]Record, n), make([]outbox.Message, n)
+			recs, msgs := make([]source.Record, n), make([]outbox.Message, n)
 			for i := range recs {
 				recs[i].Message = outbox.Message{Topic: "orders", ID: uuid.New(), Headers: map[string]string{
 					"traceparent": "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"}}

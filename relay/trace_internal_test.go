@@ -10,6 +10,7 @@ import (
 	"go.opentelemetry.io/otel/trace/noop"
 
 	"github.com/firstunicorn/outbox"
+	"github.com/firstunicorn/outbox/relay/source"
 )
 
 // Without an SDK no span is started after the first message, the headers go out as
@@ -31,5 +32,5 @@ func TestSendsWithoutSDK(t *testing.T) {
 	if got := []string{s.traceID(0), s.traceID(1), s.traceID(2)}; got[0] != "4bf92f3577b34da6a3ce929d0e0e4736" || got[1] != "" || got[2] != got[0] {
 		t.Fatalf("trace ids %q", got)
 	}
-	s.end(time.Now(), make([]Record, len(msgs)), make([]error, len(msgs)), nil, make([]bool, len(msgs)))
+	s.end(time.Now(), make([]source.Record, len(msgs)), make([]error, len(msgs)), nil, make([]bool, len(msgs)))
 }

@@ -14,9 +14,9 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/firstunicorn/outbox"
-	"github.com/firstunicorn/outbox/internal/testenv"
 	"github.com/firstunicorn/outbox/outboxkafka"
 	"github.com/firstunicorn/outbox/relay"
+	"github.com/firstunicorn/outbox/testkit/testenv"
 )
 
 // One trace from the writer's request through the relay into Kafka and on to the

@@ -4,6 +4,8 @@ import (
 	"context"
 	"sync"
 	"time"
+
+	"github.com/firstunicorn/outbox/relay/source"
 )
 
 // While messages flow, the watcher polls the store's watermark every hotPoll; after
@@ -53,8 +55,8 @@ func (r *Relay) idle(ctx context.Context, woken <-chan struct{}) {
 }
 
 // watch wakes the workers when the store's watermark moves.
-func (r *Relay) watch(ctx context.Context, n Notifier) error {
-	var l Listener
+func (r *Relay) watch(ctx context.Context, n source.Notifier) error {
+	var l source.Listener
 	defer func() {
 		if l != nil {
 			l.Close()

@@ -6,8 +6,9 @@ import (
 	"time"
 
 	"github.com/firstunicorn/outbox"
-	"github.com/firstunicorn/outbox/internal/testenv"
 	"github.com/firstunicorn/outbox/relay"
+	"github.com/firstunicorn/outbox/relay/source"
+	"github.com/firstunicorn/outbox/testkit/testenv"
 )
 
 // An idle relay (past the watcher's quiet period, listening) publishes a new event
@@ -45,7 +46,7 @@ func TestRelayOverDatabaseSQL(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, "postgres", outbox.Limits{})
 	store := e.SQL(t)
-	if l, err := store.Listen(context.Background(), "x"); l != nil || err != nil {
+	if l, err := tableOf(t, store).(source.Notifier).Listen(context.Background(), "x"); l != nil || err != nil {
 		t.Fatalf("a database/sql store offers a listener (%v, %v) it cannot serve", l, err)
 	}
 	for i := 0; i < 10; i++ {

@@ -15,9 +15,9 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/firstunicorn/outbox"
-	"github.com/firstunicorn/outbox/internal/dburl"
-	"github.com/firstunicorn/outbox/internal/ledger"
+	"github.com/firstunicorn/outbox/cmd/internal/dburl"
 	"github.com/firstunicorn/outbox/outboxstore"
+	"github.com/firstunicorn/outbox/testkit/ledger"
 )
 
 // bigLimits lets the bench write any payload size it is asked for.
@@ -87,8 +87,8 @@ func (e *env) prefill(ctx context.Context, topic string, n int) (ledger.Ledger, 
 			[]any{benchSchema + ".outbox:heartbeat"}, &e.walMark)
 		return mergeLedgers(ledgers), err
 	}
-	if e.db.Store.Database() == outboxstore.PostgreSQL {
-		if err := e.db.Exec(ctx, `ANALYZE `+e.db.Store.Table()); err != nil {
+	if e.db.Admin.Database() == outboxstore.PostgreSQL {
+		if err := e.db.Exec(ctx, `ANALYZE `+e.db.Admin.Table()); err != nil {
 			return nil, err
 		}
 	}
@@ -105,7 +105,7 @@ func (e *env) drained(ctx context.Context) (bool, error) {
 		return done, err
 	}
 	var pending bool
-	err := e.db.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM `+e.db.Store.Table()+` WHERE status = 'pending')`, nil, &pending)
+	err := e.db.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM `+e.db.Admin.Table()+` WHERE status = 'pending')`, nil, &pending)
 	return !pending, err
 }
 

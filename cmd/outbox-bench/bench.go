@@ -19,7 +19,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
-	"github.com/firstunicorn/outbox/internal/dburl"
+	"github.com/firstunicorn/outbox/cmd/internal/dburl"
 	"github.com/firstunicorn/outbox/outboxkafka"
 	"github.com/firstunicorn/outbox/outboxstore"
 )
@@ -160,7 +160,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	if err != nil {
 		return nil, err
 	}
-	rep := &Report{Database: string(e.db.Store.Database())}
+	rep := &Report{Database: string(e.db.Admin.Database())}
 	for _, mode := range cfg.Modes {
 		e.mode = outboxstore.Mode(mode)
 		if err := e.pass(ctx, rep); err != nil {
@@ -244,7 +244,7 @@ func (e *env) resetSchema(ctx context.Context) error {
 		return err
 	}
 	e.db = db
-	_, err = db.Store.Migrate(ctx)
+	_, err = db.Admin.Migrate(ctx)
 	return err
 }
 
@@ -273,7 +273,7 @@ func (e *env) dropOutbox(ctx context.Context) error {
 	}
 	defer func() { e.db = nil }()
 	var err error
-	switch e.db.Store.Database() {
+	switch e.db.Admin.Database() {
 	case outboxstore.PostgreSQL:
 		err = errors.Join(e.db.Exec(ctx, `DROP SCHEMA IF EXISTS `+benchSchema+` CASCADE`),
 			e.db.Exec(ctx, `SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = $1`, benchSchema),
@@ -282,7 +282,7 @@ func (e *env) dropOutbox(ctx context.Context) error {
 		err = e.db.Exec(ctx, `DROP DATABASE IF EXISTS `+benchSchema)
 	}
 	e.db.Close()
-	if e.db.Store.Database() == outboxstore.SQLite {
+	if e.db.Admin.Database() == outboxstore.SQLite {
 		for _, suffix := range []string{"", "-wal", "-shm"} {
 			if rerr := os.Remove(e.db.Addr + suffix); rerr != nil && !errors.Is(rerr, fs.ErrNotExist) {
 				err = rerr
@@ -295,7 +295,7 @@ func (e *env) dropOutbox(ctx context.Context) error {
 // relayArgs are the flags that point a relay process at the bench's outbox.
 func (e *env) relayArgs() []string {
 	args := []string{"--database-url", e.url}
-	if e.db.Store.Database() != outboxstore.SQLite {
+	if e.db.Admin.Database() != outboxstore.SQLite {
 		args = append(args, "--schema", benchSchema)
 	}
 	if e.mode == outboxstore.WALMode {

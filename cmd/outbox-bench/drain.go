@@ -5,8 +5,8 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/firstunicorn/outbox/internal/faultproxy"
 	"github.com/firstunicorn/outbox/outboxstore"
+	"github.com/firstunicorn/outbox/testkit/faultproxy"
 )
 
 // drainScenario: one relay process drains a pre-filled backlog of DrainEvents.

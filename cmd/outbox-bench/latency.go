@@ -14,9 +14,9 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/firstunicorn/outbox"
-	"github.com/firstunicorn/outbox/internal/dburl"
-	"github.com/firstunicorn/outbox/internal/ledger"
+	"github.com/firstunicorn/outbox/cmd/internal/dburl"
 	"github.com/firstunicorn/outbox/outboxkafka"
+	"github.com/firstunicorn/outbox/testkit/ledger"
 )
 
 // arrivals matches records to the commit times the writers noted, by event id. A record
@@ -135,7 +135,7 @@ func (e *env) latency(ctx context.Context, rep *Report) error {
 		caughtUp := time.Since(waitStart)
 		samples, handed, missing := arr.phase()
 		if missing > 0 {
-			st, _ := e.db.Store.Status(ctx)
+			st, _ := e.db.Admin.Status(ctx)
 			vr, verr := e.verify(ctx, topic, mergeLedgers(ledgers))
 			return fmt.Errorf("at %d events/s, %d committed events had not reached the consumer a minute later; "+
 				"the outbox holds %d pending and %d in flight; a fresh read of the topic: %v (%v); relay output:\n%s",

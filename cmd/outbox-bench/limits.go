@@ -11,9 +11,10 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/firstunicorn/outbox"
-	"github.com/firstunicorn/outbox/internal/dburl"
+	"github.com/firstunicorn/outbox/cmd/internal/dburl"
 	"github.com/firstunicorn/outbox/internal/kafkarecord"
 	"github.com/firstunicorn/outbox/relay"
+	"github.com/firstunicorn/outbox/relay/source"
 )
 
 // limits measures what the parts can do alone, with the relay's own settings and SQL.
@@ -81,15 +82,23 @@ func (e *env) claimLimit(ctx context.Context, rep *Report) error {
 		return err
 	}
 	const batch, workers = relay.DefaultBatchSize, relay.DefaultWorkers
+	o, err := e.db.Source.RelaySource()
+	if err != nil {
+		return err
+	}
+	table := o.Table
+	if table == nil {
+		return fmt.Errorf("claim limit: the store is in WAL mode")
+	}
 	var done atomic.Int64
 	g, gctx := errgroup.WithContext(ctx)
 	start := time.Now()
 	for w := range workers {
 		var buckets []int
-		for b := w; b < e.db.Store.Buckets(); b += workers {
+		for b := w; b < table.Buckets(); b += workers {
 			buckets = append(buckets, b)
 		}
-		g.Go(func() error { return e.claimAll(gctx, buckets, batch, &done) })
+		g.Go(func() error { return claimAll(gctx, table, buckets, batch, &done) })
 	}
 	if err := g.Wait(); err != nil {
 		return err
@@ -103,9 +112,9 @@ func (e *env) claimLimit(ctx context.Context, rep *Report) error {
 }
 
 // claimAll claims and deletes batches from buckets until none is left.
-func (e *env) claimAll(ctx context.Context, buckets []int, batch int, done *atomic.Int64) error {
+func claimAll(ctx context.Context, table source.Store, buckets []int, batch int, done *atomic.Int64) error {
 	for {
-		b, err := e.db.Store.Claim(ctx, &relay.ClaimParams{Buckets: buckets, Limit: batch, IdleTimeout: time.Minute})
+		b, err := table.Claim(ctx, &source.ClaimParams{Buckets: buckets, Limit: batch, IdleTimeout: time.Minute})
 		if err != nil || b == nil {
 			return err
 		}

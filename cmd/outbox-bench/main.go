@@ -18,7 +18,7 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/firstunicorn/outbox/internal/envflag"
+	"github.com/firstunicorn/outbox/cmd/internal/envflag"
 )
 
 func main() {

@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/firstunicorn/outbox/internal/testenv"
+	"github.com/firstunicorn/outbox/testkit/testenv"
 )
 
 // outboxBin is the outbox command the bench's relay processes run, built once.

@@ -15,7 +15,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/firstunicorn/outbox"
-	"github.com/firstunicorn/outbox/internal/dburl"
+	"github.com/firstunicorn/outbox/cmd/internal/dburl"
 )
 
 // observability measures what tracing and metrics cost, side by side in one run, each
@@ -154,7 +154,7 @@ func (e *env) oneEventTxs(ctx context.Context, tracer trace.Tracer) (float64, er
 	if err := e.resetSchema(ctx); err != nil {
 		return 0, err
 	}
-	table, insert := ordersTable(e.db.Store.Database())
+	table, insert := ordersTable(e.db.Admin.Database())
 	if err := e.db.Exec(ctx, table); err != nil {
 		return 0, fmt.Errorf("create the orders table: %w", err)
 	}

@@ -6,7 +6,7 @@ import (
 	"sync/atomic"
 
 	"github.com/firstunicorn/outbox"
-	"github.com/firstunicorn/outbox/internal/dburl"
+	"github.com/firstunicorn/outbox/cmd/internal/dburl"
 	"github.com/firstunicorn/outbox/outboxstore"
 )
 
@@ -15,7 +15,7 @@ func (e *env) overhead(ctx context.Context, rep *Report) error {
 	if err := e.resetSchema(ctx); err != nil {
 		return err
 	}
-	table, insert := ordersTable(e.db.Store.Database())
+	table, insert := ordersTable(e.db.Admin.Database())
 	if err := e.db.Exec(ctx, table); err != nil {
 		return fmt.Errorf("create the orders table: %w", err)
 	}

@@ -10,10 +10,7 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/google/uuid"
-
-	"github.com/firstunicorn/outbox/internal/dburl"
-	"github.com/firstunicorn/outbox/internal/envflag"
+	"github.com/firstunicorn/outbox/cmd/internal/envflag"
 	"github.com/firstunicorn/outbox/outboxstore"
 	"github.com/firstunicorn/outbox/relay"
 )
@@ -30,25 +27,25 @@ func cmdMigrate(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		return err
 	}
 	defer o.Close()
-	applied, err := o.Store.Migrate(ctx)
-	if *recreate && o.Store.Mode() == outboxstore.WALMode && (err == nil || errors.Is(err, relay.ErrStreamLost)) {
-		lsn, rerr := o.Store.RecreateSlot(ctx)
+	applied, err := o.Admin.Migrate(ctx)
+	if *recreate && o.Admin.Mode() == outboxstore.WALMode && (err == nil || errors.Is(err, relay.ErrStreamLost)) {
+		lsn, rerr := o.Admin.RecreateSlot(ctx)
 		if rerr != nil {
 			return rerr
 		}
 		fmt.Fprintf(stdout, "replication slot created anew at %s\n", lsn)
-		applied, err = o.Store.Migrate(ctx)
-	} else if *recreate && o.Store.Mode() != outboxstore.WALMode {
+		applied, err = o.Admin.Migrate(ctx)
+	} else if *recreate && o.Admin.Mode() != outboxstore.WALMode {
 		return fmt.Errorf("--recreate-slot is for --mode wal")
 	}
 	if err != nil {
 		return err
 	}
 	if len(applied) == 0 {
-		fmt.Fprintf(stdout, "%s is up to date\n", o.Store.Table())
+		fmt.Fprintf(stdout, "%s is up to date\n", o.Admin.Table())
 		return nil
 	}
-	fmt.Fprintf(stdout, "%s: applied migrations %v\n", o.Store.Table(), applied)
+	fmt.Fprintf(stdout, "%s: applied migrations %v\n", o.Admin.Table(), applied)
 	return nil
 }
 
@@ -73,7 +70,7 @@ func cmdStatus(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		}
 		kafka = &h
 	}
-	return db.withStore(ctx, func(store dburl.Store) error {
+	return db.withStore(ctx, func(store *outboxstore.Admin) error {
 		st, err := store.Status(ctx)
 		if err != nil {
 			return err
@@ -85,12 +82,12 @@ func cmdStatus(ctx context.Context, args []string, stdout, stderr io.Writer) err
 				Dead     int64        `json:"dead"`
 				Age      float64      `json:"oldest_pending_age_seconds"`
 				Kafka    *kafkaHealth `json:"kafka,omitempty"`
-			}{st.Pending, st.InFlight, st.Dead, st.OldestPendingAgeSeconds, kafka})
+			}{st.Pending, st.InFlight, st.Dead, st.OldestPendingAge.Seconds(), kafka})
 		}
 		if store.Mode() == outboxstore.WALMode {
 			err = walStatus(ctx, store, st, *asJSON, stdout)
 		} else {
-			age := time.Duration(st.OldestPendingAgeSeconds * float64(time.Second)).Round(time.Millisecond)
+			age := st.OldestPendingAge.Round(time.Millisecond)
 			fmt.Fprintf(stdout, "pending:            %d\nin flight:          %d\ndead:               %d\npublished (kept):   %d\noldest pending age: %s\n",
 				st.Pending, st.InFlight, st.Dead, st.Published, age)
 		}
@@ -112,7 +109,7 @@ func cmdDead(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if *limit <= 0 {
 		return fmt.Errorf("--limit must be positive")
 	}
-	return db.withStore(ctx, func(store dburl.Store) error {
+	return db.withStore(ctx, func(store *outboxstore.Admin) error {
 		dead, err := store.Dead(ctx, *limit)
 		if err != nil {
 			return err
@@ -121,10 +118,10 @@ func cmdDead(ctx context.Context, args []string, stdout, stderr io.Writer) error
 			return jsonLines(stdout, dead)
 		}
 		tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "ID\tTOPIC\tKEY\tTYPE\tATTEMPTS\tCREATED\tLAST ERROR")
+		fmt.Fprintln(tw, "ID\tTOPIC\tKEY\tTYPE\tATTEMPTS\tDEAD AT\tLAST ERROR")
 		for _, d := range dead {
 			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\t%s\n", d.ID, d.Topic, d.Key, d.Type, d.Attempts,
-				d.CreatedAt.UTC().Format(time.RFC3339), d.LastError)
+				d.DeadAt.UTC().Format(time.RFC3339), d.Error)
 		}
 		return tw.Flush()
 	})
@@ -133,28 +130,17 @@ func cmdDead(ctx context.Context, args []string, stdout, stderr io.Writer) error
 func cmdRetry(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	f := envflag.New("outbox retry", stderr)
 	db := addDBFlags(f)
-	id := f.String("id", "", "id of the dead event to send again")
-	all := f.Bool("all", false, "send every dead event again")
+	t := addDeadTarget(f, "send again", false)
 	if err := f.Parse(args); err != nil {
 		return err
 	}
-	var target uuid.UUID
-	switch {
-	case *all == (*id != ""):
-		return fmt.Errorf("give exactly one of --id ID or --all")
-	case *id != "":
-		var err error
-		if target, err = uuid.Parse(*id); err != nil {
-			return fmt.Errorf("bad --id %q: want a UUID as 'outbox dead' prints it", *id)
-		}
+	if err := t.check(); err != nil {
+		return err
 	}
-	return db.withStore(ctx, func(store dburl.Store) error {
-		n, err := store.Retry(ctx, target)
+	return db.withStore(ctx, func(store *outboxstore.Admin) error {
+		n, err := t.apply(func(id string) (int64, error) { return store.Retry(ctx, id) }, func() (int64, error) { return store.RetryAll(ctx) })
 		if err != nil {
 			return err
-		}
-		if *id != "" && n == 0 {
-			return fmt.Errorf("no dead event with id %s", *id)
 		}
 		fmt.Fprintf(stdout, "requeued %d dead events\n", n)
 		return nil
@@ -164,15 +150,16 @@ func cmdRetry(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 func cmdPurge(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	f := envflag.New("outbox purge", stderr)
 	db := addDBFlags(f)
-	age := f.Duration("dead-older-than", 0, "delete dead events created longer ago than this, e.g. 168h")
+	t := addDeadTarget(f, "delete", true)
 	if err := f.Parse(args); err != nil {
 		return err
 	}
-	if *age <= 0 {
-		return fmt.Errorf("set --dead-older-than to a positive duration, e.g. 168h")
+	if err := t.check(); err != nil {
+		return err
 	}
-	return db.withStore(ctx, func(store dburl.Store) error {
-		n, err := store.PurgeDead(ctx, *age)
+	return db.withStore(ctx, func(store *outboxstore.Admin) error {
+		n, err := t.apply(func(id string) (int64, error) { return store.PurgeDead(ctx, id) },
+			func() (int64, error) { return store.PurgeDeadOlderThan(ctx, *t.olderThan) })
 		if err != nil {
 			return err
 		}
@@ -183,16 +170,16 @@ func cmdPurge(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 
 // walStatus prints the dead letters and the replication slot of a WAL-mode outbox,
 // whose events wait in the slot rather than in the table.
-func walStatus(ctx context.Context, store dburl.Store, st outboxstore.Status, asJSON bool, stdout io.Writer) error {
+func walStatus(ctx context.Context, store *outboxstore.Admin, st outboxstore.Status, asJSON bool, stdout io.Writer) error {
 	sl, err := store.Slot(ctx)
 	if err != nil {
 		return err
 	}
 	if asJSON {
 		return json.NewEncoder(stdout).Encode(struct {
-			Dead int64            `json:"dead"`
-			Slot outboxstore.Slot `json:"slot"`
-		}{st.Dead, sl})
+			Dead int64    `json:"dead"`
+			Slot slotJSON `json:"slot"`
+		}{st.Dead, slotJSON{sl, sl.Lag.Seconds()}})
 	}
 	status, safe := sl.WALStatus, "unlimited (max_slot_wal_keep_size = -1)"
 	if status == "" {
@@ -205,13 +192,19 @@ func walStatus(ctx context.Context, store dburl.Store, st outboxstore.Status, as
 	if sl.Active {
 		reader = fmt.Sprintf("server process %d", sl.ActivePID)
 	}
-	lag := time.Duration(sl.LagSeconds * float64(time.Second)).Round(time.Millisecond).String()
-	if sl.LagSeconds < 0 {
+	lag := sl.Lag.Round(time.Millisecond).String()
+	if sl.Lag < 0 {
 		lag = "age unknown (the slot's first transaction took too long to peek at)"
 	}
 	fmt.Fprintf(stdout, "dead:               %d\nslot:               %s\nwal status:         %s\nlag:                %d bytes, %s\nsafe WAL left:      %s\nreader:             %s\n",
 		st.Dead, sl.Name, status, sl.LagBytes, lag, safe, reader)
 	return nil
+}
+
+// slotJSON is the slot as status --json prints it: its lag in seconds.
+type slotJSON struct {
+	outboxstore.Slot
+	LagSeconds float64 `json:"lag_seconds"`
 }
 
 // jsonLines writes each item as one line of JSON.

@@ -8,8 +8,8 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
-	"github.com/firstunicorn/outbox/internal/dburl"
-	"github.com/firstunicorn/outbox/internal/envflag"
+	"github.com/firstunicorn/outbox/cmd/internal/dburl"
+	"github.com/firstunicorn/outbox/cmd/internal/envflag"
 	"github.com/firstunicorn/outbox/outboxstore"
 )
 
@@ -52,16 +52,16 @@ func (d dbFlags) open(ctx context.Context) (*dburl.Outbox, error) {
 
 // withStore opens the outbox, checks that it is migrated, runs fn on it, and closes the
 // connections.
-func (d dbFlags) withStore(ctx context.Context, fn func(dburl.Store) error) error {
+func (d dbFlags) withStore(ctx context.Context, fn func(*outboxstore.Admin) error) error {
 	o, err := d.open(ctx)
 	if err != nil {
 		return err
 	}
 	defer o.Close()
-	if err := o.Store.Check(ctx); err != nil {
+	if err := o.Admin.Check(ctx); err != nil {
 		return err
 	}
-	return fn(o.Store)
+	return fn(o.Admin)
 }
 
 // kafkaDialTimeout bounds a connection attempt to one broker. franz-go's 10 s default

@@ -4,13 +4,12 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"strconv"
 	"text/tabwriter"
 	"time"
 
+	"github.com/firstunicorn/outbox/cmd/internal/dburl"
+	"github.com/firstunicorn/outbox/cmd/internal/envflag"
 	"github.com/firstunicorn/outbox/inbox"
-	"github.com/firstunicorn/outbox/internal/dburl"
-	"github.com/firstunicorn/outbox/internal/envflag"
 	"github.com/firstunicorn/outbox/outboxstore"
 )
 
@@ -18,8 +17,8 @@ import (
 var inboxCommands = []command{
 	{"migrate", "create or upgrade the inbox tables", cmdInboxMigrate},
 	{"dead", "list the dead events of a group (or all) with their last error", cmdInboxDead},
-	{"retry", "hand dead events to the group's running consumers again (--id N or --all)", cmdInboxRetry},
-	{"purge", "delete dead events for good (--id N or --all)", cmdInboxPurge},
+	{"retry", "hand dead events to the group's running consumers again (--id ID or --all)", cmdInboxRetry},
+	{"purge", "delete dead events for good (--id ID, --all or --dead-older-than D)", cmdInboxPurge},
 }
 
 func cmdInbox(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -57,13 +56,13 @@ func addInboxFlags(f *envflag.Set, groupNeeded bool) inboxFlags {
 }
 
 // withInbox opens the inbox's database, runs fn on its store and closes the connections.
-func (d inboxFlags) withInbox(ctx context.Context, fn func(dburl.InboxStore) error) error {
+func (d inboxFlags) withInbox(ctx context.Context, fn func(*inbox.Admin) error) error {
 	o, err := dburl.Open(ctx, *d.url, &outboxstore.Config{Schema: *d.schema}, dburl.Options{})
 	if err != nil {
 		return err
 	}
 	defer o.Close()
-	in, err := o.Inbox(&inbox.StoreConfig{Schema: *d.schema, Table: *d.table})
+	in, err := o.Inbox(&inbox.Config{Schema: *d.schema, Table: *d.table})
 	if err != nil {
 		return err
 	}
@@ -76,7 +75,7 @@ func cmdInboxMigrate(ctx context.Context, args []string, stdout, stderr io.Write
 	if err := f.Parse(args); err != nil {
 		return err
 	}
-	return d.withInbox(ctx, func(in dburl.InboxStore) error {
+	return d.withInbox(ctx, func(in *inbox.Admin) error {
 		applied, err := in.Migrate(ctx)
 		if err != nil {
 			return err
@@ -101,7 +100,7 @@ func cmdInboxDead(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	if *limit <= 0 {
 		return fmt.Errorf("--limit must be positive")
 	}
-	return d.withInbox(ctx, func(in dburl.InboxStore) error {
+	return d.withInbox(ctx, func(in *inbox.Admin) error {
 		dead, err := in.Dead(ctx, *d.group, *limit)
 		if err != nil {
 			return err
@@ -110,58 +109,39 @@ func cmdInboxDead(ctx context.Context, args []string, stdout, stderr io.Writer) 
 			return jsonLines(stdout, dead)
 		}
 		tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "ID\tGROUP\tEVENT ID\tTOPIC/PARTITION@OFFSET\tKEY\tATTEMPTS\tDEAD AT\tRETRY\tLAST ERROR")
+		fmt.Fprintln(tw, "ID\tGROUP\tTOPIC/PARTITION@OFFSET\tKEY\tATTEMPTS\tDEAD AT\tRETRY\tLAST ERROR")
 		for _, e := range dead {
-			fmt.Fprintf(tw, "%d\t%s\t%s\t%s/%d@%d\t%s\t%d\t%s\t%v\t%s\n", e.ID, e.Group, e.EventID, e.Topic, e.Partition, e.Offset,
+			fmt.Fprintf(tw, "%s\t%s\t%s/%d@%d\t%s\t%d\t%s\t%v\t%s\n", e.ID, e.Group, e.Topic, e.Partition, e.Offset,
 				e.Key, e.Attempts, e.DeadAt.UTC().Format(time.RFC3339), e.RetryAsked, e.Error)
 		}
 		return tw.Flush()
 	})
 }
 
-// targetFlags parses the flags of a command that acts on dead events: --group, and
-// exactly one of --id N (returned) or --all (0).
-func targetFlags(name, verb string, args []string, stderr io.Writer) (inboxFlags, int64, error) {
+// groupTarget parses the flags of a command that acts on a group's dead events.
+func groupTarget(name, verb string, purge bool, args []string, stderr io.Writer) (inboxFlags, deadTarget, error) {
 	f := envflag.New("outbox inbox "+name, stderr)
 	d := addInboxFlags(f, true)
-	id := f.String("id", "", "id of the dead event to "+verb)
-	all := f.Bool("all", false, verb+" every dead event of the group")
+	t := addDeadTarget(f, verb, purge)
 	if err := f.Parse(args); err != nil {
-		return d, 0, err
+		return d, t, err
 	}
 	if *d.group == "" {
-		return d, 0, fmt.Errorf("set --group: the consumer group whose dead events to %s", verb)
+		return d, t, fmt.Errorf("set --group: the consumer group whose dead events to %s", verb)
 	}
-	if *all == (*id != "") {
-		return d, 0, fmt.Errorf("give exactly one of --id N or --all")
-	}
-	if *id == "" {
-		return d, 0, nil
-	}
-	n, err := strconv.ParseInt(*id, 10, 64)
-	if err != nil || n <= 0 {
-		return d, 0, fmt.Errorf("bad --id %q: want the number 'outbox inbox dead' prints", *id)
-	}
-	return d, n, nil
+	return d, t, t.check()
 }
 
 func cmdInboxRetry(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	d, n, err := targetFlags("retry", "retry", args, stderr)
+	d, t, err := groupTarget("retry", "retry", false, args, stderr)
 	if err != nil {
 		return err
 	}
-	return d.withInbox(ctx, func(in dburl.InboxStore) error {
-		var asked int64
-		if n > 0 {
-			asked, err = in.Retry(ctx, n)
-		} else {
-			asked, err = in.RetryAll(ctx, *d.group)
-		}
+	return d.withInbox(ctx, func(in *inbox.Admin) error {
+		asked, err := t.apply(func(id string) (int64, error) { return in.Retry(ctx, *d.group, id) },
+			func() (int64, error) { return in.RetryAll(ctx, *d.group) })
 		if err != nil {
 			return err
-		}
-		if n > 0 && asked == 0 {
-			return fmt.Errorf("no dead event with id %d", n)
 		}
 		fmt.Fprintf(stdout, "asked for %d dead events to be retried: the group's running consumers hand them to their handler\n", asked)
 		return nil
@@ -169,12 +149,13 @@ func cmdInboxRetry(ctx context.Context, args []string, stdout, stderr io.Writer)
 }
 
 func cmdInboxPurge(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	d, n, err := targetFlags("purge", "delete", args, stderr)
+	d, t, err := groupTarget("purge", "delete", true, args, stderr)
 	if err != nil {
 		return err
 	}
-	return d.withInbox(ctx, func(in dburl.InboxStore) error {
-		purged, err := in.PurgeDead(ctx, *d.group, n)
+	return d.withInbox(ctx, func(in *inbox.Admin) error {
+		purged, err := t.apply(func(id string) (int64, error) { return in.PurgeDead(ctx, *d.group, id) },
+			func() (int64, error) { return in.PurgeDeadOlderThan(ctx, *d.group, *t.olderThan) })
 		if err != nil {
 			return err
 		}

@@ -7,7 +7,8 @@ import (
 	"testing"
 
 	"github.com/firstunicorn/outbox"
-	"github.com/firstunicorn/outbox/internal/testenv"
+	"github.com/firstunicorn/outbox/inbox"
+	"github.com/firstunicorn/outbox/testkit/testenv"
 )
 
 func TestInboxCommands(t *testing.T) { testenv.EachDB(t, testInboxCommands) }
@@ -38,16 +39,9 @@ func testInboxCommands(t *testing.T, db string) {
 	if code != 0 || len(lines) != 3 {
 		t.Fatalf("dead --json: %d %s", code, out)
 	}
-	var first struct {
-		ID         int64
-		Group      string
-		EventID    string
-		Offset     int64
-		Error      string
-		RetryAsked bool
-	}
-	if err := json.Unmarshal([]byte(lines[0]), &first); err != nil || first.Group != "g1" || first.EventID != "e1" ||
-		first.Offset != 5 || first.Error != "boom" || first.RetryAsked {
+	var first inbox.DeadEvent
+	if err := json.Unmarshal([]byte(lines[0]), &first); err != nil || first.Group != "g1" || first.ID != "e1" ||
+		first.Offset != 5 || first.Error != "boom" || first.RetryAsked || first.DeadAt.IsZero() {
 		t.Fatalf("dead --json first line %s: %+v %v", lines[0], first, err)
 	}
 	if code, out := in("dead", "--group", "g2"); code != 0 || !strings.Contains(out, "pow") || strings.Contains(out, "boom") {
@@ -59,12 +53,21 @@ func testInboxCommands(t *testing.T, db string) {
 	if code, out := in("retry", "--group", "g1", "--id", "999"); code != 1 || !strings.Contains(out, "no dead event with id 999") {
 		t.Errorf("retry of a missing id: %d %s", code, out)
 	}
-	for _, bad := range [][]string{{"retry", "--all"}, {"retry", "--group", "g1"}, {"purge", "--group", "g1", "--id", "x"}} {
+	if code, out := in("retry", "--group", "g2", "--id", "e3"); code != 0 || !strings.Contains(out, "asked for 1 dead events") {
+		t.Errorf("retry --id: %d %s", code, out)
+	}
+	for _, bad := range [][]string{{"retry", "--all"}, {"retry", "--group", "g1"}, {"purge", "--group", "g1", "--id", "x", "--all"}} {
 		if code, out := in(bad...); code != 1 || !strings.Contains(out, "--") {
 			t.Errorf("inbox %v: %d %s", bad, code, out)
 		}
 	}
-	if code, out := in("purge", "--group", "g1", "--all"); code != 0 || !strings.Contains(out, "purged 2") {
+	if code, out := in("purge", "--group", "g1", "--dead-older-than", "1h"); code != 0 || !strings.Contains(out, "purged 0") {
+		t.Errorf("purge --dead-older-than 1h: %d %s", code, out)
+	}
+	if code, out := in("purge", "--group", "g1", "--id", "e1"); code != 0 || !strings.Contains(out, "purged 1") {
+		t.Errorf("purge --id: %d %s", code, out)
+	}
+	if code, out := in("purge", "--group", "g1", "--all"); code != 0 || !strings.Contains(out, "purged 1") {
 		t.Errorf("purge --all: %d %s", code, out)
 	}
 	if code, out := runCmd(t, "inbox", "nonsense"); code != 2 || !strings.Contains(out, "unknown command") {

@@ -14,7 +14,7 @@ import (
 	semconv "go.opentelemetry.io/otel/semconv/v1.43.0"
 
 	"github.com/firstunicorn/outbox"
-	"github.com/firstunicorn/outbox/internal/testenv"
+	"github.com/firstunicorn/outbox/testkit/testenv"
 )
 
 // The daemon exports its spans to a real trace backend when the standard environment

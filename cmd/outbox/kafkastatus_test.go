@@ -6,7 +6,7 @@ import (
 	"testing"
 
 	"github.com/firstunicorn/outbox"
-	"github.com/firstunicorn/outbox/internal/testenv"
+	"github.com/firstunicorn/outbox/testkit/testenv"
 )
 
 // status --kafka-topics adds what the cluster's metadata says of the topics; a cluster

@@ -23,7 +23,7 @@ import (
 	"os/signal"
 	"syscall"
 
-	"github.com/firstunicorn/outbox/internal/envflag"
+	"github.com/firstunicorn/outbox/cmd/internal/envflag"
 )
 
 func main() {

@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"github.com/firstunicorn/outbox"
-	"github.com/firstunicorn/outbox/internal/testenv"
+	"github.com/firstunicorn/outbox/testkit/testenv"
 )
 
 // A real Prometheus scrapes an outbox relay process while events flow: its query API

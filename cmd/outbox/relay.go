@@ -16,12 +16,9 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
-	"github.com/firstunicorn/outbox"
-	"github.com/firstunicorn/outbox/internal/dburl"
-	"github.com/firstunicorn/outbox/internal/envflag"
+	"github.com/firstunicorn/outbox/cmd/internal/envflag"
 	"github.com/firstunicorn/outbox/outboxkafka"
 	"github.com/firstunicorn/outbox/outboxprom"
-	"github.com/firstunicorn/outbox/outboxstore"
 	"github.com/firstunicorn/outbox/relay"
 )
 
@@ -111,7 +108,7 @@ func cmdRelay(ctx context.Context, args []string, _, stderr io.Writer) error {
 		return err
 	}
 	defer db.Close()
-	if err := db.Store.Check(ctx); err != nil {
+	if err := db.Admin.Check(ctx); err != nil {
 		return err
 	}
 	client, err := kafkaClient(ctx, o.brokers, append(outboxkafka.ProducerOpts(), kgo.ProducerBatchMaxBytes(int32(o.maxRecord)), o.metrics.kafkaOpt())...)
@@ -119,7 +116,7 @@ func cmdRelay(ctx context.Context, args []string, _, stderr io.Writer) error {
 		return err
 	}
 	defer client.Close()
-	o.ready.db = func(ctx context.Context) error { _, err := db.Store.Watermark(ctx); return err }
+	o.ready.db = func(ctx context.Context) error { return db.Exec(ctx, "SELECT 1") }
 	o.ready.kafka = client.Ping
 	pub, err := outboxkafka.New(client, nil)
 	if err != nil {
@@ -133,7 +130,7 @@ func cmdRelay(ctx context.Context, args []string, _, stderr io.Writer) error {
 		defer stop() // after Run: the last batch's spans are flushed
 		o.cfg.TracerProvider = tp
 	}
-	r, err := newRelay(db.Store, o.db, pub, o.cfg)
+	r, err := relay.New(db.Source, pub, o.cfg)
 	if err != nil {
 		return err
 	}
@@ -153,25 +150,12 @@ func cmdRelay(ctx context.Context, args []string, _, stderr io.Writer) error {
 		if o.backlogEvery > 0 {
 			sctx, cancel := context.WithCancel(ctx)
 			var wg sync.WaitGroup
-			wg.Go(func() { o.metrics.relay.SampleBacklog(sctx, db.Store, o.backlogEvery, 0, o.cfg.Logger) })
+			wg.Go(func() { o.metrics.relay.SampleBacklog(sctx, db.Admin, o.backlogEvery, 0, o.cfg.Logger) })
 			defer wg.Wait() // before the database closes
 			defer cancel()
 		}
 	}
 	return r.Run(ctx)
-}
-
-// newRelay is the relay of the store's mode: over the store's table, or over its
-// stream in WAL mode, through a replication connection to the same database URL.
-func newRelay(store dburl.Store, db dbFlags, pub outbox.Publisher, cfg *relay.Config) (*relay.Relay, error) {
-	if store.Mode() != outboxstore.WALMode {
-		return relay.New(store, pub, cfg)
-	}
-	s, err := store.Stream(*db.url)
-	if err != nil {
-		return nil, err
-	}
-	return relay.NewStream(s, pub, cfg)
 }
 
 func startCPUProfile(path string) (stop func(), err error) {

@@ -11,8 +11,8 @@ import (
 	"time"
 
 	"github.com/firstunicorn/outbox"
-	"github.com/firstunicorn/outbox/internal/testenv"
 	"github.com/firstunicorn/outbox/relay"
+	"github.com/firstunicorn/outbox/testkit/testenv"
 )
 
 // cluster is one test's outbox, topic and relay processes.

@@ -10,13 +10,13 @@ import (
 	"time"
 
 	"github.com/firstunicorn/outbox"
-	"github.com/firstunicorn/outbox/internal/testenv"
+	"github.com/firstunicorn/outbox/testkit/testenv"
 )
 
 // newWALCluster is a cluster in WAL mode: its relays stream a slot of the test's own.
 func newWALCluster(t *testing.T) *cluster {
 	o := testenv.NewWALOutbox(t, outbox.Limits{})
-	slot, err := o.Store.Slot(context.Background())
+	slot, err := o.Store.Admin().Slot(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}

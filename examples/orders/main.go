@@ -165,15 +165,17 @@ func (a *app) init(ctx context.Context, brokers []string, tp topics) error {
 	if a.inventoryRelay, err = relay.New(invOutbox, pub, nil); err != nil {
 		return err
 	}
-	in, err := inbox.NewStore(outboxpgx.New(a.pool), nil)
+	in, err := inbox.New(outboxpgx.New(a.pool), nil)
 	if err != nil {
 		return err
 	}
-	if _, err := in.Migrate(ctx); err != nil {
+	if _, err := in.Admin().Migrate(ctx); err != nil {
 		return err
 	}
 	inv := &Inventory{outbox: invOutbox, topic: tp.stock}
-	a.consumer, err = inbox.NewConsumer(in, inv.Handle, &inbox.Config{Group: "inventory", Topics: []string{tp.orders}, Brokers: brokers,
+	// The consumer's client starts from the producer's options (brokers, and TLS or SASL
+	// where there are): Kafka is configured once.
+	a.consumer, err = inbox.NewConsumer(in, inv.Handle, a.client, &inbox.ConsumerConfig{Group: "inventory", Topics: []string{tp.orders},
 		Hooks: inbox.Hooks{Event: func(s inbox.EventStats) {
 			switch s.Outcome {
 			case inbox.Handled:
@@ -190,7 +192,7 @@ func newOutbox(ctx context.Context, pool *pgxpool.Pool, table string) (*outboxst
 	if err != nil {
 		return nil, err
 	}
-	_, err = store.Migrate(ctx)
+	_, err = store.Admin().Migrate(ctx)
 	return store, err
 }
 

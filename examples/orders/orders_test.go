@@ -13,8 +13,8 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 	"golang.org/x/sync/errgroup"
 
-	"github.com/firstunicorn/outbox/internal/testenv"
 	"github.com/firstunicorn/outbox/outboxkafka"
+	"github.com/firstunicorn/outbox/testkit/testenv"
 )
 
 // End to end on the real services: each order placed over HTTP reaches Kafka as one

@@ -4,7 +4,7 @@ import (
 	"context"
 	"fmt"
 
-	"github.com/firstunicorn/outbox/relay"
+	"github.com/firstunicorn/outbox/relay/source"
 )
 
 // Marks are the statements that settle a batch, the same in every dialect:
@@ -39,7 +39,7 @@ func (m Marks) MarkPublished(ctx context.Context, q Querier, seqs []int64, keep 
 }
 
 // MarkFailed records a failed attempt through q and returns how many became dead.
-func (m Marks) MarkFailed(ctx context.Context, q Querier, p *relay.FailParams) (int, error) {
+func (m Marks) MarkFailed(ctx context.Context, q Querier, p *source.FailParams) (int, error) {
 	seqs := Int64s(p.Seqs)
 	if _, err := Exec(ctx, q, m.Failed, seqs, p.Error, p.MaxAttempts, p.Backoff.Microseconds(),
 		p.MaxBackoff.Microseconds(), p.Permanent); err != nil {
@@ -60,20 +60,20 @@ func (m Marks) MarkFailed(ctx context.Context, q Querier, p *relay.FailParams) (
 type TxBatch struct {
 	Tx    Tx
 	Marks Marks
-	Recs  []relay.Record
+	Recs  []source.Record
 	// End, if set, runs in the transaction just before it commits or rolls back.
 	End func(ctx context.Context, tx Tx)
 }
 
-var _ relay.Batch = (*TxBatch)(nil)
+var _ source.Batch = (*TxBatch)(nil)
 
-func (b *TxBatch) Records() []relay.Record { return b.Recs }
+func (b *TxBatch) Records() []source.Record { return b.Recs }
 
 func (b *TxBatch) MarkPublished(ctx context.Context, seqs []int64, keep bool) error {
 	return b.Marks.MarkPublished(ctx, b.Tx, seqs, keep)
 }
 
-func (b *TxBatch) MarkFailed(ctx context.Context, p *relay.FailParams) (int, error) {
+func (b *TxBatch) MarkFailed(ctx context.Context, p *source.FailParams) (int, error) {
 	return b.Marks.MarkFailed(ctx, b.Tx, p)
 }
 

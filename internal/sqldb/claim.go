@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/firstunicorn/outbox/relay"
+	"github.com/firstunicorn/outbox/relay/source"
 )
 
 // PerBucket is how many rows a claim reads at most from each bucket: four times an even
@@ -29,7 +29,7 @@ func PerBucket(limit, buckets int) int {
 // PerBucket rows, so the cost is bounded by the batch, not the backlog. (Left out by a
 // subquery instead, the blocked keys cost MariaDB a subquery per row read: a hundred
 // milliseconds a batch where the list costs nothing.)
-func BucketClaim(ctx context.Context, db Querier, q Queries, buckets Int64s, p *relay.ClaimParams) ([]relay.Record, error) {
+func BucketClaim(ctx context.Context, db Querier, q Queries, buckets Int64s, p *source.ClaimParams) ([]source.Record, error) {
 	blocked, err := blockedKeys(ctx, db, q, buckets, p.HoldDeadKeys)
 	if err != nil {
 		return nil, fmt.Errorf("blocked keys: %w", err)

@@ -12,7 +12,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/firstunicorn/outbox"
-	"github.com/firstunicorn/outbox/relay"
+	"github.com/firstunicorn/outbox/relay/source"
 )
 
 // RawRecord is a claimed row as every dialect's claim returns it, in this column order:
@@ -38,8 +38,8 @@ func (r *RawRecord) Dest() []any {
 
 // Record decodes the row. A row that cannot be a message (written by hand, say) keeps
 // the reason in DecodeErr, for the relay to dead-letter it.
-func (r *RawRecord) Record() relay.Record {
-	rec := relay.Record{Seq: r.Seq, Attempts: int(r.Attempts), WrittenAt: time.Time(r.WrittenAt)}
+func (r *RawRecord) Record() source.Record {
+	rec := source.Record{Seq: r.Seq, Attempts: int(r.Attempts), WrittenAt: time.Time(r.WrittenAt)}
 	m := &rec.Message
 	m.Topic, m.Key, m.Type, m.AggregateType, m.AggregateID, m.Payload = r.Topic, r.Key, r.Type, r.AggType, r.Agg, r.Payload
 	switch {
@@ -109,14 +109,14 @@ func PayloadArg(p []byte) []byte {
 
 // ReadRecords runs a dialect's claim and decodes its rows; extra are where columns after
 // the RawRecord ones go (read and dropped).
-func ReadRecords(ctx context.Context, q Querier, sql string, args []any, extra ...any) ([]relay.Record, error) {
+func ReadRecords(ctx context.Context, q Querier, sql string, args []any, extra ...any) ([]source.Record, error) {
 	rows, err := q.Query(ctx, sql, args...)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
 	var (
-		recs []relay.Record
+		recs []source.Record
 		raw  RawRecord
 		dest = append(raw.Dest(), extra...)
 	)

@@ -13,22 +13,9 @@ import (
 	"github.com/jackc/pglogrepl"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgproto3"
-)
 
-// Options name what to read.
-type Options struct {
-	Slot, Publication, Prefix string
-	// HeartbeatPrefix marks the relay's heartbeat messages, which carry no event.
-	HeartbeatPrefix string
-	// Buffer is how many decoded items may wait for the relay.
-	Buffer int
-	// AppName is the replication connection's application_name, which names the relay
-	// in pg_stat_replication.
-	AppName string
-	// StatusInterval is how often the confirmed position is reported while it does not
-	// change (PostgreSQL ends a silent reader after wal_sender_timeout).
-	StatusInterval time.Duration
-}
+	"github.com/firstunicorn/outbox/internal/sqldb"
+)
 
 // ErrSlotInUse is a slot read by a session that does not hold the reader's lock
 // (pg_recvlogical run by hand, say) for longer than Attach waits.
@@ -39,7 +26,7 @@ var ErrSlotInUse = errors.New("replication slot in use")
 // PostgreSQL releases it when the reader's session ends, whether the relay stopped,
 // crashed or lost its network, and the waiting standby's lock call returns at that moment.
 // The slot itself admits one reader, so the lock is a signal, not what keeps readers apart.
-func connect(ctx context.Context, connString string, o *Options) (*pgconn.PgConn, error) {
+func connect(ctx context.Context, connString string, o *sqldb.ReplicationOptions) (*pgconn.PgConn, error) {
 	cfg, err := pgconn.ParseConfig(connString)
 	if err != nil {
 		return nil, fmt.Errorf("walstream: database URL: %w", err)
@@ -62,7 +49,7 @@ func connect(ctx context.Context, connString string, o *Options) (*pgconn.PgConn
 
 // start begins streaming from the slot's confirmed position. A slot still held by the
 // session of a reader that just ended is retried for a few seconds.
-func start(ctx context.Context, conn *pgconn.PgConn, o *Options) error {
+func start(ctx context.Context, conn *pgconn.PgConn, o *sqldb.ReplicationOptions) error {
 	args := []string{"proto_version '1'", fmt.Sprintf("publication_names '%s'", o.Publication), "messages 'true'"}
 	deadline := time.Now().Add(10 * time.Second)
 	for {

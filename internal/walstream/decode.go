@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/jackc/pglogrepl"
+
+	"github.com/firstunicorn/outbox/internal/sqldb"
 )
 
 // decode turns one CopyData of the stream into an item, or none. Begin and Commit
@@ -31,7 +33,7 @@ func (r *Reader) decode(data []byte, inTxn *bool, committed *time.Time, st *stat
 		if *inTxn {
 			return nil, nil
 		}
-		return &item{pos: k.ServerWALEnd}, nil
+		return &item{pos: uint64(k.ServerWALEnd)}, nil
 	case pglogrepl.XLogDataByteID:
 	default:
 		return nil, nil
@@ -49,13 +51,13 @@ func (r *Reader) decode(data []byte, inTxn *bool, committed *time.Time, st *stat
 		*inTxn, *committed = true, m.CommitTime
 	case *pglogrepl.CommitMessage:
 		*inTxn = false
-		return &item{pos: m.TransactionEndLSN}, nil
+		return &item{pos: uint64(m.TransactionEndLSN)}, nil
 	case *pglogrepl.LogicalDecodingMessage:
 		switch {
 		case m.Transactional && m.Prefix == r.opt.Prefix:
-			return &item{event: &Event{Content: bytes.Clone(m.Content), Committed: *committed, LSN: m.LSN}}, nil
+			return &item{event: &sqldb.WALEvent{Content: bytes.Clone(m.Content), Committed: *committed, LSN: uint64(m.LSN)}}, nil
 		case !m.Transactional && m.Prefix == r.opt.HeartbeatPrefix && !*inTxn:
-			return &item{pos: m.LSN}, nil
+			return &item{pos: uint64(m.LSN)}, nil
 		}
 	}
 	return nil, nil

@@ -10,30 +10,22 @@ import (
 	"github.com/jackc/pglogrepl"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgproto3"
-)
 
-// Event is one outbox message read from the slot.
-type Event struct {
-	// Content is the message's envelope (internal/walenvelope), a copy the relay keeps.
-	Content []byte
-	// Committed is when its transaction committed.
-	Committed time.Time
-	// LSN is the message's position in the WAL.
-	LSN pglogrepl.LSN
-}
+	"github.com/firstunicorn/outbox/internal/sqldb"
+)
 
 // item is an event, or a marker: once every item before it is handled, confirming Pos
 // loses nothing, because PostgreSQL re-sends every transaction that commits after it.
 type item struct {
-	event *Event
-	pos   pglogrepl.LSN
+	event *sqldb.WALEvent
+	pos   uint64
 }
 
 // Reader is an attached slot. Its goroutine owns the connection: it decodes the stream
 // into items and reports the confirmed position; Next and Confirm are for one caller.
 type Reader struct {
 	conn      *pgconn.PgConn
-	opt       Options
+	opt       sqldb.ReplicationOptions
 	items     chan item // closed when the goroutine ends, after err is set
 	err       error
 	confirmed atomic.Uint64
@@ -43,7 +35,7 @@ type Reader struct {
 
 // Open waits until no other relay reads the slot, then starts streaming from the
 // slot's confirmed position. ctx bounds the wait and the start only.
-func Open(ctx context.Context, connString string, o Options) (*Reader, error) {
+func Open(ctx context.Context, connString string, o sqldb.ReplicationOptions) (*Reader, error) {
 	conn, err := connect(ctx, connString, &o)
 	if err != nil {
 		return nil, err
@@ -61,10 +53,10 @@ func Open(ctx context.Context, connString string, o Options) (*Reader, error) {
 // Next returns the next events in commit order, at most max, waiting for the first, and
 // the position to confirm once they (and all before them) are handled: the end of the
 // last transaction among them, or 0 when none ended. Its error is the stream's end.
-func (r *Reader) Next(ctx context.Context, max int) ([]Event, pglogrepl.LSN, error) {
+func (r *Reader) Next(ctx context.Context, max int) ([]sqldb.WALEvent, uint64, error) {
 	var (
-		events  []Event
-		through pglogrepl.LSN
+		events  []sqldb.WALEvent
+		through uint64
 	)
 	add := func(it item) {
 		if it.event != nil {
@@ -100,7 +92,7 @@ func (r *Reader) Next(ctx context.Context, max int) ([]Event, pglogrepl.LSN, err
 // Confirm records that everything up to pos is handled and wakes the goroutine, which
 // reports it to the server at once: what a crash makes PostgreSQL send again is then
 // only what the relay had not confirmed.
-func (r *Reader) Confirm(pos pglogrepl.LSN) {
+func (r *Reader) Confirm(pos uint64) {
 	for {
 		old := r.confirmed.Load()
 		if uint64(pos) <= old {

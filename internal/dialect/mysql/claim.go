@@ -6,12 +6,12 @@ import (
 	"time"
 
 	"github.com/firstunicorn/outbox/internal/sqldb"
-	"github.com/firstunicorn/outbox/relay"
+	"github.com/firstunicorn/outbox/relay/source"
 )
 
 // Claim opens a batch: a READ COMMITTED transaction that locks the rows of the buckets
 // no other batch holds, then reads the batch. Nothing is written to the claimed rows.
-func (d *Dialect) Claim(ctx context.Context, db sqldb.DB, p *relay.ClaimParams) (relay.Batch, error) {
+func (d *Dialect) Claim(ctx context.Context, db sqldb.DB, p *source.ClaimParams) (source.Batch, error) {
 	buckets := sqldb.Ints(p.Buckets)
 	if ok, err := d.Claimable(ctx, db, buckets); err != nil || !ok {
 		return nil, err
@@ -44,7 +44,7 @@ func (d *Dialect) Claim(ctx context.Context, db sqldb.DB, p *relay.ClaimParams) 
 	return b, nil
 }
 
-func (d *Dialect) claim(ctx context.Context, tx sqldb.Tx, buckets sqldb.Int64s, p *relay.ClaimParams) ([]relay.Record, error) {
+func (d *Dialect) claim(ctx context.Context, tx sqldb.Tx, buckets sqldb.Int64s, p *source.ClaimParams) ([]source.Record, error) {
 	locked, err := sqldb.QueryInts(ctx, tx, d.Queries()["lock"], buckets)
 	if err != nil || len(locked) == 0 {
 		return nil, wrap("lock buckets", err)

@@ -19,7 +19,7 @@ FROM {{dead}} WHERE $1 = '' OR consumer_group = $1
 ORDER BY id LIMIT $2;
 
 -- name: retry_one
-UPDATE {{dead}} SET retry = TRUE WHERE id = $1;
+UPDATE {{dead}} SET retry = TRUE WHERE consumer_group = $1 AND event_id = $2;
 
 -- name: retry_all
 UPDATE {{dead}} SET retry = TRUE WHERE consumer_group = $1 AND NOT retry;
@@ -36,10 +36,14 @@ DELETE FROM {{dead}} WHERE id = $1 AND retry;
 UPDATE {{dead}} SET retry = FALSE, attempts = attempts + 1, error = $2, dead_at = UTC_TIMESTAMP(6) WHERE id = $1;
 
 -- name: purge_dead
-DELETE FROM {{dead}} WHERE consumer_group = $1 AND ($2 = 0 OR id = $2);
+-- The group's events that died more than $2 microseconds ago.
+DELETE FROM {{dead}} WHERE consumer_group = $1 AND dead_at < UTC_TIMESTAMP(6) - INTERVAL $2 MICROSECOND;
+
+-- name: purge_dead_one
+DELETE FROM {{dead}} WHERE consumer_group = $1 AND event_id = $2;
 
 -- name: purge
 DELETE FROM {{table}} WHERE handled_at < UTC_TIMESTAMP(6) - INTERVAL $1 MICROSECOND LIMIT $2;
 
 -- name: count_dead
-SELECT COUNT(*) FROM {{dead}} WHERE consumer_group = $1;
+SELECT COUNT(*) FROM {{dead}} WHERE $1 = '' OR consumer_group = $1;

@@ -59,6 +59,8 @@ func newNames(schema, table string) (sqldb.Names, error) {
 	return sqldb.Names{Schema: schema, Table: table, Qualified: q(table), Vars: sqldb.Vars{
 		"schema": "`" + schema + "`", "table": q(table), "leases": q(table + "_leases"), "relays": q(table + "_relays"),
 		"locks": q(table + "_locks"), "migrations": q(table + "_migrations"),
+		// Bare names, for information_schema: validated identifiers, safe in quotes.
+		"schema_name": schema, "table_name": table,
 	}}, nil
 }
 

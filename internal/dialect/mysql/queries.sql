@@ -55,6 +55,7 @@ UPDATE {{table}} SET status = 'published', published_at = UTC_TIMESTAMP(6) WHERE
 -- to right, each assignment seeing the ones before: attempts is counted up last.
 UPDATE {{table}} SET
 	status = CASE WHEN $6 AND attempts + 1 >= $3 THEN 'dead' ELSE 'pending' END,
+	dead_at = CASE WHEN $6 AND attempts + 1 >= $3 THEN UTC_TIMESTAMP(6) END,
 	available_at = UTC_TIMESTAMP(6) + INTERVAL CAST(LEAST($5, $4 * POW(2, LEAST(attempts, 30)))
 		* (0.5 + RAND() / 2) AS SIGNED) MICROSECOND,
 	last_error = $2,
@@ -129,20 +130,27 @@ SELECT
 		UTC_TIMESTAMP(6)) / 1e6, 0);
 
 -- name: list_dead
+-- dead_at is NULL for rows that died before the column was added: their written time
+-- stands in.
 SELECT id, topic, COALESCE(`key`, ''), event_type, attempts, COALESCE(last_error, ''),
-	TIMESTAMPDIFF(MICROSECOND, '1970-01-01', created_at)
+	TIMESTAMPDIFF(MICROSECOND, '1970-01-01', created_at),
+	TIMESTAMPDIFF(MICROSECOND, '1970-01-01', COALESCE(dead_at, created_at))
 FROM {{table}} WHERE status = 'dead' ORDER BY seq LIMIT $1;
 
 -- name: retry_one
-UPDATE {{table}} SET status = 'pending', attempts = 0, available_at = '1970-01-01 00:00:00'
+UPDATE {{table}} SET status = 'pending', attempts = 0, available_at = '1970-01-01 00:00:00', dead_at = NULL
 WHERE status = 'dead' AND id = $1;
 
 -- name: retry_all
-UPDATE {{table}} SET status = 'pending', attempts = 0, available_at = '1970-01-01 00:00:00'
+UPDATE {{table}} SET status = 'pending', attempts = 0, available_at = '1970-01-01 00:00:00', dead_at = NULL
 WHERE status = 'dead';
 
 -- name: purge_dead
-DELETE FROM {{table}} WHERE status = 'dead' AND created_at < UTC_TIMESTAMP(6) - INTERVAL $1 MICROSECOND;
+-- Dead events that died more than $1 microseconds ago.
+DELETE FROM {{table}} WHERE status = 'dead' AND COALESCE(dead_at, created_at) < UTC_TIMESTAMP(6) - INTERVAL $1 MICROSECOND;
+
+-- name: purge_dead_one
+DELETE FROM {{table}} WHERE status = 'dead' AND id = $1;
 
 -- name: version
 SELECT COALESCE(MAX(version), 0) FROM {{migrations}};

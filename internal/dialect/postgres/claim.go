@@ -7,12 +7,12 @@ import (
 	"strings"
 
 	"github.com/firstunicorn/outbox/internal/sqldb"
-	"github.com/firstunicorn/outbox/relay"
+	"github.com/firstunicorn/outbox/relay/source"
 )
 
 // Claim opens a batch: a transaction that locks the buckets, then reads the batch.
 // Nothing is written to the claimed rows.
-func (d *Dialect) Claim(ctx context.Context, db sqldb.DB, p *relay.ClaimParams) (relay.Batch, error) {
+func (d *Dialect) Claim(ctx context.Context, db sqldb.DB, p *source.ClaimParams) (source.Batch, error) {
 	buckets := sqldb.Ints(p.Buckets)
 	if ok, err := d.Claimable(ctx, db, buckets); err != nil || !ok {
 		return nil, err
@@ -29,7 +29,7 @@ func (d *Dialect) Claim(ctx context.Context, db sqldb.DB, p *relay.ClaimParams) 
 	return &sqldb.TxBatch{Tx: tx, Marks: d.Marks, Recs: recs}, nil
 }
 
-func (d *Dialect) claim(ctx context.Context, tx sqldb.Tx, buckets sqldb.Int64s, p *relay.ClaimParams) ([]relay.Record, error) {
+func (d *Dialect) claim(ctx context.Context, tx sqldb.Tx, buckets sqldb.Int64s, p *source.ClaimParams) ([]source.Record, error) {
 	var timeout, syncCommit, locked string // set_config's results, read and dropped; the locked buckets
 	idle := strconv.FormatInt(p.IdleTimeout.Milliseconds(), 10)
 	if err := sqldb.QueryRow(ctx, tx, d.Queries()["lock"], []any{buckets, idle}, &timeout, &syncCommit, &locked); err != nil {

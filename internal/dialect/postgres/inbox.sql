@@ -19,7 +19,7 @@ FROM {{dead}} WHERE $1 = '' OR consumer_group = $1
 ORDER BY id LIMIT $2;
 
 -- name: retry_one
-UPDATE {{dead}} SET retry = true WHERE id = $1;
+UPDATE {{dead}} SET retry = true WHERE consumer_group = $1 AND event_id = $2;
 
 -- name: retry_all
 UPDATE {{dead}} SET retry = true WHERE consumer_group = $1 AND NOT retry;
@@ -38,7 +38,11 @@ DELETE FROM {{dead}} WHERE id = $1 AND retry;
 UPDATE {{dead}} SET retry = false, attempts = attempts + 1, error = $2, dead_at = now() WHERE id = $1;
 
 -- name: purge_dead
-DELETE FROM {{dead}} WHERE consumer_group = $1 AND ($2 = 0 OR id = $2);
+-- The group's events that died more than $2 microseconds ago.
+DELETE FROM {{dead}} WHERE consumer_group = $1 AND dead_at < now() - $2::bigint * interval '1 microsecond';
+
+-- name: purge_dead_one
+DELETE FROM {{dead}} WHERE consumer_group = $1 AND event_id = $2;
 
 -- name: purge
 -- Records older than the dedupe window, $1 microseconds, at most $2 at once.
@@ -46,4 +50,4 @@ DELETE FROM {{table}} WHERE ctid IN (
 	SELECT ctid FROM {{table}} WHERE handled_at < now() - $1::bigint * interval '1 microsecond' LIMIT $2);
 
 -- name: count_dead
-SELECT count(*) FROM {{dead}} WHERE consumer_group = $1;
+SELECT count(*) FROM {{dead}} WHERE $1 = '' OR consumer_group = $1;

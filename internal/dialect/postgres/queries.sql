@@ -67,6 +67,7 @@ UPDATE {{table}} SET
 	attempts = attempts + 1,
 	last_error = $2,
 	status = CASE WHEN $6 AND attempts + 1 >= $3 THEN 'dead' ELSE 'pending' END,
+	dead_at = CASE WHEN $6 AND attempts + 1 >= $3 THEN now() END,
 	available_at = now() + (least($5::bigint, $4::bigint * power(2, least(attempts, 30)))
 		* (0.5 + random() / 2)) * interval '1 microsecond'
 WHERE seq = ANY($1::bigint[]) AND status = 'pending';
@@ -152,20 +153,26 @@ SELECT
 		WHERE t.status = 'pending' AND t.bucket = l.bucket ORDER BY t.seq LIMIT 1)) FROM {{leases}} l)), 0)::float8;
 
 -- name: list_dead
+-- dead_at is NULL for rows that died before the column was added: their written time
+-- stands in.
 SELECT id::text, topic, coalesce(encode(key, 'escape'), ''), event_type, attempts,
-	coalesce(last_error, ''), created_at
+	coalesce(last_error, ''), created_at, coalesce(dead_at, created_at)
 FROM {{table}} WHERE status = 'dead' ORDER BY seq LIMIT $1;
 
 -- name: retry_one
-UPDATE {{table}} SET status = 'pending', attempts = 0, available_at = '-infinity'
+UPDATE {{table}} SET status = 'pending', attempts = 0, available_at = '-infinity', dead_at = NULL
 WHERE status = 'dead' AND id = $1::uuid;
 
 -- name: retry_all
-UPDATE {{table}} SET status = 'pending', attempts = 0, available_at = '-infinity'
+UPDATE {{table}} SET status = 'pending', attempts = 0, available_at = '-infinity', dead_at = NULL
 WHERE status = 'dead';
 
 -- name: purge_dead
-DELETE FROM {{table}} WHERE status = 'dead' AND created_at < now() - $1::bigint * interval '1 microsecond';
+-- Dead events that died more than $1 microseconds ago.
+DELETE FROM {{table}} WHERE status = 'dead' AND coalesce(dead_at, created_at) < now() - $1::bigint * interval '1 microsecond';
+
+-- name: purge_dead_one
+DELETE FROM {{table}} WHERE status = 'dead' AND id = $1::uuid;
 
 -- name: version
 SELECT coalesce(max(version), 0) FROM {{migrations}};

@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/google/uuid"
-	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/firstunicorn/outbox"
 	"github.com/firstunicorn/outbox/internal/sqldb"
@@ -186,9 +185,11 @@ func (w *WAL) create(ctx context.Context, db sqldb.DB) (string, error) {
 	return lsn, err
 }
 
+// isCode reports whether err is PostgreSQL's error code: pgconn's errors and lib/pq's
+// both tell it through SQLState, so the dialect needs neither driver.
 func isCode(err error, code string) bool {
-	var pgErr *pgconn.PgError
-	return errors.As(err, &pgErr) && pgErr.Code == code
+	var pgErr interface{ SQLState() string }
+	return errors.As(err, &pgErr) && pgErr.SQLState() == code
 }
 
 // DeadLetter stores m as a dead event with its attempts and the reason.

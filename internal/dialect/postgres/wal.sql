@@ -21,8 +21,8 @@ SELECT pg_logical_emit_message(false, $1, '')::text;
 -- An event the relay gave up on, kept where table mode keeps its dead letters. After a
 -- crash the relay reads the event again; its id is already here.
 INSERT INTO {{table}} (id, topic, key, event_type, aggregate_type, aggregate_id, payload, headers,
-	occurred_at, created_at, status, attempts, last_error)
-VALUES ($1::uuid, $2, $3, $4, $5, $6, $7, $8::jsonb, $9, $10, 'dead', $11, $12)
+	occurred_at, created_at, status, attempts, last_error, dead_at)
+VALUES ($1::uuid, $2, $3, $4, $5, $6, $7, $8::jsonb, $9, $10, 'dead', $11, $12, now())
 ON CONFLICT (id) DO NOTHING;
 
 -- name: dead_keys
@@ -70,8 +70,12 @@ FROM pg_replication_slots s JOIN pg_stat_replication r ON r.pid = s.active_pid
 WHERE s.slot_name = $1 AND s.database = current_database();
 
 -- name: peek
--- The first messages a reader would get, read without consuming them (only while no
--- relay reads the slot): the first transaction's Begin carries its commit time.
-SELECT extract(epoch FROM now())::float8, data
+-- The age in seconds of the first transaction a reader would get, read without consuming
+-- anything (only while no relay reads the slot). pgoutput's Begin message is 'B' (66),
+-- the final LSN (8 bytes), then the commit time: microseconds since 2000-01-01 UTC.
+SELECT extract(epoch FROM now() - (timestamptz '2000-01-01 00:00:00+00'
+	+ ('x' || encode(substring(data FROM 10 FOR 8), 'hex'))::bit(64)::bigint * interval '1 microsecond'))::float8
 FROM pg_logical_slot_peek_binary_changes($1, NULL, 16,
-	'proto_version', '1', 'publication_names', $2, 'messages', 'true');
+	'proto_version', '1', 'publication_names', $2, 'messages', 'true')
+WHERE get_byte(data, 0) = 66
+LIMIT 1;

@@ -4,8 +4,6 @@ import (
 	"context"
 	"time"
 
-	"github.com/jackc/pglogrepl"
-
 	"github.com/firstunicorn/outbox/internal/sqldb"
 )
 
@@ -40,18 +38,11 @@ func (w *WAL) Lag(ctx context.Context, db sqldb.Querier, st SlotStatus) (time.Du
 	}
 	defer rows.Close()
 	for rows.Next() {
-		var (
-			now  float64
-			data []byte
-		)
-		if err := rows.Scan(&now, &data); err != nil {
+		var age float64
+		if err := rows.Scan(&age); err != nil {
 			return 0, err
 		}
-		if m, err := pglogrepl.Parse(data); err == nil {
-			if b, ok := m.(*pglogrepl.BeginMessage); ok {
-				return max(0, seconds(now)-time.Duration(b.CommitTime.UnixNano())), nil
-			}
-		}
+		return max(0, seconds(age)), nil
 	}
 	if err := rows.Err(); err != nil {
 		if pctx.Err() != nil && ctx.Err() == nil {

@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/firstunicorn/outbox/internal/sqldb"
-	"github.com/firstunicorn/outbox/relay"
+	"github.com/firstunicorn/outbox/relay/source"
 )
 
 // ErrHoldLost is the error of a batch that settles after its hold ran out and another
@@ -21,7 +21,7 @@ var ErrHoldLost = errors.New("the batch's hold on its buckets ran out and anothe
 const noTimeout = 100 * 365 * 24 * time.Hour
 
 // Claim holds the buckets no other batch holds (one statement), then reads the batch.
-func (d *Dialect) Claim(ctx context.Context, db sqldb.DB, p *relay.ClaimParams) (relay.Batch, error) {
+func (d *Dialect) Claim(ctx context.Context, db sqldb.DB, p *source.ClaimParams) (source.Batch, error) {
 	buckets := sqldb.Ints(p.Buckets)
 	var claimable bool
 	if err := sqldb.QueryRow(ctx, db, d.Queries()["peek"], []any{buckets, p.HoldDeadKeys}, &claimable); err != nil || !claimable {
@@ -44,7 +44,7 @@ func (d *Dialect) Claim(ctx context.Context, db sqldb.DB, p *relay.ClaimParams) 
 	return b, nil
 }
 
-func (b *batch) read(ctx context.Context, p *relay.ClaimParams) (err error) {
+func (b *batch) read(ctx context.Context, p *source.ClaimParams) (err error) {
 	b.recs, err = sqldb.BucketClaim(ctx, b.db, b.d.Queries(), b.held, p)
 	return err
 }
@@ -63,11 +63,11 @@ type batch struct {
 	token string
 	held  sqldb.Int64s
 	idle  time.Duration
-	recs  []relay.Record
+	recs  []source.Record
 	tx    sqldb.Tx
 }
 
-func (b *batch) Records() []relay.Record { return b.recs }
+func (b *batch) Records() []source.Record { return b.recs }
 
 func (b *batch) MarkPublished(ctx context.Context, seqs []int64, keep bool) error {
 	if err := b.begin(ctx); err != nil {
@@ -76,7 +76,7 @@ func (b *batch) MarkPublished(ctx context.Context, seqs []int64, keep bool) erro
 	return b.d.Marks.MarkPublished(ctx, b.tx, seqs, keep)
 }
 
-func (b *batch) MarkFailed(ctx context.Context, p *relay.FailParams) (int, error) {
+func (b *batch) MarkFailed(ctx context.Context, p *source.FailParams) (int, error) {
 	if err := b.begin(ctx); err != nil {
 		return 0, err
 	}

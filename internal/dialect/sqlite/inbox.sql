@@ -17,7 +17,7 @@ FROM {{dead}} WHERE $1 = '' OR consumer_group = $1
 ORDER BY id LIMIT $2;
 
 -- name: retry_one
-UPDATE {{dead}} SET retry = 1 WHERE id = $1;
+UPDATE {{dead}} SET retry = 1 WHERE consumer_group = $1 AND event_id = $2;
 
 -- name: retry_all
 UPDATE {{dead}} SET retry = 1 WHERE consumer_group = $1 AND NOT retry;
@@ -34,11 +34,15 @@ DELETE FROM {{dead}} WHERE id = $1 AND retry;
 UPDATE {{dead}} SET retry = 0, attempts = attempts + 1, error = $2, dead_at = {{now}} WHERE id = $1;
 
 -- name: purge_dead
-DELETE FROM {{dead}} WHERE consumer_group = $1 AND ($2 = 0 OR id = $2);
+-- The group's events that died more than $2 microseconds ago.
+DELETE FROM {{dead}} WHERE consumer_group = $1 AND dead_at <= {{now}} - $2;
+
+-- name: purge_dead_one
+DELETE FROM {{dead}} WHERE consumer_group = $1 AND event_id = $2;
 
 -- name: purge
 DELETE FROM {{table}} WHERE (consumer_group, event_id) IN (
 	SELECT consumer_group, event_id FROM {{table}} WHERE handled_at < {{now}} - $1 LIMIT $2);
 
 -- name: count_dead
-SELECT count(*) FROM {{dead}} WHERE consumer_group = $1;
+SELECT count(*) FROM {{dead}} WHERE $1 = '' OR consumer_group = $1;

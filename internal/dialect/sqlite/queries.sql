@@ -69,6 +69,7 @@ UPDATE {{table}} SET
 	attempts = attempts + 1,
 	last_error = $2,
 	status = CASE WHEN $6 AND attempts + 1 >= $3 THEN 'dead' ELSE 'pending' END,
+	dead_at = CASE WHEN $6 AND attempts + 1 >= $3 THEN {{now}} END,
 	available_at = {{now}} + CAST(min($5, $4 * (1 << min(attempts, 30)))
 		* (0.75 + random() / 36893488147419103232.0) AS INTEGER)
 WHERE seq IN ($1) AND status = 'pending';
@@ -135,17 +136,24 @@ SELECT
 		WHERE t.status = 'pending' AND t.bucket = l.bucket ORDER BY t.seq LIMIT 1)) FROM {{leases}} l)) / 1e6, 0.0);
 
 -- name: list_dead
-SELECT id, topic, coalesce(CAST(key AS TEXT), ''), event_type, attempts, coalesce(last_error, ''), created_at
+-- dead_at is NULL for rows that died before the column was added: their written time
+-- stands in.
+SELECT id, topic, coalesce(CAST(key AS TEXT), ''), event_type, attempts, coalesce(last_error, ''), created_at,
+	coalesce(dead_at, created_at)
 FROM {{table}} WHERE status = 'dead' ORDER BY seq LIMIT $1;
 
 -- name: retry_one
-UPDATE {{table}} SET status = 'pending', attempts = 0, available_at = 0 WHERE status = 'dead' AND id = $1;
+UPDATE {{table}} SET status = 'pending', attempts = 0, available_at = 0, dead_at = NULL WHERE status = 'dead' AND id = $1;
 
 -- name: retry_all
-UPDATE {{table}} SET status = 'pending', attempts = 0, available_at = 0 WHERE status = 'dead';
+UPDATE {{table}} SET status = 'pending', attempts = 0, available_at = 0, dead_at = NULL WHERE status = 'dead';
 
 -- name: purge_dead
-DELETE FROM {{table}} WHERE status = 'dead' AND created_at <= {{now}} - $1;
+-- Dead events that died more than $1 microseconds ago.
+DELETE FROM {{table}} WHERE status = 'dead' AND coalesce(dead_at, created_at) <= {{now}} - $1;
+
+-- name: purge_dead_one
+DELETE FROM {{table}} WHERE status = 'dead' AND id = $1;
 
 -- name: version
 SELECT coalesce(max(version), 0) FROM {{migrations}};

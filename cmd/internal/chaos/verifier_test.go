@@ -1,0 +1,163 @@
+//go:build chaos
+
+package chaos
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/firstunicorn/outbox/testkit/ledger"
+	"github.com/firstunicorn/outbox/testkit/testenv"
+)
+
+// verifierConfig is what the verifier process checks, as JSON in OUTBOX_CHAOS_CONFIG.
+type verifierConfig struct {
+	Brokers []string
+	Topics  []string
+	Ledgers []string // the writers' ledger files
+	Poison  bool     // the poison events are expected too (after a retry)
+	Marks   []int64  // when each fault ended, Unix ms
+	Quiet   time.Duration
+	Timeout time.Duration
+}
+
+// verdict is the verifier's report, printed as JSON.
+type verdict struct {
+	ledger.Report
+	Committed, Transactions, FailedCommits int
+	WriterErrors                           []string
+	// Recovery, per fault: from its end until the last event whose transaction began
+	// before that reached Kafka (0 when all had already).
+	Recovery []time.Duration
+	// Latency of first arrivals (broker append time - transaction start), held
+	// transactions left out.
+	P50, P99, MaxLatency time.Duration
+}
+
+func runVerifier() int {
+	var cfg verifierConfig
+	if err := json.Unmarshal([]byte(os.Getenv("OUTBOX_CHAOS_CONFIG")), &cfg); err != nil {
+		fmt.Fprintln(os.Stderr, "verifier config:", err)
+		return 2
+	}
+	v, err := verify(cfg)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "verifier:", err)
+		return 1
+	}
+	_ = json.NewEncoder(os.Stdout).Encode(v)
+	return 0
+}
+
+func verify(cfg verifierConfig) (verdict, error) {
+	var v verdict
+	all := ledger.Ledger{}
+	for _, f := range cfg.Ledgers {
+		l, err := readLedger(f)
+		if err != nil {
+			return v, err
+		}
+		parts := []ledger.Ledger{l.Main}
+		if cfg.Poison {
+			parts = append(parts, l.Missing, l.Big)
+		}
+		for _, p := range parts {
+			for k, n := range p {
+				all[k] = n
+			}
+		}
+		v.Transactions += l.Transactions
+		v.FailedCommits += l.FailedCommits
+		v.WriterErrors = append(v.WriterErrors, l.Errors...)
+	}
+	slices.Sort(v.WriterErrors)
+	v.WriterErrors = slices.Compact(v.WriterErrors)
+	v.Committed = all.Total()
+	recs, err := consume(cfg, v.Committed)
+	if err != nil {
+		return v, err
+	}
+	v.Report = ledger.Verify(all, recs)
+	v.timing(recs, cfg.Marks)
+	return v, nil
+}
+
+// consume reads the topics from the start until it has n records and none more come
+// for cfg.Quiet (so late duplicates count), or until cfg.Timeout.
+func consume(cfg verifierConfig, n int) ([]*kgo.Record, error) {
+	cl, err := kgo.NewClient(kgo.SeedBrokers(cfg.Brokers...), kgo.ConsumeTopics(cfg.Topics...),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+	if err != nil {
+		return nil, err
+	}
+	defer cl.Close()
+	recs := testenv.Drain(cl, n, cfg.Quiet, cfg.Timeout)
+	for _, r := range recs {
+		r.Value = r.Value[:min(len(r.Value), 64)] // keep "key/n/stamp", drop padding
+	}
+	return recs, nil
+}
+
+// timing computes recovery per fault and latency from each event's first arrival.
+func (v *verdict) timing(recs []*kgo.Record, marks []int64) {
+	seen := map[string]bool{}
+	v.Recovery = make([]time.Duration, len(marks))
+	var lat []time.Duration
+	for _, r := range recs {
+		parts := strings.Split(string(r.Value), "/")
+		if len(parts) < 3 || seen[parts[0]+"/"+parts[1]] {
+			continue
+		}
+		seen[parts[0]+"/"+parts[1]] = true
+		began, err := strconv.ParseInt(parts[2], 10, 64)
+		if err != nil || (len(parts) > 3 && parts[3] == "held") {
+			continue
+		}
+		arrived := r.Timestamp.UnixMilli()
+		lat = append(lat, time.Duration(arrived-began)*time.Millisecond)
+		for i, m := range marks {
+			if began <= m {
+				v.Recovery[i] = max(v.Recovery[i], time.Duration(arrived-m)*time.Millisecond)
+			}
+		}
+	}
+	if len(lat) == 0 {
+		return
+	}
+	slices.Sort(lat)
+	v.P50, v.P99, v.MaxLatency = lat[len(lat)/2], lat[len(lat)*99/100], lat[len(lat)-1]
+}
+
+// poisonCount is how many poison events the writers committed.
+func poisonCount(t *testing.T, ledgers []string) int {
+	n := 0
+	for _, f := range ledgers {
+		l, err := readLedger(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		n += l.Missing.Total() + l.Big.Total()
+	}
+	return n
+}
+
+// readLedger reads the ledger a writer process left in file f.
+func readLedger(f string) (writerLedger, error) {
+	var l writerLedger
+	b, err := os.ReadFile(f)
+	if err == nil {
+		err = json.Unmarshal(b, &l)
+	}
+	if err != nil {
+		return l, fmt.Errorf("ledger %s: %w", f, err)
+	}
+	return l, nil
+}
