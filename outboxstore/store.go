@@ -178,5 +178,5 @@ func newDialect(db Database, cfg *Config) (dialect, error) {
 var engineQueries = []string{
 	"heartbeat", "forget", "alive", "renew", "held", "pick", "take", "release", "release_all",
 	"purge", "watermark", "status", "backlog", "list_dead", "retry_one", "retry_all", "purge_dead",
-	"purge_dead_one", "version",
+	"purge_dead_one", "pending", "version",
 }

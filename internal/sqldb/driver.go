@@ -2,6 +2,7 @@ package sqldb
 
 import (
 	"context"
+	"errors"
 	"time"
 )
 
@@ -69,4 +70,19 @@ type WALEvent struct {
 	Committed time.Time
 	// LSN is the message's position in the WAL.
 	LSN uint64
+}
+
+// Recorder is a Querier that records the statements it is given instead of running
+// them: how a write's statements are built without a connection.
+type Recorder struct{ Stmts []Statement }
+
+// Exec records sql and args.
+func (r *Recorder) Exec(_ context.Context, sql string, args ...any) (int64, error) {
+	r.Stmts = append(r.Stmts, Statement{SQL: sql, Args: args})
+	return 0, nil
+}
+
+// Query is refused: a write runs no queries.
+func (r *Recorder) Query(context.Context, string, ...any) (Rows, error) {
+	return nil, errors.New("sqldb: a recorded write ran a query")
 }

@@ -152,5 +152,13 @@ DELETE FROM {{table}} WHERE status = 'dead' AND COALESCE(dead_at, created_at) < 
 -- name: purge_dead_one
 DELETE FROM {{table}} WHERE status = 'dead' AND id = $1;
 
+-- name: pending
+-- The pending events in write order, at most $1, in the columns of a claimed row: what
+-- an application's test reads through its own transaction (outboxtest).
+SELECT seq, id, topic, `key`, `key` IS NULL, event_type, aggregate_type, aggregate_id,
+	payload, payload IS NULL, headers, TIMESTAMPDIFF(MICROSECOND, '1970-01-01', occurred_at), attempts,
+	TIMESTAMPDIFF(MICROSECOND, '1970-01-01', created_at)
+FROM {{table}} WHERE status = 'pending' ORDER BY seq LIMIT $1;
+
 -- name: version
 SELECT COALESCE(MAX(version), 0) FROM {{migrations}};

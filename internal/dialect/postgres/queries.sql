@@ -174,5 +174,12 @@ DELETE FROM {{table}} WHERE status = 'dead' AND coalesce(dead_at, created_at) < 
 -- name: purge_dead_one
 DELETE FROM {{table}} WHERE status = 'dead' AND id = $1::uuid;
 
+-- name: pending
+-- The pending events in write order, at most $1, in the columns of a claimed row: what
+-- an application's test reads through its own transaction (outboxtest).
+SELECT seq, id::text, topic, key, key IS NULL, event_type, aggregate_type, aggregate_id, payload,
+	payload IS NULL, headers::text, occurred_at, attempts, created_at
+FROM {{table}} WHERE status = 'pending' ORDER BY seq LIMIT $1;
+
 -- name: version
 SELECT coalesce(max(version), 0) FROM {{migrations}};
