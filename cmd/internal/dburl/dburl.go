@@ -6,6 +6,7 @@ package dburl
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/url"
 	"strings"
@@ -28,6 +29,10 @@ type Outbox struct {
 	QueryRow func(ctx context.Context, sql string, args []any, dest ...any) error
 	// Exec runs a statement outside the outbox.
 	Exec func(ctx context.Context, sql string, args ...any) error
+	// Batched runs one transaction of sql and, queued with it, msgs in two round trips:
+	// BEGIN, sql and the events in one batch, then COMMIT (pgx's Batch.BeginTx and
+	// outboxpgx.Queue). It is nil on database/sql, which sends a statement at a time.
+	Batched func(ctx context.Context, sql string, args []any, msgs ...outbox.Message) error
 	// Inbox returns the consumer inbox in the same database, through the same driver.
 	Inbox func(cfg *inbox.Config) (*inbox.Admin, error)
 	// Close closes the connections.
@@ -40,7 +45,14 @@ type Outbox struct {
 type Tx interface {
 	Exec(ctx context.Context, sql string, args ...any) error
 	Write(ctx context.Context, msgs ...outbox.Message) error
+	// ExecWrite runs sql and writes msgs in one round trip where the driver can (pgx:
+	// outboxpgx.Queue on one batch), and returns ErrNoBatch where it cannot.
+	ExecWrite(ctx context.Context, sql string, args []any, msgs ...outbox.Message) error
 }
+
+// ErrNoBatch is Tx.ExecWrite's error on a database/sql connection, which sends one
+// statement at a time.
+var ErrNoBatch = errors.New("database/sql sends one statement per round trip")
 
 // Options tune the connections.
 type Options struct {

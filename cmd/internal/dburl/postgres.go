@@ -40,6 +40,9 @@ func openPostgres(ctx context.Context, rawURL string, cfg *outboxstore.Config, o
 	}
 	return &Outbox{
 		Admin: store.Admin(), Source: store, Addr: addr, Close: pool.Close,
+		Batched: func(ctx context.Context, sql string, args []any, msgs ...outbox.Message) error {
+			return batched(ctx, pool, store, sql, args, msgs)
+		},
 		Inbox: func(cfg *inbox.Config) (*inbox.Admin, error) {
 			in, err := inbox.New(outboxpgx.New(pool), cfg)
 			if err != nil {
@@ -72,4 +75,30 @@ func (t pgTx) Exec(ctx context.Context, sql string, args ...any) error {
 
 func (t pgTx) Write(ctx context.Context, msgs ...outbox.Message) error {
 	return t.store.Write(ctx, t.tx, msgs...)
+}
+
+func (t pgTx) ExecWrite(ctx context.Context, sql string, args []any, msgs ...outbox.Message) error {
+	b := &pgx.Batch{}
+	b.Queue(sql, args...)
+	if err := outboxpgx.Queue(ctx, t.store, b, msgs...); err != nil {
+		return err
+	}
+	return t.tx.SendBatch(ctx, b).Close()
+}
+
+// batched is Outbox.Batched over pgx.
+func batched(ctx context.Context, pool *pgxpool.Pool, store *outboxstore.Store[pgx.Tx], sql string, args []any, msgs []outbox.Message) error {
+	b := &pgx.Batch{}
+	b.BeginTx(pgx.TxOptions{})
+	b.Queue(sql, args...)
+	if err := outboxpgx.Queue(ctx, store, b, msgs...); err != nil {
+		return err
+	}
+	br := pool.SendBatch(ctx, b)
+	tx := br.Tx()
+	defer func() { _ = tx.Rollback(ctx) }()
+	if err := br.Close(); err != nil {
+		return err
+	}
+	return tx.Commit(ctx)
 }

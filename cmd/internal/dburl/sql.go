@@ -60,3 +60,5 @@ func (t sqlTx) Exec(ctx context.Context, query string, args ...any) error {
 func (t sqlTx) Write(ctx context.Context, msgs ...outbox.Message) error {
 	return t.store.Write(ctx, t.tx, msgs...)
 }
+
+func (t sqlTx) ExecWrite(context.Context, string, []any, ...outbox.Message) error { return ErrNoBatch }
