@@ -20,8 +20,10 @@ var (
 // buckets is the number of key buckets, fixed by the schema of every dialect.
 const buckets = 64
 
-// never is a silence no relay outlives: forgetting a leaving relay by name.
-const never = 1_000_000 * time.Hour
+// forgetByName is the silence passed to the forget statement, which deletes the relay
+// named and every relay silent for longer than the silence given, when it should delete
+// the named one alone: no relay has been silent this long.
+const forgetByName = 1_000_000 * time.Hour
 
 // purgeChunk bounds one purge statement, so none runs long.
 const purgeChunk = 10_000
@@ -94,7 +96,7 @@ func (t table) ReleaseLeases(ctx context.Context, owner string, buckets []int, l
 		return fmt.Errorf("release leases: %w", err)
 	}
 	if leaving {
-		if _, err := sqldb.Exec(ctx, t.c.db, t.c.q["forget"], owner, never.Microseconds()); err != nil {
+		if _, err := sqldb.Exec(ctx, t.c.db, t.c.q["forget"], owner, forgetByName.Microseconds()); err != nil {
 			return fmt.Errorf("release leases: forget relay: %w", err)
 		}
 	}

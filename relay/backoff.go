@@ -43,9 +43,10 @@ func (b *backoff) clock() time.Time {
 	return time.Now()
 }
 
-// fail records a failure and pauses all workers for the next delay, jittered. It says
-// whether to log this failure, when the run began, and how many failures it has had.
-func (b *backoff) fail() (log bool, since time.Time, failures int) {
+// failAndPause records a failure and pauses all workers for the next delay, jittered.
+// It says whether to log this failure, when the run began, and how many failures it
+// has had.
+func (b *backoff) failAndPause() (log bool, since time.Time, failures int) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	b.failures++
@@ -53,19 +54,20 @@ func (b *backoff) fail() (log bool, since time.Time, failures int) {
 	if next := b.clock().Add(d); next.After(b.until) {
 		b.until = next
 	}
-	return b.note()
+	return b.countInRun()
 }
 
-// failLog records a failure in the run only, with no pause: a batch that published
-// part of its events, whose failed ones wait for their own retry time in the store.
-func (b *backoff) failLog() (log bool, since time.Time, failures int) {
+// failWithoutPause records a failure in the run only, with no pause: a batch that
+// published part of its events, whose failed ones wait for their own retry time in the
+// store. It says what failAndPause says.
+func (b *backoff) failWithoutPause() (log bool, since time.Time, failures int) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	return b.note()
+	return b.countInRun()
 }
 
-// note counts a failure in the run; b.mu is held.
-func (b *backoff) note() (log bool, since time.Time, failures int) {
+// countInRun counts a failure in the run and says whether its log is due; b.mu is held.
+func (b *backoff) countInRun() (log bool, since time.Time, failures int) {
 	now := b.clock()
 	if b.run == 0 {
 		b.since, b.logged = now, time.Time{}
@@ -79,10 +81,10 @@ func (b *backoff) note() (log bool, since time.Time, failures int) {
 	return log, b.since, b.run
 }
 
-// ok records a success: the next failure starts the schedule again. When the success
-// ends a run (settle without a failure), it returns the run's failures and how long
-// they went on; otherwise 0.
-func (b *backoff) ok() (failures int, lasted time.Duration) {
+// succeed records a success: the next failure starts the schedule again. When the
+// success ends a run (settle without a failure), it returns the run's failures and how
+// long they went on; otherwise 0.
+func (b *backoff) succeed() (failures int, lasted time.Duration) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	b.failures = 0
@@ -101,28 +103,30 @@ func (b *backoff) pause() time.Duration {
 	return b.until.Sub(b.clock())
 }
 
-// failed records a failure in b and logs it with args when b says so: the first of a
-// run, then one every logEvery, each with the run's failures and start.
-func (r *Relay) failed(b *backoff, msg string, args ...any) {
-	r.logRun(msg, args, b.fail)
+// onFailure records a failure in b, pausing the workers, and logs it with args when b
+// says so: the first of a run, then one every logEvery, each with the run's failures
+// and start.
+func (r *Relay) onFailure(b *backoff, msg string, args ...any) {
+	r.logRun(msg, args, b.failAndPause)
 }
 
-// failedPart is failed for a batch that published part of its events: logged in b's
-// run, but no pause.
-func (r *Relay) failedPart(b *backoff, msg string, args ...any) {
-	r.logRun(msg, args, b.failLog)
+// onPartialFailure is onFailure for a batch that published part of its events: logged
+// in b's run, but no pause.
+func (r *Relay) onPartialFailure(b *backoff, msg string, args ...any) {
+	r.logRun(msg, args, b.failWithoutPause)
 }
 
+// logRun records a failure with fail and logs msg when fail says the log is due.
 func (r *Relay) logRun(msg string, args []any, fail func() (bool, time.Time, int)) {
 	if log, since, n := fail(); log {
 		r.log.Warn(msg, append(args, "failures", n, "failing_since", since.UTC().Format(time.RFC3339Nano))...)
 	}
 }
 
-// recovered records a success in b and, when it ends a run of failures, logs that
+// onSuccess records a success in b and, when it ends a run of failures, logs that
 // what recovered, with the run's failures and how long they went on.
-func (r *Relay) recovered(b *backoff, what string) {
-	if n, lasted := b.ok(); n > 0 {
+func (r *Relay) onSuccess(b *backoff, what string) {
+	if n, lasted := b.succeed(); n > 0 {
 		r.log.Info(what+" recovered", "failures", n, "failing_for", lasted.Round(time.Millisecond).String())
 	}
 }

@@ -73,7 +73,7 @@ func (r *Relay) batch(ctx context.Context, buckets []int) (int, error) {
 		}
 		// In the workers' run too, without their pause: a fault of one broker fails its
 		// partitions' share of every batch.
-		r.failedPart(&r.retry, "publish failed for part of a batch", "failed", stats.Failed, "dead", stats.Dead,
+		r.onPartialFailure(&r.retry, "publish failed for part of a batch", "failed", stats.Failed, "dead", stats.Dead,
 			"published", stats.Published, "errors", o.causes())
 	}
 	return len(recs), nil

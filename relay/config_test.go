@@ -79,15 +79,15 @@ func TestBackoffSchedule(t *testing.T) {
 	t.Parallel()
 	b := backoff{base: 100 * time.Millisecond, max: 400 * time.Millisecond}
 	for i, want := range []time.Duration{100, 200, 400, 400} { // doubling, then capped
-		b.fail()
+		b.failAndPause()
 		want *= time.Millisecond
 		if p := b.pause(); p < want/2-5*time.Millisecond || p > want {
 			t.Fatalf("failure %d: pause %s, want within [%s, %s]", i+1, p, want/2, want)
 		}
 		b.until = time.Time{} // next delay measured on its own
 	}
-	b.ok()
-	b.fail()
+	b.succeed()
+	b.failAndPause()
 	if p := b.pause(); p > 100*time.Millisecond {
 		t.Fatalf("after ok the schedule must restart at Backoff, pause %s", p)
 	}
@@ -103,7 +103,7 @@ func TestBackoffPacesLogs(t *testing.T) {
 	began := now
 	var logged []int
 	for i := 1; i <= 25; i++ { // one failure a second
-		log, since, n := b.fail()
+		log, since, n := b.failAndPause()
 		if !since.Equal(began) || n != i {
 			t.Fatalf("failure %d: since %s, failures %d", i, since, n)
 		}
@@ -115,23 +115,23 @@ func TestBackoffPacesLogs(t *testing.T) {
 	if fmt.Sprint(logged) != "[1 11 21]" {
 		t.Errorf("logged failures %v, want [1 11 21]: the first, then one every %s", logged, logEvery)
 	}
-	if n, _ := b.ok(); n != 0 {
+	if n, _ := b.succeed(); n != 0 {
 		t.Errorf("ok 1 s after a failure ended the run of %d: want it to go on until %s without one", n, logEvery)
 	}
-	if log, _, n := b.failLog(); log || n != 26 {
+	if log, _, n := b.failWithoutPause(); log || n != 26 {
 		t.Errorf("a part of a batch failed within the run: log %v, failures %d; want not logged, 26", log, n)
 	}
 	now = now.Add(logEvery)
-	if n, lasted := b.ok(); n != 26 || lasted != 25*time.Second {
+	if n, lasted := b.succeed(); n != 26 || lasted != 25*time.Second {
 		t.Errorf("ok %s after the last failure: %d failures over %s, want 26 over 25s", logEvery, n, lasted)
 	}
 	now = now.Add(time.Hour)
-	if log, since, n := b.fail(); !log || !since.Equal(now) || n != 1 {
+	if log, since, n := b.failAndPause(); !log || !since.Equal(now) || n != 1 {
 		t.Errorf("a new run: log %v, since %s, failures %d; want logged, now, 1", log, since, n)
 	}
 	// Without settle (a lease sync, an attach), the first success ends the run.
 	b.settle = 0
-	if n, _ := b.ok(); n != 1 {
+	if n, _ := b.succeed(); n != 1 {
 		t.Errorf("ok without settle ended a run of %d failures, want 1", n)
 	}
 }

@@ -60,10 +60,10 @@ func (r *Relay) deliver(ctx context.Context, rd source.StreamReader, recs []sour
 		}
 		stats.Dead += len(dead.recs)
 		if len(retry) == 0 {
-			r.recovered(&r.retry, "publishing")
+			r.onSuccess(&r.retry, "publishing")
 			return nil
 		}
-		r.failed(&r.retry, "publish failed, retrying in order", "failed", len(retry), "errors", o.causes())
+		r.onFailure(&r.retry, "publish failed, retrying in order", "failed", len(retry), "errors", o.causes())
 		sleep(ctx, r.retry.pause())
 		if ctx.Err() != nil {
 			return fmt.Errorf("stopped with %d events unsent: %w", len(retry), context.Cause(ctx))

@@ -132,10 +132,10 @@ func (r *Relay) leaseLoop(ctx context.Context) error {
 			if ctx.Err() != nil {
 				break
 			}
-			r.failed(&retry, "lease sync failed", "err", err)
+			r.onFailure(&retry, "lease sync failed", "err", err)
 			wait = min(wait, retry.pause())
 		} else {
-			r.recovered(&retry, "lease sync")
+			r.onSuccess(&retry, "lease sync")
 		}
 		sleep(ctx, wait)
 	}
@@ -160,12 +160,12 @@ func (r *Relay) work(ctx context.Context, w int) error {
 		case ctx.Err() != nil:
 			return nil
 		case err != nil:
-			r.failed(&r.retry, "relay step failed", "worker", w, "err", err)
+			r.onFailure(&r.retry, "relay step failed", "worker", w, "err", err)
 		case n == 0:
-			r.recovered(&r.retry, "relaying") // nothing failing for settle: the run is over
+			r.onSuccess(&r.retry, "relaying") // nothing failing for settle: the run is over
 			r.idle(ctx, woken)
 		default:
-			r.recovered(&r.retry, "relaying")
+			r.onSuccess(&r.retry, "relaying")
 			if n < r.cfg.BatchSize {
 				r.idle(ctx, woken)
 			}

@@ -29,18 +29,18 @@ func (r *Relay) runStream(ctx context.Context) error {
 			r.log.Error("stream lost events: not relaying", "err", err)
 			return err
 		case err != nil:
-			r.failed(&retry, "attach to stream failed", "err", err)
+			r.onFailure(&retry, "attach to stream failed", "err", err)
 			sleep(ctx, retry.pause())
 			continue
 		}
-		r.recovered(&retry, "attaching to the stream") // a stream that fails after it attached starts the backoff anew
+		r.onSuccess(&retry, "attaching to the stream") // a stream that fails after it attached starts the backoff anew
 		r.attached.Store(true)
 		r.log.Info("attached to stream")
 		err = r.readStream(ctx, rd)
 		rd.Close()
 		r.attached.Store(false)
 		if err != nil && ctx.Err() == nil {
-			r.failed(&retry, "stream read failed", "err", err)
+			r.onFailure(&retry, "stream read failed", "err", err)
 			sleep(ctx, retry.pause())
 		}
 	}
