@@ -38,11 +38,14 @@ bench: services
 chaos: services
 	mkdir -p bin && $(ENV) && go test -tags chaos -count=1 -p 1 -v -timeout 90m ./cmd/internal/chaos 2>&1 | tee bin/chaos.log | grep -E '^(=== RUN|--- |\s+--- |ok|FAIL|panic)|RESULT|SEED|refused'; exit $${PIPESTATUS[0]}
 
-## check: formatting and vet, no services needed
+## check: formatting, vet, and the exported API against the last release tag (apidiff; once
+## there is a tag, it fails on an incompatible change that CHANGELOG.md does not list as
+## breaking); no services needed
 check:
 	@unformatted=$$(gofmt -l .); if [ -n "$$unformatted" ]; then echo "gofmt needed: $$unformatted"; exit 1; fi
 	go vet ./...
 	go vet -tags chaos ./cmd/internal/chaos
+	scripts/apidiff.sh
 
 ## fuzz: run each fuzz target for a while (FUZZTIME, default 30s)
 FUZZTIME ?= 30s
