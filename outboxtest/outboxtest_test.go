@@ -93,7 +93,9 @@ func check[TTx any](t *testing.T, s *outboxstore.Store[TTx], inTx func(context.C
 			call func(outboxtest.TB)
 			want string
 		}{
-			{"no match", func(r outboxtest.TB) { outboxtest.RequireWrittenTx(ctx, r, s, tx, outboxtest.Want{Type: "order.cancelled"}) },
+			{"no match", func(r outboxtest.TB) {
+				outboxtest.RequireWrittenTx(ctx, r, s, tx, outboxtest.Want{Type: "order.cancelled"})
+			},
 				`0 events match {type "order.cancelled"}`},
 			{"two matches", func(r outboxtest.TB) { outboxtest.RequireWrittenTx(ctx, r, s, tx, outboxtest.Want{Topic: "orders"}) },
 				"2 events match"},
@@ -107,7 +109,9 @@ func check[TTx any](t *testing.T, s *outboxstore.Store[TTx], inTx func(context.C
 				outboxtest.RequireManyWrittenTx(ctx, r, s, tx, outboxtest.Want{Type: "order.shipped"}, outboxtest.Want{Type: "order.placed"})
 			}, `event 0 is {topic "orders", type "order.placed"`},
 			{"count", func(r outboxtest.TB) { outboxtest.RequireManyWrittenTx(ctx, r, s, tx, outboxtest.Want{}) }, "2 events written, want 1"},
-			{"not", func(r outboxtest.TB) { outboxtest.RequireNotWrittenTx(ctx, r, s, tx, outboxtest.Want{Type: "order.shipped"}) },
+			{"not", func(r outboxtest.TB) {
+				outboxtest.RequireNotWrittenTx(ctx, r, s, tx, outboxtest.Want{Type: "order.shipped"})
+			},
 				`an event matches {type "order.shipped"}`},
 		} {
 			var r recorder

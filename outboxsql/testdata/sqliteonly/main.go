@@ -7,8 +7,8 @@ import (
 	"database/sql"
 	"log"
 
-	_ "modernc.org/sqlite"
 	"github.com/twmb/franz-go/pkg/kgo"
+	_ "modernc.org/sqlite"
 
 	"github.com/firstunicorn/outbox/inbox"
 	"github.com/firstunicorn/outbox/outboxkafka"
