@@ -57,6 +57,16 @@ func (l Limits) Validate() error {
 // HeaderPrefix starts the names of the headers the outbox itself sets.
 const HeaderPrefix = "outbox-"
 
+// The headers the relay adds to every Kafka record, after the message's own (in name
+// order), and the inbox reads: the contract between the two halves.
+const (
+	HeaderEventID       = HeaderPrefix + "event-id"       // the message's ID, a UUID
+	HeaderEventType     = HeaderPrefix + "event-type"     // when the message has a Type
+	HeaderAggregateType = HeaderPrefix + "aggregate-type" // when it has an AggregateType
+	HeaderAggregateID   = HeaderPrefix + "aggregate-id"   // when it has an AggregateID
+	HeaderOccurredAt    = HeaderPrefix + "occurred-at"    // RFC 3339 with nanoseconds, UTC
+)
+
 // Validate checks m against lim (zero fields = defaults) and names the first problem.
 func (m *Message) Validate(lim Limits) error {
 	lim = lim.WithDefaults()

@@ -99,7 +99,7 @@ type EventStats struct {
 	// Attempt counts from 1; 0 for an event dead-lettered without a handler call.
 	Attempt int
 	// Duration is the attempt's time: the transaction, the handler and the commit; for
-	// an event handled in a batch (Config.BatchSize), the whole batch's.
+	// an event handled in a batch (ConsumerConfig.BatchSize), the whole batch's.
 	Duration time.Duration
 	// Lag is how many records of the partition were behind this one when it was
 	// fetched.

@@ -17,12 +17,12 @@ import (
 
 // Handler applies one event inside tx, the transaction that also records the event in
 // the inbox. It must not commit or roll back tx: the inbox does, after it returns nil.
-// An error rolls the transaction back and the event is tried again (Config.MaxAttempts,
-// Config.Backoff); an error wrapping outbox.ErrPermanent dead-letters it at once. A
+// An error rolls the transaction back and the event is tried again (ConsumerConfig.MaxAttempts,
+// ConsumerConfig.Backoff); an error wrapping outbox.ErrPermanent dead-letters it at once. A
 // panic is recovered and counts as an error.
 type Handler[TTx any] func(ctx context.Context, tx TTx, m *Message) error
 
-// ErrUnknownTopic is returned by Run when one of Config.Topics does not exist.
+// ErrUnknownTopic is returned by Run when one of ConsumerConfig.Topics does not exist.
 var ErrUnknownTopic = errors.New("inbox: topic does not exist")
 
 // startTimeout bounds Run's first conversation with the brokers.
@@ -39,7 +39,7 @@ type Consumer[TTx any] struct {
 	opts    []kgo.Opt // the caller's client's options
 	cfg     ConsumerConfig
 	tracer  trace.Tracer
-	sem     chan struct{} // Config.Concurrency handlers at once
+	sem     chan struct{} // ConsumerConfig.Concurrency handlers at once
 
 	mu    sync.Mutex
 	parts map[topicPartition]*partition
@@ -83,7 +83,7 @@ func NewConsumer[TTx any](store *Store[TTx], handler Handler[TTx], client *kgo.C
 }
 
 // Run consumes until ctx ends, then finishes the events in flight (within
-// Config.ShutdownTimeout), commits their offsets, leaves the group and returns nil.
+// ConsumerConfig.ShutdownTimeout), commits their offsets, leaves the group and returns nil.
 // It returns an error at once when the brokers cannot be reached or a topic does not
 // exist (ErrUnknownTopic). A Consumer runs once.
 func (c *Consumer[TTx]) Run(ctx context.Context) error {
@@ -145,7 +145,7 @@ func (c *Consumer[TTx]) checkTopics(ctx context.Context, cl *kgo.Client) error {
 		}
 	}
 	if len(missing) > 0 {
-		return fmt.Errorf("%w: %q: create it, or fix Config.Topics", ErrUnknownTopic, missing)
+		return fmt.Errorf("%w: %q: create it, or fix ConsumerConfig.Topics", ErrUnknownTopic, missing)
 	}
 	return nil
 }

@@ -11,8 +11,13 @@
 // happen twice. The handler may write to the outbox with the same transaction, which
 // makes consume → change → emit one atomic step.
 //
-// A Store holds the inbox's tables (NewStore, Migrate, and the operator's Dead, Retry,
-// PurgeDead); a Consumer (NewConsumer, Run) reads Kafka through it. The record of an
-// event is kept for Config.Retention (the dedupe window, default 7 days): an event
-// redelivered later than that is handled again.
+// The two halves are shaped alike. New(driver, *Config) is the inbox in the consumer's
+// database, as outboxstore.New is the outbox, through the same drivers; its Admin has
+// the operator's Migrate and dead letters (Dead, Retry, RetryAll, PurgeDead,
+// PurgeDeadOlderThan) with the meanings of outboxstore.Admin's, per consumer group.
+// NewConsumer(store, handler, client, *ConsumerConfig) reads Kafka through it, as
+// relay.New publishes an outbox: the client is the caller's, whose options (brokers,
+// TLS, SASL) the consumer's own client starts from. The record of an event is kept for
+// ConsumerConfig.Retention (the dedupe window, default 7 days): an event redelivered
+// later than that is handled again.
 package inbox

@@ -17,6 +17,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 	_ "modernc.org/sqlite"
 
+	"github.com/firstunicorn/outbox"
 	"github.com/firstunicorn/outbox/inbox"
 	"github.com/firstunicorn/outbox/outboxpgx"
 	"github.com/firstunicorn/outbox/outboxsql"
@@ -37,6 +38,9 @@ type harness struct {
 	name   string
 	schema string // PostgreSQL's, for pgx
 	store  *inbox.Admin
+	// client is the caller's Kafka client the consumers start from; it lives as long as
+	// the test.
+	client *kgo.Client
 	// consumer makes a consumer of the store calling fn.
 	consumer func(t *testing.T, fn handlerFunc, cfg *inbox.ConsumerConfig) runner
 	// query scans one integer.
@@ -94,14 +98,14 @@ func newPGX(t *testing.T) *harness {
 		t.Fatal(err)
 	}
 	store := must(inbox.New(outboxpgx.New(pool), &inbox.Config{Schema: schema}))
-	h := &harness{name: "pgx", schema: schema, store: store.Admin()}
+	h := &harness{name: "pgx", schema: schema, store: store.Admin(), client: testenv.Client(t)}
 	h.consumer = func(t *testing.T, fn handlerFunc, cfg *inbox.ConsumerConfig) runner {
 		return must(inbox.NewConsumer(store, func(ctx context.Context, tx pgx.Tx, m *inbox.Message) error {
 			return fn(ctx, func(ctx context.Context, q string, args ...any) error {
 				_, err := tx.Exec(ctx, dollars(strings.ReplaceAll(q, "applied", schema+".applied")), args...)
 				return err
 			}, m)
-		}, testenv.Client(t), cfg))
+		}, h.client, cfg))
 	}
 	h.query = func(t *testing.T, q string, args ...any) int64 {
 		var n int64
@@ -164,14 +168,14 @@ func sqlHarness(t *testing.T, name string, db *sql.DB, database outboxstore.Data
 		return q
 	}
 	store := must(inbox.New(outboxsql.New(db, database), &inbox.Config{Schema: schema}))
-	h := &harness{name: name, store: store.Admin()}
+	h := &harness{name: name, store: store.Admin(), client: testenv.Client(t)}
 	h.consumer = func(t *testing.T, fn handlerFunc, cfg *inbox.ConsumerConfig) runner {
 		return must(inbox.NewConsumer(store, func(ctx context.Context, tx *sql.Tx, m *inbox.Message) error {
 			return fn(ctx, func(ctx context.Context, q string, args ...any) error {
 				_, err := tx.ExecContext(ctx, rewrite(q), args...)
 				return err
 			}, m)
-		}, testenv.Client(t), cfg))
+		}, h.client, cfg))
 	}
 	h.query = func(t *testing.T, q string, args ...any) int64 {
 		var n int64
@@ -232,7 +236,7 @@ func must[T any](v T, err error) T {
 // event is a record as go-outbox's relay sends it: key, value "seq", event id header.
 func event(topic, key string, seq int) *kgo.Record {
 	return &kgo.Record{Topic: topic, Key: []byte(key), Value: fmt.Appendf(nil, "%d", seq),
-		Headers: []kgo.RecordHeader{{Key: inbox.HeaderEventID, Value: []byte(uuid.New().String())}}}
+		Headers: []kgo.RecordHeader{{Key: outbox.HeaderEventID, Value: []byte(uuid.New().String())}}}
 }
 
 // events are n events numbered 1..n on keys k0..k(keys-1), and a second delivery of

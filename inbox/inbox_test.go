@@ -86,7 +86,7 @@ func TestFailures(t *testing.T) {
 		}
 		noID := &kgo.Record{Topic: topic, Key: []byte("noid"), Value: []byte("5")}
 		badID := &kgo.Record{Topic: topic, Key: []byte("badid"), Value: []byte("6"),
-			Headers: []kgo.RecordHeader{{Key: inbox.HeaderEventID, Value: []byte("not-a-uuid")}}}
+			Headers: []kgo.RecordHeader{{Key: outbox.HeaderEventID, Value: []byte("not-a-uuid")}}}
 		failing := event(topic, "fail", 1)
 		produce(t, failing, event(topic, "permanent", 2), event(topic, "panic", 3), event(topic, "flaky", 4),
 			noID, badID, event(topic, "last", 7))

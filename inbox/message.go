@@ -7,17 +7,13 @@ import (
 	"github.com/google/uuid"
 	"github.com/twmb/franz-go/pkg/kgo"
 
-	"github.com/firstunicorn/outbox/internal/kafkarecord"
+	"github.com/firstunicorn/outbox"
 )
-
-// HeaderEventID is the record header go-outbox's relay puts each event's id in, and the
-// inbox reads by default.
-const HeaderEventID = kafkarecord.HeaderEventID
 
 // Message is one Kafka record as the handler sees it.
 type Message struct {
 	// ID is the event's id, the inbox's dedupe key within the consumer group: the
-	// outbox-event-id header, or what Config.EventID returned.
+	// outbox-event-id header, or what ConsumerConfig.EventID returned.
 	ID        string
 	Topic     string
 	Partition int32
@@ -57,16 +53,16 @@ func newMessage(r *kgo.Record) *Message {
 	return m
 }
 
-// OutboxEventID is the default Config.EventID: the outbox-event-id header, which must
+// OutboxEventID is the default ConsumerConfig.EventID: the outbox-event-id header, which must
 // be a UUID (as go-outbox writes it).
 func OutboxEventID(m *Message) (string, error) {
-	v, ok := m.Header(HeaderEventID)
+	v, ok := m.Header(outbox.HeaderEventID)
 	if !ok {
-		return "", fmt.Errorf("no %s header: the record was not written by go-outbox; set inbox.Config.EventID to say which key dedupes it", HeaderEventID)
+		return "", fmt.Errorf("no %s header: the record was not written by go-outbox; set ConsumerConfig.EventID to say which key dedupes it", outbox.HeaderEventID)
 	}
 	id, err := uuid.Parse(v)
 	if err != nil {
-		return "", fmt.Errorf("malformed %s header %.64q: %v", HeaderEventID, v, err)
+		return "", fmt.Errorf("malformed %s header %.64q: %v", outbox.HeaderEventID, v, err)
 	}
 	return id.String(), nil
 }

@@ -16,15 +16,6 @@ import (
 	"github.com/firstunicorn/outbox/internal/kafkarecord"
 )
 
-// Headers the publisher adds to every record, after the message's own (in name order).
-const (
-	HeaderEventID       = kafkarecord.HeaderEventID
-	HeaderEventType     = kafkarecord.HeaderEventType     // when the message has a Type
-	HeaderAggregateType = kafkarecord.HeaderAggregateType // when it has an AggregateType
-	HeaderAggregateID   = kafkarecord.HeaderAggregateID   // when it has an AggregateID
-	HeaderOccurredAt    = kafkarecord.HeaderOccurredAt    // RFC 3339 with nanoseconds, UTC
-)
-
 // Config tunes the Publisher. A nil *Config means all defaults.
 type Config struct {
 	// AllowUnsafeClient accepts a client without idempotent writes or without acks=all.
@@ -35,7 +26,9 @@ type Config struct {
 
 // Publisher implements outbox.Publisher over a *kgo.Client. Records are keyed by the
 // message key, so franz-go's default partitioner puts them where the Java client would
-// (murmur2), and a key's records go to one partition in order.
+// (murmur2), and a key's records go to one partition in order. Each record carries the
+// message's headers, in name order, then outbox.HeaderEventID and the other headers of
+// package outbox.
 type Publisher struct {
 	client   *kgo.Client
 	maxBytes int

@@ -14,8 +14,14 @@
 //		return store.Write(ctx, tx, msg)
 //	})
 //
-// The same Store is what relay.New publishes from, and what the operator's methods
-// (Migrate, Check, Status, Dead, Retry, PurgeDead) and the outbox command work on.
+// With pgx, outboxpgx.Queue puts the same write on the batch of the domain change's own
+// statements instead, saving its round trip.
+//
+// The operator's side of the same outbox is Store.Admin: Migrate, Check, Status,
+// Backlog, the dead letters (Dead, Retry, RetryAll, PurgeDead, PurgeDeadOlderThan) and
+// WAL mode's slot, as the outbox command's verbs. relay.New takes the Store itself and
+// publishes what it holds; the relay's side of the store is package relay/source, which
+// applications do not need.
 //
 // What differs between databases stays inside the store: each has its SQL (in
 // internal/dialect/<database>, as readable files) and its way of giving a batch its key
@@ -23,6 +29,7 @@
 // time: transaction-scoped advisory locks on PostgreSQL, rows of a lock table locked
 // FOR UPDATE SKIP LOCKED in the batch's transaction on MySQL, a hold on the buckets
 // that the batch's settlement checks on SQLite. Only PostgreSQL over pgx wakes an idle
-// relay by notification; elsewhere relays poll. outboxtest is the conformance suite
-// every database and driver passes.
+// relay by notification; elsewhere relays poll. One conformance suite (in the module's
+// test kit) runs on every database and driver; package outboxtest has assertions for
+// the application's own tests.
 package outboxstore

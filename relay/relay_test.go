@@ -185,9 +185,9 @@ func testEndToEnd(t *testing.T, db string) {
 		if string(r.Key) != "meta" {
 			continue
 		}
-		if h["traceparent"] != "00-abc-def-01" || h[outboxkafka.HeaderEventType] != "order.created" ||
-			h[outboxkafka.HeaderAggregateType] != "order" || h[outboxkafka.HeaderAggregateID] != "o-1" ||
-			len(h[outboxkafka.HeaderEventID]) != 36 || h[outboxkafka.HeaderOccurredAt] == "" {
+		if h["traceparent"] != "00-abc-def-01" || h[outbox.HeaderEventType] != "order.created" ||
+			h[outbox.HeaderAggregateType] != "order" || h[outbox.HeaderAggregateID] != "o-1" ||
+			len(h[outbox.HeaderEventID]) != 36 || h[outbox.HeaderOccurredAt] == "" {
 			t.Fatalf("headers: %v", h)
 		}
 	}

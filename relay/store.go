@@ -1,6 +1,8 @@
 package relay
 
 import (
+	"errors"
+
 	"github.com/firstunicorn/outbox/relay/source"
 )
 
@@ -14,4 +16,4 @@ type Source interface {
 // ErrStreamLost is Run's error when WAL mode's replication slot lost events (it was
 // invalidated by max_slot_wal_keep_size, or dropped): retrying cannot bring them back, so
 // the relay stops, and the error says how to recover.
-var ErrStreamLost = source.ErrLost
+var ErrStreamLost = errors.New("stream lost events")

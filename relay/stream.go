@@ -25,7 +25,7 @@ func (r *Relay) runStream(ctx context.Context) error {
 		switch {
 		case ctx.Err() != nil:
 			return nil
-		case errors.Is(err, source.ErrLost):
+		case errors.Is(err, ErrStreamLost):
 			r.log.Error("stream lost events: not relaying", "err", err)
 			return err
 		case err != nil:

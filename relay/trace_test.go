@@ -13,8 +13,9 @@ import (
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	"go.opentelemetry.io/otel/trace"
 
+	"github.com/twmb/franz-go/pkg/kgo"
+
 	"github.com/firstunicorn/outbox"
-	"github.com/firstunicorn/outbox/outboxkafka"
 	"github.com/firstunicorn/outbox/relay"
 	"github.com/firstunicorn/outbox/testkit/testenv"
 )
@@ -51,7 +52,7 @@ func testTrace(t *testing.T, db string) {
 	waitDead(t, e, 1)
 
 	spans := map[string]tracetest.SpanStub{}
-	got := exp.GetSpans()
+	got := sendSpans(t, exp, recs)
 	for _, r := range recs {
 		h := map[string]string{}
 		for _, kv := range r.Headers {
@@ -62,7 +63,7 @@ func testTrace(t *testing.T, db string) {
 		spans[string(r.Key)] = send
 		want := map[attribute.Key]string{
 			"messaging.system": "kafka", "messaging.operation.type": "send", "messaging.destination.name": e.topic,
-			"messaging.message.id": h[outboxkafka.HeaderEventID], "messaging.destination.partition.id": strconv.Itoa(int(r.Partition)),
+			"messaging.message.id": h[outbox.HeaderEventID], "messaging.destination.partition.id": strconv.Itoa(int(r.Partition)),
 			"messaging.kafka.offset": strconv.FormatInt(r.Offset, 10), "outbox.outcome": "sent", "outbox.attempt": "1",
 		}
 		checkAttrs(t, send, want)
@@ -96,6 +97,29 @@ func waitDead(t *testing.T, e *env, n int64) {
 	for deadline := time.Now().Add(30 * time.Second); e.status(t).Dead < n; time.Sleep(50 * time.Millisecond) {
 		if time.Now().After(deadline) {
 			t.Fatalf("not %d dead events after 30s: %+v", n, e.status(t))
+		}
+	}
+}
+
+// sendSpans waits for the send spans of recs and returns the spans exported by then: a
+// span ends once its batch is settled, which may come after a consumer read the record.
+func sendSpans(t *testing.T, exp *tracetest.InMemoryExporter, recs []*kgo.Record) tracetest.SpanStubs {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		got, ended := exp.GetSpans(), map[trace.SpanID]bool{}
+		for _, s := range got {
+			ended[s.SpanContext.SpanID()] = true
+		}
+		all := true
+		for _, r := range recs {
+			h := propagation.MapCarrier{}
+			for _, kv := range r.Headers {
+				h[kv.Key] = string(kv.Value)
+			}
+			all = all && ended[trace.SpanContextFromContext(propagation.TraceContext{}.Extract(context.Background(), h)).SpanID()]
+		}
+		if all || time.Now().After(deadline) {
+			return got
 		}
 	}
 }

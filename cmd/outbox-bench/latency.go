@@ -15,7 +15,6 @@ import (
 
 	"github.com/firstunicorn/outbox"
 	"github.com/firstunicorn/outbox/cmd/internal/dburl"
-	"github.com/firstunicorn/outbox/outboxkafka"
 	"github.com/firstunicorn/outbox/testkit/ledger"
 )
 
@@ -46,7 +45,7 @@ func (a *arrivals) commit(id uuid.UUID) {
 
 func (a *arrivals) arrive(r *kgo.Record, now time.Time) {
 	for _, h := range r.Headers {
-		if h.Key != outboxkafka.HeaderEventID {
+		if h.Key != outbox.HeaderEventID {
 			continue
 		}
 		a.mu.Lock()

@@ -12,7 +12,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
-	"github.com/firstunicorn/outbox/outboxkafka"
+	"github.com/firstunicorn/outbox"
 )
 
 // runDemo places orders over HTTP, one of them invalid, and prints the chain: the
@@ -61,7 +61,7 @@ func runDemo(ctx context.Context, base string, a *app, tp topics) error {
 			first = r
 		}
 		fmt.Printf("kafka %s[%d]@%d key=%s type=%s value=%s\n", r.Topic, r.Partition, r.Offset, r.Key,
-			header(r, outboxkafka.HeaderEventType), r.Value)
+			header(r, outbox.HeaderEventType), r.Value)
 	}
 	quiet(ctx, a) // the inbox may still be working through events of earlier runs
 	before, err := printCustomers(ctx, a, "\nthe inventory service's table")
@@ -75,7 +75,7 @@ func runDemo(ctx context.Context, base string, a *app, tp topics) error {
 	if err := a.client.ProduceSync(ctx, again).FirstErr(); err != nil {
 		return err
 	}
-	fmt.Printf("\nredelivered %s (%s) by hand...\n", first.Key, header(first, outboxkafka.HeaderEventID))
+	fmt.Printf("\nredelivered %s (%s) by hand...\n", first.Key, header(first, outbox.HeaderEventID))
 	for a.duplicates.Load() == dups {
 		select {
 		case <-ctx.Done():

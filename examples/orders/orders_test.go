@@ -13,7 +13,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 	"golang.org/x/sync/errgroup"
 
-	"github.com/firstunicorn/outbox/outboxkafka"
+	"github.com/firstunicorn/outbox"
 	"github.com/firstunicorn/outbox/testkit/testenv"
 )
 
@@ -80,8 +80,8 @@ func TestOrdersEndToEnd(t *testing.T) {
 			t.Fatal(err)
 		}
 		want, ok := placed[string(r.Key)]
-		if !ok || ev.Customer != want.Customer || ev.TotalCents != want.TotalCents || header(r, outboxkafka.HeaderEventType) != "order.placed" ||
-			header(r, outboxkafka.HeaderAggregateID) != string(r.Key) {
+		if !ok || ev.Customer != want.Customer || ev.TotalCents != want.TotalCents || header(r, outbox.HeaderEventType) != "order.placed" ||
+			header(r, outbox.HeaderAggregateID) != string(r.Key) {
 			t.Fatalf("event %s = %+v, want %+v", r.Key, ev, want)
 		}
 	}

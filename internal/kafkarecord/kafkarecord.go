@@ -11,15 +11,6 @@ import (
 	"github.com/firstunicorn/outbox"
 )
 
-// Headers added to every record, beside the message's own.
-const (
-	HeaderEventID       = outbox.HeaderPrefix + "event-id"
-	HeaderEventType     = outbox.HeaderPrefix + "event-type"
-	HeaderAggregateType = outbox.HeaderPrefix + "aggregate-type"
-	HeaderAggregateID   = outbox.HeaderPrefix + "aggregate-id"
-	HeaderOccurredAt    = outbox.HeaderPrefix + "occurred-at"
-)
-
 // New builds the Kafka record for m: key, value, m's headers in name order, then the
 // outbox headers.
 func New(m *outbox.Message) *kgo.Record {
@@ -32,15 +23,15 @@ func New(m *outbox.Message) *kgo.Record {
 	for _, k := range names {
 		hs = append(hs, kgo.RecordHeader{Key: k, Value: []byte(m.Headers[k])})
 	}
-	hs = append(hs, kgo.RecordHeader{Key: HeaderEventID, Value: []byte(m.ID.String())})
+	hs = append(hs, kgo.RecordHeader{Key: outbox.HeaderEventID, Value: []byte(m.ID.String())})
 	for _, h := range [...]struct{ k, v string }{
-		{HeaderEventType, m.Type}, {HeaderAggregateType, m.AggregateType}, {HeaderAggregateID, m.AggregateID},
+		{outbox.HeaderEventType, m.Type}, {outbox.HeaderAggregateType, m.AggregateType}, {outbox.HeaderAggregateID, m.AggregateID},
 	} {
 		if h.v != "" {
 			hs = append(hs, kgo.RecordHeader{Key: h.k, Value: []byte(h.v)})
 		}
 	}
-	hs = append(hs, kgo.RecordHeader{Key: HeaderOccurredAt, Value: []byte(m.OccurredAt.UTC().Format(time.RFC3339Nano))})
+	hs = append(hs, kgo.RecordHeader{Key: outbox.HeaderOccurredAt, Value: []byte(m.OccurredAt.UTC().Format(time.RFC3339Nano))})
 	return &kgo.Record{Topic: m.Topic, Key: m.Key, Value: m.Payload, Headers: hs}
 }
 

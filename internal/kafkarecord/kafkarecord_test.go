@@ -21,10 +21,10 @@ func TestRecord(t *testing.T) {
 	})
 	want := []kgo.RecordHeader{
 		{Key: "a", Value: []byte("2")}, {Key: "z", Value: []byte("1")},
-		{Key: kafkarecord.HeaderEventID, Value: []byte(id.String())},
-		{Key: kafkarecord.HeaderEventType, Value: []byte("order.placed")},
-		{Key: kafkarecord.HeaderAggregateID, Value: []byte("o-1")},
-		{Key: kafkarecord.HeaderOccurredAt, Value: []byte("2026-11-27T09:00:00.000000005Z")},
+		{Key: outbox.HeaderEventID, Value: []byte(id.String())},
+		{Key: outbox.HeaderEventType, Value: []byte("order.placed")},
+		{Key: outbox.HeaderAggregateID, Value: []byte("o-1")},
+		{Key: outbox.HeaderOccurredAt, Value: []byte("2026-11-27T09:00:00.000000005Z")},
 	}
 	if r.Topic != "orders" || string(r.Key) != "o-1" || string(r.Value) != "{}" || len(r.Headers) != len(want) {
 		t.Fatalf("record: %+v", r)

@@ -12,7 +12,6 @@ package source
 
 import (
 	"context"
-	"errors"
 	"time"
 
 	"github.com/firstunicorn/outbox"
@@ -24,10 +23,6 @@ type Outbox struct {
 	Table  Store
 	Stream Stream
 }
-
-// ErrLost marks a stream that lost events (an invalidated replication slot): retrying
-// cannot bring them back, so the relay stops with an error that says what to do.
-var ErrLost = errors.New("stream lost events")
 
 // Store is the outbox table as the relay works it: leasing buckets, claiming batches and
 // settling them.

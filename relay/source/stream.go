@@ -10,8 +10,8 @@ import (
 // WAL mode's replication slot.
 type Stream interface {
 	// Attach waits until owner may read the stream, which another relay may be reading,
-	// then opens it at the first message not yet confirmed. An error wrapping ErrLost
-	// means the stream has lost messages: the relay stops with it.
+	// then opens it at the first message not yet confirmed. An error wrapping
+	// relay.ErrStreamLost means the stream has lost messages: the relay stops with it.
 	Attach(ctx context.Context, owner string) (StreamReader, error)
 	// Heartbeat writes a marker into the stream, so a quiet database's stream moves on.
 	Heartbeat(ctx context.Context) error
