@@ -54,17 +54,7 @@ func TestAssertions(t *testing.T) {
 				conn, database = testenv.SQLite(t, testenv.SQLiteURL(t)), outboxstore.SQLite
 			}
 			s := newStore(t, outboxsql.New(conn, database), &cfg)
-			check(t, s, func(ctx context.Context, fn func(*sql.Tx) error) error {
-				tx, err := conn.BeginTx(ctx, nil)
-				if err != nil {
-					return err
-				}
-				if err := fn(tx); err != nil {
-					_ = tx.Rollback()
-					return err
-				}
-				return tx.Commit()
-			})
+			check(t, s, testenv.InSQLTx(conn))
 		})
 	}
 }

@@ -116,7 +116,18 @@ func sqlOutbox(t testing.TB, db *sql.DB, database outboxstore.Database, cfg *out
 	if err != nil {
 		t.Fatal(err)
 	}
-	inTx := func(ctx context.Context, fn func(*sql.Tx) error) error {
+	o := newWriters(s, InSQLTx(db))
+	o.Exec = func(ctx context.Context, query string, args ...any) error {
+		_, err := db.ExecContext(ctx, query, args...)
+		return err
+	}
+	return o
+}
+
+// InSQLTx returns a function that runs fn in a transaction of db and commits it when fn
+// returns nil; otherwise it rolls back and returns fn's error.
+func InSQLTx(db *sql.DB) func(ctx context.Context, fn func(*sql.Tx) error) error {
+	return func(ctx context.Context, fn func(*sql.Tx) error) error {
 		tx, err := db.BeginTx(ctx, nil)
 		if err != nil {
 			return err
@@ -127,12 +138,6 @@ func sqlOutbox(t testing.TB, db *sql.DB, database outboxstore.Database, cfg *out
 		}
 		return tx.Commit()
 	}
-	o := newWriters(s, inTx)
-	o.Exec = func(ctx context.Context, query string, args ...any) error {
-		_, err := db.ExecContext(ctx, query, args...)
-		return err
-	}
-	return o
 }
 
 // newWriters is an Outbox of s whose writes run in transactions of inTx.
