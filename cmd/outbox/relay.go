@@ -103,17 +103,26 @@ func cmdRelay(ctx context.Context, args []string, _, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	// A relay told to stop while it starts (the database's check can wait on SQLite's
+	// write lock for seconds) stops cleanly, as it would once running.
+	starting := func(err error) error {
+		if ctx.Err() != nil {
+			o.cfg.Logger.Info("relay stopped before it started", "err", err)
+			return nil
+		}
+		return err
+	}
 	db, err := o.db.open(ctx)
 	if err != nil {
-		return err
+		return starting(err)
 	}
 	defer db.Close()
 	if err := db.Admin.Check(ctx); err != nil {
-		return err
+		return starting(err)
 	}
 	client, err := kafkaClient(ctx, o.brokers, append(outboxkafka.ProducerOpts(), kgo.ProducerBatchMaxBytes(int32(o.maxRecord)), o.metrics.kafkaOpt())...)
 	if err != nil {
-		return err
+		return starting(err)
 	}
 	defer client.Close()
 	o.ready.db = func(ctx context.Context) error { return db.Exec(ctx, "SELECT 1") }
