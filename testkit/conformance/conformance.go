@@ -1,10 +1,13 @@
-// Package outboxtest is the conformance suite of the outbox store. Every driver and
-// database of this module runs Run against a real database; a source.Store written from
-// scratch can run the relay's part alone with RunRelayStore.
+// Package conformance is the conformance suite of the outbox store. Every driver and
+// database of this module runs Run against a real database; RunRelayStore runs the
+// relay's part (claims, settling, leases) alone against any source.Store.
 //
 // The suite is split by area, one file each: claims (claim.go), settling batches
 // (settle.go), leases and heartbeats (leases.go), writes (write.go), migrations
 // (migrate.go), operator commands (admin.go) and notifications (notify.go).
+//
+// It is part of this module's test kit (testkit/), which its own tests, benchmark and
+// fault-injection suite share: not an API, and it changes with them.
 package conformance
 
 import (

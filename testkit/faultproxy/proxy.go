@@ -5,6 +5,9 @@
 // A blackhole stops forwarding in both directions without closing anything, the way a
 // dead route looks to both ends: bytes sent meanwhile are held and delivered when the
 // blackhole lifts (TCP would retransmit them), unless a peer gave up and closed first.
+//
+// It is part of this module's test kit (testkit/), which its own tests, benchmark and
+// fault-injection suite share: not an API, and it changes with them.
 package faultproxy
 
 import (

@@ -1,5 +1,8 @@
 // Package ledger checks what reached a topic against what writers committed: lost,
 // duplicated and reordered events. Tests and `outbox bench` share it.
+//
+// It is part of this module's test kit (testkit/), which its own tests, benchmark and
+// fault-injection suite share: not an API, and it changes with them.
 package ledger
 
 import (

@@ -1,6 +1,9 @@
 // Package testenv connects tests to the real PostgreSQL and Kafka that
 // scripts/services.sh starts. A missing service skips the test on a developer's machine
 // and fails it when CI=true, so CI never passes by skipping.
+//
+// It is part of this module's test kit (testkit/), which its own tests, benchmark and
+// fault-injection suite share: not an API, and it changes with them.
 package testenv
 
 import (
