@@ -21,21 +21,6 @@ import (
 	"github.com/firstunicorn/outbox/testkit/testenv"
 )
 
-// inTx runs fn in a transaction of db, committing when it returns nil.
-func inTx(db *sql.DB) func(context.Context, func(*sql.Tx) error) error {
-	return func(ctx context.Context, fn func(*sql.Tx) error) error {
-		tx, err := db.BeginTx(ctx, nil)
-		if err != nil {
-			return err
-		}
-		if err := fn(tx); err != nil {
-			_ = tx.Rollback()
-			return err
-		}
-		return tx.Commit()
-	}
-}
-
 func newStore(t testing.TB, db *sql.DB, database outboxstore.Database, cfg *outboxstore.Config) *outboxstore.Store[*sql.Tx] {
 	t.Helper()
 	s, err := outboxstore.New(outboxsql.New(db, database), cfg)
@@ -64,7 +49,7 @@ func TestConformancePostgreSQL(t *testing.T) {
 			cfg.Schema = testenv.Schema(t, pool)
 			return newStore(t, db, outboxstore.PostgreSQL, cfg)
 		},
-		InTx:       inTx(db),
+		InTx:       testenv.InSQLTx(db),
 		InFlight:   true,
 		ConnString: testenv.DatabaseURL(),
 		Exec: func(ctx context.Context, sql string, args ...any) error {
@@ -87,7 +72,7 @@ func TestConformanceSQLite(t *testing.T) {
 			cfg.Table = testenv.Name("t")
 			return newStore(t, db, outboxstore.SQLite, cfg)
 		},
-		InTx:      inTx(db),
+		InTx:      testenv.InSQLTx(db),
 		OneWriter: true,
 	})
 }
@@ -99,7 +84,7 @@ func TestConformanceMariaDB(t *testing.T) {
 			cfg.Schema = testenv.MariaDBDatabase(t)
 			return newStore(t, db, outboxstore.MySQL, cfg)
 		},
-		InTx: inTx(db),
+		InTx: testenv.InSQLTx(db),
 	})
 }
 
@@ -130,7 +115,7 @@ func TestSQLiteIdleClaimWritesNothing(t *testing.T) {
 		t.Fatal(err)
 	}
 	msgs := []outbox.Message{{Topic: "t", Key: []byte("k")}, {Topic: "t", Key: []byte("k")}}
-	if err := inTx(db)(ctx, func(tx *sql.Tx) error { return s.Write(ctx, tx, msgs...) }); err != nil {
+	if err := testenv.InSQLTx(db)(ctx, func(tx *sql.Tx) error { return s.Write(ctx, tx, msgs...) }); err != nil {
 		t.Fatal(err)
 	}
 	o, err := s.RelaySource()
