@@ -31,7 +31,7 @@ var (
 	_ sqldb.Replicator     = (*driver)(nil)
 )
 
-// New returns the driver for pool, for outboxstore.New and inbox.NewStore. The caller
+// New returns the driver for pool, for outboxstore.New and inbox.New. The caller
 // keeps the pool and closes it after the stores' last use.
 func New(pool *pgxpool.Pool) outboxstore.Driver[pgx.Tx] { return &driver{pool: pool} }
 

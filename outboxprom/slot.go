@@ -8,7 +8,7 @@ import (
 	"github.com/firstunicorn/outbox/outboxstore"
 )
 
-// slotSource is a store that may be in WAL mode; outboxstore.Store implements it.
+// slotSource is a store that may be in WAL mode: an *outboxstore.Admin.
 type slotSource interface {
 	Mode() outboxstore.Mode
 	Slot(ctx context.Context) (outboxstore.Slot, error)

@@ -33,7 +33,7 @@ type driver struct {
 var _ sqldb.Driver[*sql.Tx] = (*driver)(nil)
 
 // New returns the driver for db, a pool of connections to database, for
-// outboxstore.New and inbox.NewStore. The caller keeps db and closes it after the
+// outboxstore.New and inbox.New. The caller keeps db and closes it after the
 // stores' last use.
 func New(db *sql.DB, database outboxstore.Database) outboxstore.Driver[*sql.Tx] {
 	return &driver{db: db, database: database}

@@ -54,7 +54,7 @@ type Config struct {
 	PublishTimeout time.Duration
 	// MaxAttempts is how many permanent failures (outbox.ErrPermanent) send a message to
 	// the dead-letter state; transient failures never do. Default 5. A stream
-	// (NewStream) dead-letters at the first permanent failure.
+	// (WAL mode) dead-letters at the first permanent failure.
 	MaxAttempts int
 	// Backoff is the first retry delay, doubled per attempt up to MaxBackoff, with
 	// jitter. Defaults 500ms and 30s.
