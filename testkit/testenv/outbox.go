@@ -68,8 +68,9 @@ func newOutbox(t testing.TB, db string, cfg *outboxstore.Config) *Outbox {
 	)
 	switch db {
 	case "postgres":
-		url, cfg.Schema = DatabaseURL(), Schema(t, Pool(t))
-		o = pgOutbox(t, Pool(t), cfg)
+		pool := Pool(t)
+		url, cfg.Schema = DatabaseURL(), Schema(t, pool)
+		o = pgOutbox(t, pool, cfg)
 	case "mariadb":
 		url, cfg.Schema = MariaDBURL(), MariaDBDatabase(t)
 		o = sqlOutbox(t, MariaDB(t), outboxstore.MySQL, cfg)
@@ -160,8 +161,8 @@ func newWriters[TTx any](s *outboxstore.Store[TTx], inTx func(context.Context, f
 			return nil
 		},
 		Hold: func(ctx context.Context, msgs ...outbox.Message) (func() error, error) {
-			return hold(func(wrote func(error)) error {
-				return write(ctx, msgs, func() error { wrote(nil); return nil })
+			return hold(func(wrote func()) error {
+				return write(ctx, msgs, func() error { wrote(); return nil })
 			})
 		},
 	}
@@ -171,11 +172,11 @@ var errRollback = errors.New("rolled back by the test")
 
 // hold runs write, which calls wrote once its events are written and returns when its
 // transaction ends, and keeps that transaction open until commit is called.
-func hold(write func(wrote func(error)) error) (commit func() error, err error) {
-	wrote, release, done := make(chan error, 1), make(chan struct{}), make(chan error, 1)
+func hold(write func(wrote func()) error) (commit func() error, err error) {
+	wrote, release, done := make(chan struct{}), make(chan struct{}), make(chan error, 1)
 	go func() {
-		done <- write(func(err error) {
-			wrote <- err
+		done <- write(func() {
+			close(wrote)
 			<-release
 		})
 	}()
