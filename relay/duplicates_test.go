@@ -55,7 +55,7 @@ func testUnsettledBatch(t *testing.T, db string) {
 		e.commit(t, keys(30)...)
 	}
 	const batch = 50
-	store := &forgetfulStore{Store: tableOf(t, e.Store)}
+	store := &forgetfulStore{Store: testenv.Table(t, e.Store)}
 	start(t, store, publisher(t), relay.Config{BatchSize: batch, Backoff: 10 * time.Millisecond})
 	e.waitDrained(t, 30*time.Second)
 	recs := testenv.ConsumeAll(t, e.topic, 300, 2*time.Second, 30*time.Second)

@@ -23,7 +23,6 @@ import (
 	"github.com/firstunicorn/outbox/outboxkafka"
 	"github.com/firstunicorn/outbox/outboxstore"
 	"github.com/firstunicorn/outbox/relay"
-	"github.com/firstunicorn/outbox/relay/source"
 	"github.com/firstunicorn/outbox/testkit/testenv"
 )
 
@@ -121,16 +120,6 @@ func start(t *testing.T, store relay.Source, pub outbox.Publisher, cfg relay.Con
 		t.Fatal(err)
 	}
 	return testenv.Start(t, r)
-}
-
-// tableOf is store's outbox table, as a relay in table mode works it.
-func tableOf(t *testing.T, store relay.Source) source.Store {
-	t.Helper()
-	o, err := store.RelaySource()
-	if err != nil || o.Table == nil {
-		t.Fatalf("the store gave no table: %v", err)
-	}
-	return o.Table
 }
 
 func keys(n int) []string {

@@ -46,7 +46,7 @@ func TestRelayOverDatabaseSQL(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, "postgres", outbox.Limits{})
 	store := e.SQL(t)
-	if l, err := tableOf(t, store).(source.Notifier).Listen(context.Background(), "x"); l != nil || err != nil {
+	if l, err := testenv.Table(t, store).(source.Notifier).Listen(context.Background(), "x"); l != nil || err != nil {
 		t.Fatalf("a database/sql store offers a listener (%v, %v) it cannot serve", l, err)
 	}
 	for i := 0; i < 10; i++ {

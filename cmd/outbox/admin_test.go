@@ -10,7 +10,6 @@ import (
 
 	"github.com/firstunicorn/outbox"
 	"github.com/firstunicorn/outbox/outboxstore"
-	"github.com/firstunicorn/outbox/relay"
 	"github.com/firstunicorn/outbox/relay/source"
 	"github.com/firstunicorn/outbox/testkit/testenv"
 )
@@ -25,7 +24,7 @@ func testAdminCommands(t *testing.T, db string) {
 		t.Fatal(err)
 	}
 	// Dead-letter two of them as the relay would.
-	b, err := tableOf(t, c.o.Store).Claim(ctx, &source.ClaimParams{Buckets: allBuckets(), Limit: 10})
+	b, err := testenv.Table(t, c.o.Store).Claim(ctx, &source.ClaimParams{Buckets: allBuckets(), Limit: 10})
 	if err != nil || b == nil {
 		t.Fatalf("claim: %v %v", b, err)
 	}
@@ -88,16 +87,6 @@ func testAdminCommands(t *testing.T, db string) {
 	if code, out := c.admin("purge", "--all"); code != 0 || !strings.Contains(out, "purged 0") {
 		t.Fatalf("purge --all: %d %s", code, out)
 	}
-}
-
-// tableOf is store's outbox table, as a relay in table mode works it.
-func tableOf(t *testing.T, store relay.Source) source.Store {
-	t.Helper()
-	o, err := store.RelaySource()
-	if err != nil || o.Table == nil {
-		t.Fatalf("the store gave no table: %v", err)
-	}
-	return o.Table
 }
 
 func TestUsageErrors(t *testing.T) {

@@ -10,6 +10,7 @@ import (
 	"github.com/firstunicorn/outbox"
 	"github.com/firstunicorn/outbox/outboxstore"
 	"github.com/firstunicorn/outbox/relay/source"
+	"github.com/firstunicorn/outbox/testkit/testenv"
 )
 
 func adminTests[TTx any]() []test[Harness[TTx]] {
@@ -27,7 +28,7 @@ func testStatus[TTx any](t *testing.T, h Harness[TTx]) {
 	ctx := context.Background()
 	must(t, h.writer(s)(ctx, msgs(6, func(i int) string { return string(rune('a' + i)) })...))
 	time.Sleep(20 * time.Millisecond)
-	settle(t, table(t, s), source.ClaimParams{Limit: 3}, func(b source.Batch, r []source.Record) {
+	settle(t, testenv.Table(t, s), source.ClaimParams{Limit: 3}, func(b source.Batch, r []source.Record) {
 		must(t, b.MarkPublished(ctx, seqs(r[:2]), true))
 		_, err := b.MarkFailed(ctx, &source.FailParams{Seqs: seqs(r[2:]), Error: "too large", MaxAttempts: 1, Permanent: true})
 		must(t, err)
@@ -45,7 +46,7 @@ func testStatusInFlight[TTx any](t *testing.T, h Harness[TTx]) {
 	s := h.migrated(t, &outboxstore.Config{})
 	ctx := context.Background()
 	must(t, h.writer(s)(ctx, msgs(10, func(i int) string { return string(rune('a' + i)) })...))
-	b := open(t, table(t, s), source.ClaimParams{Limit: 4})
+	b := open(t, testenv.Table(t, s), source.ClaimParams{Limit: 4})
 	st, err := s.Admin().Status(ctx)
 	must(t, err)
 	want := outboxstore.Status{Pending: 10}
@@ -67,7 +68,7 @@ func testDeadRetryPurge[TTx any](t *testing.T, h Harness[TTx]) {
 	s := h.migrated(t, &outboxstore.Config{})
 	ctx := context.Background()
 	must(t, h.writer(s)(ctx, msgs(3, func(i int) string { return []string{"a", "b", "c"}[i] })...))
-	settle(t, table(t, s), source.ClaimParams{}, func(b source.Batch, r []source.Record) {
+	settle(t, testenv.Table(t, s), source.ClaimParams{}, func(b source.Batch, r []source.Record) {
 		dead, err := b.MarkFailed(ctx, &source.FailParams{Seqs: seqs(r), Error: "unknown topic", MaxAttempts: 1, Permanent: true})
 		must(t, err)
 		if dead != 3 {
@@ -91,7 +92,7 @@ func testDeadRetryPurge[TTx any](t *testing.T, h Harness[TTx]) {
 	if n, err := s.Admin().Retry(ctx, id); err != nil || n != 0 {
 		t.Fatalf("Retry of an event no longer dead = %d, %v", n, err)
 	}
-	if got := claim(t, table(t, s), source.ClaimParams{}); len(got) != 1 || got[0].Attempts != 0 {
+	if got := claim(t, testenv.Table(t, s), source.ClaimParams{}); len(got) != 1 || got[0].Attempts != 0 {
 		t.Fatalf("after Retry(one): claimable %v, want the one event with no attempts", payloads(got))
 	}
 	if _, err := s.Admin().Retry(ctx, "not-a-uuid"); !errors.Is(err, outbox.ErrInvalidConfig) {
@@ -122,7 +123,7 @@ func testBacklog[TTx any](t *testing.T, h Harness[TTx]) {
 	must(t, h.writer(s)(ctx, msgs(6, func(i int) string { return string(rune('a' + i)) })...))
 	time.Sleep(50 * time.Millisecond)
 	must(t, h.writer(s)(ctx, msgs(4, func(i int) string { return string(rune('k' + i)) })...))
-	settle(t, table(t, s), source.ClaimParams{Limit: 1}, func(b source.Batch, r []source.Record) {
+	settle(t, testenv.Table(t, s), source.ClaimParams{Limit: 1}, func(b source.Batch, r []source.Record) {
 		_, err := b.MarkFailed(ctx, &source.FailParams{Seqs: seqs(r), Error: "too large", MaxAttempts: 1, Permanent: true})
 		must(t, err)
 	})

@@ -18,6 +18,7 @@ import (
 	"github.com/firstunicorn/outbox"
 	"github.com/firstunicorn/outbox/outboxstore"
 	"github.com/firstunicorn/outbox/relay/source"
+	"github.com/firstunicorn/outbox/testkit/testenv"
 )
 
 // Harness sets up the database under test.
@@ -48,7 +49,7 @@ type Harness[TTx any] struct {
 func Run[TTx any](t *testing.T, h Harness[TTx]) {
 	RunRelayStore(t, func(t *testing.T) (source.Store, WriteFunc) {
 		s := h.migrated(t, &outboxstore.Config{})
-		return table(t, s), h.writer(s)
+		return testenv.Table(t, s), h.writer(s)
 	})
 	run(t, writeTests[TTx](), h)
 	run(t, migrateTests[TTx](), h)
@@ -104,17 +105,6 @@ func (h Harness[TTx]) migrated(t *testing.T, cfg *outboxstore.Config) *outboxsto
 		t.Fatalf("migrate: %v", err)
 	}
 	return s
-}
-
-// table is s as a relay sees it in table mode.
-func table[TTx any](t *testing.T, s *outboxstore.Store[TTx]) source.Store {
-	t.Helper()
-	o, err := s.RelaySource()
-	must(t, err)
-	if o.Table == nil {
-		t.Fatal("a table-mode store gave the relay no table")
-	}
-	return o.Table
 }
 
 func (h Harness[TTx]) writer(s *outboxstore.Store[TTx]) WriteFunc {

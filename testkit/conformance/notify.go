@@ -7,6 +7,7 @@ import (
 
 	"github.com/firstunicorn/outbox/outboxstore"
 	"github.com/firstunicorn/outbox/relay/source"
+	"github.com/firstunicorn/outbox/testkit/testenv"
 )
 
 func notifyTests[TTx any]() []test[Harness[TTx]] {
@@ -37,7 +38,7 @@ func testListener[TTx any](t *testing.T, h Harness[TTx]) {
 	s := h.migrated(t, &outboxstore.Config{})
 	n := notifier(t, s)
 	ctx := context.Background()
-	_, err := table(t, s).Heartbeat(ctx, "listener", time.Minute) // writers notify live relays that wait
+	_, err := testenv.Table(t, s).Heartbeat(ctx, "listener", time.Minute) // writers notify live relays that wait
 	must(t, err)
 	l, err := n.Listen(ctx, "listener")
 	must(t, err)
@@ -73,7 +74,7 @@ func testListener[TTx any](t *testing.T, h Harness[TTx]) {
 // notifier is s's table as the relay's watcher uses it.
 func notifier[TTx any](t *testing.T, s *outboxstore.Store[TTx]) source.Notifier {
 	t.Helper()
-	n, ok := table(t, s).(source.Notifier)
+	n, ok := testenv.Table(t, s).(source.Notifier)
 	if !ok {
 		t.Fatal("the store's table is no source.Notifier")
 	}

@@ -9,6 +9,7 @@ import (
 	"github.com/firstunicorn/outbox"
 	"github.com/firstunicorn/outbox/outboxstore"
 	"github.com/firstunicorn/outbox/relay/source"
+	"github.com/firstunicorn/outbox/testkit/testenv"
 )
 
 // Write stores the trace context of the span in its ctx with each message, as W3C
@@ -34,7 +35,7 @@ func testWriteTraceContext[TTx any](t *testing.T, h Harness[TTx]) {
 	must(t, h.InTx(context.Background(), func(tx TTx) error {
 		return s.Write(context.Background(), tx, outbox.Message{Topic: "orders", Key: []byte("k")})
 	}))
-	recs := claim(t, table(t, s), source.ClaimParams{})
+	recs := claim(t, testenv.Table(t, s), source.ClaimParams{})
 	if len(recs) != 3 {
 		t.Fatalf("claimed %d of 3", len(recs))
 	}

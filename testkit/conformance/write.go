@@ -15,6 +15,7 @@ import (
 	"github.com/firstunicorn/outbox"
 	"github.com/firstunicorn/outbox/outboxstore"
 	"github.com/firstunicorn/outbox/relay/source"
+	"github.com/firstunicorn/outbox/testkit/testenv"
 )
 
 func writeTests[TTx any]() []test[Harness[TTx]] {
@@ -98,7 +99,7 @@ func testWriteRoundTrip[TTx any](t *testing.T, h Harness[TTx]) {
 	ctx := context.Background()
 	want := roundTripMessages(time.FixedZone("X", 3600))
 	must(t, h.InTx(ctx, func(tx TTx) error { return s.Write(ctx, tx, want...) }))
-	recs := claim(t, table(t, s), source.ClaimParams{})
+	recs := claim(t, testenv.Table(t, s), source.ClaimParams{})
 	if len(recs) != 3 {
 		t.Fatalf("claimed %d of 3", len(recs))
 	}
@@ -165,7 +166,7 @@ func testSettleBesideOpenWriter[TTx any](t *testing.T, h Harness[TTx]) {
 	must(t, h.writer(s)(ctx, msgs(5, func(i int) string { return fmt.Sprint("k", i) })...))
 	// A small table, as a relay that keeps up leaves it: where a MySQL optimizer would
 	// rather scan the table than look the batch's rows up.
-	b := open(t, table(t, s), source.ClaimParams{Limit: 3})
+	b := open(t, testenv.Table(t, s), source.ClaimParams{Limit: 3})
 	wrote, release, done := make(chan error, 1), make(chan struct{}), make(chan error, 1)
 	go func() {
 		done <- h.InTx(ctx, func(tx TTx) error {
@@ -200,7 +201,7 @@ func testSettleBesideOpenWriter[TTx any](t *testing.T, h Harness[TTx]) {
 		close(release)
 	}
 	must(t, <-done)
-	if got := claim(t, table(t, s), source.ClaimParams{}); len(got) != 3 || string(got[2].Message.Key) != "held" {
+	if got := claim(t, testenv.Table(t, s), source.ClaimParams{}); len(got) != 3 || string(got[2].Message.Key) != "held" {
 		t.Fatalf("after both committed: claimable %d, want the 2 left and the writer's one event last", len(got))
 	}
 }

@@ -20,6 +20,7 @@ import (
 	"github.com/firstunicorn/outbox/outboxsql"
 	"github.com/firstunicorn/outbox/outboxstore"
 	"github.com/firstunicorn/outbox/relay"
+	"github.com/firstunicorn/outbox/relay/source"
 )
 
 // Databases are the databases the store runs on, as the tests name them.
@@ -236,4 +237,14 @@ func BuildOutbox() (bin string, cleanup func(), err error) {
 		return "", nil, fmt.Errorf("build outbox: %v\n%s", err, out)
 	}
 	return bin, func() { _ = os.RemoveAll(dir) }, nil
+}
+
+// Table is store's outbox table as a relay in table mode works it.
+func Table(t testing.TB, store relay.Source) source.Store {
+	t.Helper()
+	o, err := store.RelaySource()
+	if err != nil || o.Table == nil {
+		t.Fatalf("the store gave the relay no table: %v", err)
+	}
+	return o.Table
 }
