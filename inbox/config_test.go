@@ -139,3 +139,21 @@ func TestClientOptionsRefused(t *testing.T) {
 		t.Errorf("nil client: %v", err)
 	}
 }
+
+// TestAdminCheck: Check refuses an inbox whose tables are missing, naming the fix, and
+// passes once Migrate made them.
+func TestAdminCheck(t *testing.T) {
+	t.Parallel()
+	pool := testenv.Pool(t)
+	a := must(inbox.New(outboxpgx.New(pool), &inbox.Config{Schema: testenv.Schema(t, pool)})).Admin()
+	ctx := context.Background()
+	if err := a.Check(ctx); !errors.Is(err, inbox.ErrNotMigrated) || !strings.Contains(err.Error(), "outbox inbox migrate") {
+		t.Fatalf("Check before Migrate: %v, want ErrNotMigrated naming the fix", err)
+	}
+	if _, err := a.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Check(ctx); err != nil {
+		t.Fatalf("Check after Migrate: %v", err)
+	}
+}

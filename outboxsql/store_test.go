@@ -52,11 +52,16 @@ func TestConformancePostgreSQL(t *testing.T) {
 		InTx:       testenv.InSQLTx(db),
 		InFlight:   true,
 		ConnString: testenv.DatabaseURL(),
-		Exec: func(ctx context.Context, sql string, args ...any) error {
-			_, err := db.ExecContext(ctx, sql, args...)
-			return err
-		},
+		Exec:       execSQL(db),
 	})
+}
+
+// execSQL runs statements on db, for the suite's Exec.
+func execSQL(db *sql.DB) func(ctx context.Context, sql string, args ...any) error {
+	return func(ctx context.Context, query string, args ...any) error {
+		_, err := db.ExecContext(ctx, query, args...)
+		return err
+	}
 }
 
 // sqliteDSN is how an application should open SQLite for the outbox: writers wait for
@@ -74,6 +79,7 @@ func TestConformanceSQLite(t *testing.T) {
 		},
 		InTx:      testenv.InSQLTx(db),
 		OneWriter: true,
+		Exec:      execSQL(db),
 	})
 }
 
@@ -85,6 +91,7 @@ func TestConformanceMariaDB(t *testing.T) {
 			return newStore(t, db, outboxstore.MySQL, cfg)
 		},
 		InTx: testenv.InSQLTx(db),
+		Exec: execSQL(db),
 	})
 }
 
@@ -195,5 +202,29 @@ func TestWALRelayNeedsPgx(t *testing.T) {
 	}
 	if _, err := s.RelaySource(); !errors.Is(err, outbox.ErrInvalidConfig) || !strings.Contains(err.Error(), "outboxpgx.New(pool)") {
 		t.Fatalf("RelaySource: %v, want ErrInvalidConfig naming outboxpgx.New(pool)", err)
+	}
+}
+
+// MySQL commits DDL as it goes, so a migrator that died between migration 002's ALTER
+// and recording it runs 002 again: the column is added only when it is missing, and the
+// second run succeeds.
+func TestMySQLDeadAtMigrationReruns(t *testing.T) {
+	t.Parallel()
+	db := testenv.MariaDB(t)
+	schema := testenv.MariaDBDatabase(t)
+	s := newStore(t, db, outboxstore.MySQL, &outboxstore.Config{Schema: schema})
+	ctx := context.Background()
+	if _, err := s.Admin().Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.ExecContext(ctx, "DELETE FROM "+schema+".outbox_migrations WHERE version = 2"); err != nil {
+		t.Fatal(err)
+	}
+	applied, err := s.Admin().Migrate(ctx)
+	if err != nil || len(applied) != 1 || applied[0] != 2 {
+		t.Fatalf("migrate again with 002 unrecorded: %v, %v; want [2] applied", applied, err)
+	}
+	if _, err := s.Admin().Dead(ctx, 1); err != nil {
+		t.Fatal(err)
 	}
 }

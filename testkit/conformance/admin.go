@@ -19,6 +19,7 @@ func adminTests[TTx any]() []test[Harness[TTx]] {
 		{"StatusInFlight", testStatusInFlight[TTx]},
 		{"BacklogBounded", testBacklog[TTx]},
 		{"DeadRetryPurge", testDeadRetryPurge[TTx]},
+		{"DeadBeforeDeadAt", testDeadBeforeDeadAt[TTx]},
 	}
 }
 
@@ -98,6 +99,9 @@ func testDeadRetryPurge[TTx any](t *testing.T, h Harness[TTx]) {
 	if _, err := s.Admin().Retry(ctx, "not-a-uuid"); !errors.Is(err, outbox.ErrInvalidConfig) {
 		t.Fatalf("Retry of a malformed id: %v, want ErrInvalidConfig", err)
 	}
+	if _, err := s.Admin().PurgeDead(ctx, "not-a-uuid"); !errors.Is(err, outbox.ErrInvalidConfig) {
+		t.Fatalf("PurgeDead of a malformed id: %v, want ErrInvalidConfig", err)
+	}
 	if n, err := s.Admin().PurgeDeadOlderThan(ctx, time.Hour); err != nil || n != 0 {
 		t.Fatalf("PurgeDeadOlderThan(1h) removed %d young events (%v)", n, err)
 	}
@@ -134,5 +138,29 @@ func testBacklog[TTx any](t *testing.T, h Harness[TTx]) {
 	}
 	if b, err := s.Admin().Backlog(ctx, 3); err != nil || b.Pending != 3 || b.Dead != 1 {
 		t.Fatalf("backlog limited to 3: %+v, %v; want 3 pending", b, err)
+	}
+}
+
+// Events that died before the dead_at column was added (it is NULL for them) are listed
+// and purged by the time they were written.
+func testDeadBeforeDeadAt[TTx any](t *testing.T, h Harness[TTx]) {
+	s := h.migrated(t, &outboxstore.Config{})
+	ctx := context.Background()
+	must(t, h.writer(s)(ctx, msgs(2, func(i int) string { return []string{"a", "b"}[i] })...))
+	settle(t, testenv.Table(t, s), source.ClaimParams{}, func(b source.Batch, r []source.Record) {
+		_, err := b.MarkFailed(ctx, &source.FailParams{Seqs: seqs(r), Error: "unknown topic", MaxAttempts: 1, Permanent: true})
+		must(t, err)
+	})
+	must(t, h.Exec(ctx, `UPDATE `+s.Admin().Table()+` SET dead_at = NULL WHERE status = 'dead'`))
+	dead, err := s.Admin().Dead(ctx, 10)
+	must(t, err)
+	if len(dead) != 2 || !dead[0].DeadAt.Equal(dead[0].WrittenAt) || dead[0].DeadAt.IsZero() {
+		t.Fatalf("dead events without dead_at: %+v; want their written time as DeadAt", dead)
+	}
+	if n, err := s.Admin().PurgeDeadOlderThan(ctx, time.Hour); err != nil || n != 0 {
+		t.Fatalf("PurgeDeadOlderThan(1h) of events written just now: %d, %v", n, err)
+	}
+	if n, err := s.Admin().PurgeDeadOlderThan(ctx, 0); err != nil || n != 2 {
+		t.Fatalf("PurgeDeadOlderThan(0): %d, %v; want 2", n, err)
 	}
 }

@@ -39,10 +39,11 @@ type Harness[TTx any] struct {
 	// settlement waits for a writer's open transaction instead of passing it.
 	OneWriter bool
 	// ConnString, on PostgreSQL, is the database URL for WAL mode's replication
-	// connection, and Exec runs a statement there (to drop the tests' slots); the WAL
-	// area runs only when it is set.
+	// connection; the WAL area runs only when it is set.
 	ConnString string
-	Exec       func(ctx context.Context, sql string, args ...any) error
+	// Exec runs a statement on the database, outside the store: what a test does by
+	// hand (an old row, WAL mode's slots dropped).
+	Exec func(ctx context.Context, sql string, args ...any) error
 }
 
 // Run runs every area of the suite.
