@@ -66,6 +66,7 @@ type Config struct {
 type Store[TTx any] struct {
 	c   *core
 	drv sqldb.Driver[TTx]
+	a   *Admin
 }
 
 // core is one outbox whatever the driver's transaction type: what Admin and the relay's
@@ -112,7 +113,7 @@ func New[TTx any](drv Driver[TTx], cfg *Config) (*Store[TTx], error) {
 		return nil, err
 	}
 	c := &core{drv: impl, db: db, database: drv.Database(), d: d, q: q, limits: cfg.Limits.WithDefaults(), wal: wal}
-	return &Store[TTx]{c: c, drv: impl}, nil
+	return &Store[TTx]{c: c, drv: impl, a: &Admin{c: c}}, nil
 }
 
 // open is the driver's side that only this module's drivers have.
@@ -130,7 +131,7 @@ func open[TTx any](drv Driver[TTx]) (sqldb.Driver[TTx], error) {
 
 // Admin is the operator's side of the store: migrations, checks, counts, dead letters
 // and WAL mode's slot.
-func (s *Store[TTx]) Admin() *Admin { return &Admin{c: s.c} }
+func (s *Store[TTx]) Admin() *Admin { return s.a }
 
 // RelaySource is the store as a relay reads it, for relay.New: pass the Store itself to
 // relay.New rather than calling it. In table mode it is the outbox table, shared by any
