@@ -31,19 +31,9 @@ func newStore(t testing.TB, db *sql.DB, database outboxstore.Database, cfg *outb
 }
 
 // open opens a database/sql pool, closed when the test ends.
-func open(t *testing.T, driver, dsn string) *sql.DB {
-	t.Helper()
-	db, err := sql.Open(driver, dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = db.Close() })
-	return db
-}
-
 func TestConformancePostgreSQL(t *testing.T) {
 	pool := testenv.Pool(t)
-	db := open(t, "pgx", testenv.DatabaseURL())
+	db := testenv.OpenSQL(t, "pgx", testenv.DatabaseURL())
 	conformance.Run(t, conformance.Harness[*sql.Tx]{
 		New: func(t *testing.T, cfg *outboxstore.Config) *outboxstore.Store[*sql.Tx] {
 			cfg.Schema = testenv.Schema(t, pool)
@@ -71,7 +61,7 @@ const sqliteDSN = "?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_txloc
 // All the tests share one file, each with tables of its own: outboxes side by side,
 // and writers of many tests meeting at SQLite's one write lock.
 func TestConformanceSQLite(t *testing.T) {
-	db := open(t, "sqlite", filepath.Join(t.TempDir(), "outbox.db")+sqliteDSN)
+	db := testenv.OpenSQL(t, "sqlite", filepath.Join(t.TempDir(), "outbox.db")+sqliteDSN)
 	conformance.Run(t, conformance.Harness[*sql.Tx]{
 		New: func(t *testing.T, cfg *outboxstore.Config) *outboxstore.Store[*sql.Tx] {
 			cfg.Table = testenv.Name("t")
@@ -99,7 +89,7 @@ func TestConformanceMariaDB(t *testing.T) {
 // and Check refuse it and name the DSN parameter that fixes it.
 func TestSQLiteWithoutBusyTimeout(t *testing.T) {
 	t.Parallel()
-	db := open(t, "sqlite", filepath.Join(t.TempDir(), "outbox.db"))
+	db := testenv.OpenSQL(t, "sqlite", filepath.Join(t.TempDir(), "outbox.db"))
 	s := newStore(t, db, outboxstore.SQLite, &outboxstore.Config{})
 	ctx := context.Background()
 	if _, err := s.Admin().Migrate(ctx); err == nil || !strings.Contains(err.Error(), "_pragma=busy_timeout(10000)") {
@@ -115,7 +105,7 @@ func TestSQLiteWithoutBusyTimeout(t *testing.T) {
 // claim finds nothing and writes nothing.
 func TestSQLiteIdleClaimWritesNothing(t *testing.T) {
 	t.Parallel()
-	db := open(t, "sqlite", filepath.Join(t.TempDir(), "outbox.db")+sqliteDSN)
+	db := testenv.OpenSQL(t, "sqlite", filepath.Join(t.TempDir(), "outbox.db")+sqliteDSN)
 	s := newStore(t, db, outboxstore.SQLite, &outboxstore.Config{})
 	ctx := context.Background()
 	if _, err := s.Admin().Migrate(ctx); err != nil {
@@ -171,7 +161,7 @@ func TestSQLiteIdleClaimWritesNothing(t *testing.T) {
 // mode it does not know, by name; the slot settings need WAL mode. Nothing connects.
 func TestModeChecked(t *testing.T) {
 	t.Parallel()
-	db := open(t, "sqlite", filepath.Join(t.TempDir(), "outbox.db"))
+	db := testenv.OpenSQL(t, "sqlite", filepath.Join(t.TempDir(), "outbox.db"))
 	for _, tc := range []struct {
 		database outboxstore.Database
 		cfg      outboxstore.Config
@@ -195,7 +185,7 @@ func TestModeChecked(t *testing.T) {
 // outboxpgx. Nothing connects.
 func TestWALRelayNeedsPgx(t *testing.T) {
 	t.Parallel()
-	db := open(t, "pgx", testenv.DatabaseURL())
+	db := testenv.OpenSQL(t, "pgx", testenv.DatabaseURL())
 	s, err := outboxstore.New(outboxsql.New(db, outboxstore.PostgreSQL), &outboxstore.Config{Mode: outboxstore.WALMode})
 	if err != nil {
 		t.Fatal(err)

@@ -47,7 +47,7 @@ func TestAssertions(t *testing.T) {
 			)
 			switch db {
 			case "postgres":
-				conn, database, cfg.Schema = openSQL(t, "pgx", testenv.DatabaseURL()), outboxstore.PostgreSQL, testenv.Schema(t, testenv.Pool(t))
+				conn, database, cfg.Schema = testenv.OpenSQL(t, "pgx", testenv.DatabaseURL()), outboxstore.PostgreSQL, testenv.Schema(t, testenv.Pool(t))
 			case "mariadb":
 				conn, database, cfg.Schema = testenv.MariaDB(t), outboxstore.MySQL, testenv.MariaDBDatabase(t)
 			case "sqlite":
@@ -136,16 +136,6 @@ func newStore[TTx any](t *testing.T, drv outboxstore.Driver[TTx], cfg *outboxsto
 		testenv.Need(t, "the database", err)
 	}
 	return s
-}
-
-func openSQL(t *testing.T, driver, dsn string) *sql.DB {
-	t.Helper()
-	db, err := sql.Open(driver, dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = db.Close() })
-	return db
 }
 
 // WAL mode writes no rows: the assertions say so and what to do instead.

@@ -62,7 +62,7 @@ func New(src Source, pub outbox.Publisher, cfg *Config) (*Relay, error) {
 		return nil, fmt.Errorf("relay: %w", err)
 	}
 	if (o.Table == nil) == (o.Stream == nil) {
-		return nil, fmt.Errorf("%w: relay: the source gave %s", outbox.ErrInvalidConfig, "neither or both of a table and a stream")
+		return nil, fmt.Errorf("%w: relay: the source gave neither or both of a table and a stream", outbox.ErrInvalidConfig)
 	}
 	r, err := newRelay(pub, cfg)
 	if err != nil {

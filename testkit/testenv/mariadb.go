@@ -70,11 +70,7 @@ func killableMariaDB(t testing.TB, cfg *outboxstore.Config) (Store, func() int) 
 	}
 	t.Cleanup(func() { _, _ = admin.Exec("DROP USER " + user) })
 	u, _ := url.Parse(MariaDBURL())
-	db, err := sql.Open("mysql", fmt.Sprintf("%s@tcp(%s)%s?interpolateParams=true", user, u.Host, u.Path))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = db.Close() })
+	db := OpenSQL(t, "mysql", fmt.Sprintf("%s@tcp(%s)%s?interpolateParams=true", user, u.Host, u.Path))
 	kill := func() int { return int(KillMariaDBConns(admin, user)) }
 	return sqlOutbox(t, db, outboxstore.MySQL, cfg).Store, kill
 }

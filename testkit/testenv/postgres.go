@@ -2,7 +2,6 @@ package testenv
 
 import (
 	"context"
-	"database/sql"
 	"sync"
 	"testing"
 
@@ -55,11 +54,7 @@ func killablePG(t testing.TB, cfg *outboxstore.Config) (Store, func() int) {
 
 // sqlPG is a store over the outbox through database/sql and pgx's stdlib driver.
 func sqlPG(t testing.TB, cfg *outboxstore.Config) Store {
-	db, err := sql.Open("pgx", DatabaseURL())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = db.Close() })
+	db := OpenSQL(t, "pgx", DatabaseURL())
 	s, err := outboxstore.New(outboxsql.New(db, outboxstore.PostgreSQL), cfg)
 	if err != nil {
 		t.Fatal(err)

@@ -22,7 +22,14 @@ const SQLiteParams = "_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_txl
 // SQLite opens the file of url, a SQLiteURL, with SQLiteParams; closed when the test ends.
 func SQLite(t testing.TB, url string) *sql.DB {
 	t.Helper()
-	db, err := sql.Open("sqlite", strings.TrimPrefix(url, "sqlite:")+"?"+SQLiteParams)
+	return OpenSQL(t, "sqlite", strings.TrimPrefix(url, "sqlite:")+"?"+SQLiteParams)
+}
+
+// OpenSQL opens a database/sql pool of driver on dsn, closed when the test ends. It
+// connects lazily: nothing is checked here.
+func OpenSQL(t testing.TB, driver, dsn string) *sql.DB {
+	t.Helper()
+	db, err := sql.Open(driver, dsn)
 	if err != nil {
 		t.Fatal(err)
 	}
