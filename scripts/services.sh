@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# services.sh up [jaeger] [prometheus] [kafka-cluster]|down|status|env, and
-# partition kafka-cluster N|heal kafka-cluster (a network partition, see kafka-cluster.sh) — the real PostgreSQL 15, MariaDB 10.11 and Apache Kafka 4.x the
-# tests and the demo use.
+# services.sh up [jaeger] [prometheus] [kafka-cluster] [pg-ha]|down|status|env, and
+# partition kafka-cluster N|heal kafka-cluster (a network partition, see kafka-cluster.sh),
+# failover|rejoin|switchover pg-ha, replication pg-ha sync|async (see pg-ha.sh) — the real
+# PostgreSQL 15, MariaDB 10.11 and Apache Kafka 4.x the tests and the demo use.
 #
 # PostgreSQL and MariaDB come from Debian's packages, each run as a private server in a data
 # directory of its own (not the system service); Kafka's jars come from Maven Central
@@ -20,7 +21,8 @@
 # `up jaeger` also starts Jaeger (scripts/jaeger.sh), which the tracing tests need,
 # `up prometheus` Prometheus (scripts/prometheus.sh), which the metrics tests need, and
 # `up kafka-cluster` a three-node Kafka cluster (scripts/kafka-cluster.sh), which the
-# chaos suite's cluster scenarios need; `down` stops them too.
+# chaos suite's cluster scenarios need, and `up pg-ha` a PostgreSQL 17 primary and hot
+# standby (scripts/pg-ha.sh), which the failover tests need; `down` stops them too.
 #
 # Kafka has a second client listener for fault-injection tests, on OUTBOX_KAFKA_PORT+2,
 # which advertises OUTBOX_KAFKA_PORT+3: a test proxy listening there (internal/faultproxy)
@@ -49,6 +51,8 @@ log() { printf '[services] %s\n' "$*" >&2; }
 . "$here/prometheus.sh"
 # shellcheck source=scripts/kafka-cluster.sh
 . "$here/kafka-cluster.sh"
+# shellcheck source=scripts/pg-ha.sh
+. "$here/pg-ha.sh"
 die() { log "error: $*"; exit 1; }
 
 as_postgres() {
@@ -318,6 +322,7 @@ print_env() {
 	jaeger_env
 	prometheus_env
 	cluster_env
+	pgha_env
 }
 
 status() {
@@ -328,6 +333,7 @@ status() {
 	if jaeger_running; then echo "jaeger:   up   127.0.0.1:$jaeger_query_port (query), :$jaeger_otlp_port (OTLP)"; else echo "jaeger:   down (optional: up jaeger)"; fi
 	if prometheus_running; then echo "prometheus: up 127.0.0.1:$prometheus_port"; else echo "prometheus: down (optional: up prometheus)"; fi
 	cluster_status
+	pgha_status
 	echo "logs:     $logs"
 	return $rc
 }
@@ -357,13 +363,15 @@ up)
 		jaeger) jaeger_up ;;
 		prometheus) prometheus_up ;;
 		kafka-cluster) cluster_up ;;
-		*) die "unknown service $extra: the optional ones are jaeger, prometheus and kafka-cluster" ;;
+		pg-ha) pgha_up ;;
+		*) die "unknown service $extra: the optional ones are jaeger, prometheus, kafka-cluster and pg-ha" ;;
 		esac
 	done
 	log "services up in $((SECONDS - start))s"
 	print_env
 	;;
 down)
+	pgha_down
 	cluster_down
 	prometheus_down
 	jaeger_down
@@ -375,10 +383,14 @@ partition | heal)
 	[ "${2:-}" = kafka-cluster ] || die "$1: only kafka-cluster can be $1ed ($1 kafka-cluster${3:+ $3})"
 	if [ "$1" = partition ]; then cluster_partition "${3:-}"; else cluster_heal; fi
 	;;
+failover | rejoin | switchover | replication)
+	[ "${2:-}" = pg-ha ] || die "$1: only pg-ha has a $1 ($1 pg-ha)"
+	pgha_"$1" "${3:-}"
+	;;
 status) status ;;
 env) print_env ;;
 *)
-	echo "usage: $0 up [jaeger] [prometheus] [kafka-cluster]|down|status|env|partition kafka-cluster N|heal kafka-cluster" >&2
+	echo "usage: $0 up [jaeger] [prometheus] [kafka-cluster] [pg-ha]|down|status|env|partition kafka-cluster N|heal kafka-cluster|failover pg-ha|rejoin pg-ha|switchover pg-ha|replication pg-ha sync|async" >&2
 	exit 2
 	;;
 esac
