@@ -45,3 +45,8 @@ func (l listener) Close() {
 func (d *driver) Replicate(ctx context.Context, o sqldb.ReplicationOptions) (sqldb.Replication, error) {
 	return walstream.Open(ctx, d.pool.Config().ConnString(), o)
 }
+
+// EnableFailover makes an idle slot a failover slot, over a replication connection.
+func (d *driver) EnableFailover(ctx context.Context, slot string) error {
+	return walstream.EnableFailover(ctx, d.pool.Config().ConnString(), slot)
+}

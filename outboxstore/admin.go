@@ -45,6 +45,9 @@ func (a *Admin) Migrate(ctx context.Context) ([]int, error) {
 		if err := a.c.wal.Setup(ctx, a.c.db); err != nil {
 			return applied, fmt.Errorf("outbox: migrate %s: WAL mode: %w", a.Table(), err)
 		}
+		if err := a.failoverSlot(ctx); err != nil {
+			return applied, fmt.Errorf("outbox: migrate %s: WAL mode: %w", a.Table(), err)
+		}
 	}
 	return applied, nil
 }

@@ -3,6 +3,7 @@ package outboxstore
 import (
 	"context"
 	"fmt"
+	"sync/atomic"
 	"time"
 
 	"github.com/google/uuid"
@@ -36,15 +37,23 @@ func (c *core) stream() (source.Stream, error) {
 const streamBuffer = 8192
 
 // Attach implements source.Stream: it prepares the slot, refusing one that lost events,
-// then waits as a standby until no other relay reads it.
+// then waits as a standby until no other relay reads it. It streams from the position
+// the last reader saved, where that is past the slot's own (see savePositions), and on
+// PostgreSQL 17 makes the slot a failover slot if it is not one yet.
 func (st *stream) Attach(ctx context.Context, owner string) (source.StreamReader, error) {
 	w := st.c.wal
 	if err := w.Setup(ctx, st.c.db); err != nil {
 		return nil, fmt.Errorf("outbox: slot %s: %w", w.Slot, err)
 	}
+	sl, err := w.Status(ctx, st.c.db)
+	if err != nil {
+		return nil, fmt.Errorf("outbox: slot %s: %w", w.Slot, err)
+	}
 	rd, err := st.rep.Replicate(ctx, sqldb.ReplicationOptions{
 		Slot: w.Slot, Publication: w.Publication, Prefix: w.Prefix, HeartbeatPrefix: w.HeartbeatPrefix,
 		Buffer: streamBuffer, StatusInterval: 5 * time.Second, AppName: "outbox-wal " + owner,
+		Failover: sl.FailoverCapable() && !sl.Failover,
+		Start:    func(ctx context.Context) (uint64, error) { return w.Position(ctx, st.c.db) },
 	})
 	if err != nil {
 		return nil, err
@@ -56,7 +65,9 @@ func (st *stream) Attach(ctx context.Context, owner string) (source.StreamReader
 			return nil, fmt.Errorf("outbox: slot %s: %w", w.Slot, err)
 		}
 	}
-	return &reader{c: st.c, rd: rd}, nil
+	r := &reader{c: st.c, rd: rd, stop: make(chan struct{}), saved: make(chan struct{})}
+	go r.savePositions()
+	return r, nil
 }
 
 // Heartbeat implements source.Stream.
@@ -70,6 +81,9 @@ type reader struct {
 	rd        sqldb.Replication
 	seq       int64
 	malformed map[int64]outbox.Message // by Seq, until dead-lettered
+
+	confirmed   atomic.Uint64 // the last position confirmed, which savePositions records
+	stop, saved chan struct{}
 }
 
 func (r *reader) Next(ctx context.Context, max int) ([]source.Record, uint64, error) {
@@ -101,9 +115,53 @@ func (r *reader) keepMalformed(seq int64, e *sqldb.WALEvent) {
 // malformedSpace is the UUID namespace of malformed events' ids.
 var malformedSpace = uuid.MustParse("6f1c3c2e-1d2b-4a53-9d7c-6b7a0e0c9a11")
 
-func (r *reader) Confirm(pos uint64) { r.rd.Confirm(pos) }
+func (r *reader) Confirm(pos uint64) {
+	r.rd.Confirm(pos)
+	r.confirmed.Store(pos)
+}
 
-func (r *reader) Close() { r.rd.Close() }
+func (r *reader) Close() {
+	close(r.stop)
+	<-r.saved
+	r.rd.Close()
+}
+
+// SaveInterval is how often the reader records its confirmed position in the outbox's
+// wal_slots table. PostgreSQL before 17 writes a slot's confirmed position to disk only
+// when the slot's restart point moves (under load about every 15 s), so a restarted
+// server resumes the slot from seconds back; the next reader starts from the saved
+// position instead, and what it sends again is at most this interval of events plus
+// the batches in flight.
+const SaveInterval = 250 * time.Millisecond
+
+// savePositions records the confirmed position every SaveInterval while it moves, and
+// once more when the reader closes. A save that fails is tried again at the next tick:
+// a position saved late costs duplicates after a restart, never events.
+func (r *reader) savePositions() {
+	defer close(r.saved)
+	w := r.c.wal
+	var saved uint64
+	save := func() {
+		if pos := r.confirmed.Load(); pos > saved {
+			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+			defer cancel()
+			if w.SavePosition(ctx, r.c.db, pos) == nil {
+				saved = pos
+			}
+		}
+	}
+	tick := time.NewTicker(SaveInterval)
+	defer tick.Stop()
+	for {
+		select {
+		case <-tick.C:
+			save()
+		case <-r.stop:
+			save()
+			return
+		}
+	}
+}
 
 // DeadLetter stores recs in the outbox table as dead, in one transaction. A malformed
 // envelope has no message to store: its raw bytes are kept as the payload, under an id

@@ -7,6 +7,7 @@ import (
 
 	"github.com/firstunicorn/outbox"
 	"github.com/firstunicorn/outbox/internal/dialect/postgres"
+	"github.com/firstunicorn/outbox/internal/sqldb"
 )
 
 // Mode is how Write hands events to the relay.
@@ -63,6 +64,49 @@ type Slot struct {
 	// SafeWALBytes is how much more WAL may be written before the slot is invalidated;
 	// -1 when max_slot_wal_keep_size is unlimited.
 	SafeWALBytes int64 `json:"safe_wal_bytes"`
+	// ServerVersion is server_version_num (170005 for 17.5); failover slots need 170000.
+	ServerVersion int `json:"server_version"`
+	// Failover is whether the slot is a failover slot, which standbys with
+	// sync_replication_slots = on copy (PostgreSQL 17).
+	Failover bool `json:"failover"`
+	// Standby is whether this server is a standby. There, Synced says whether its copy
+	// of the slot is synced from the primary, so that a relay can resume from it once
+	// the standby is promoted.
+	Standby bool `json:"standby"`
+	Synced  bool `json:"synced"`
+	// InvalidationReason is why PostgreSQL 17 invalidated the slot (wal_removed,
+	// rows_removed, wal_level_insufficient, idle_timeout); empty while it is valid.
+	InvalidationReason string `json:"invalidation_reason"`
+	// SynchronizedStandbySlots is the primary's synchronized_standby_slots: the
+	// standbys' physical slots a logical reader waits for, so that the relay never
+	// publishes a transaction a promoted standby would not have. Empty: it may.
+	SynchronizedStandbySlots string `json:"synchronized_standby_slots"`
+}
+
+// FailoverRisk says what a failover to a standby would cost this slot, in a sentence;
+// empty when nothing: PostgreSQL 17, a failover slot, and a primary whose logical
+// readers wait for its standbys (synchronized_standby_slots). Whether a standby has
+// synced the slot is the standby's to tell: its Admin's Slot().Synced.
+func (s Slot) FailoverRisk() string {
+	switch {
+	case s.ServerVersion < 170000:
+		return "not failover-safe: before PostgreSQL 17 a logical slot lives on the primary only, so a promoted standby has " +
+			"no slot and the relay refuses to start (relay.ErrStreamLost); upgrade to 17 for failover slots"
+	case s.Standby && !s.Synced:
+		return "this standby has no synced copy of the slot: a failover to it now would lose the slot (the primary's " +
+			"slot must be a failover slot, and the standby needs sync_replication_slots = on, hot_standby_feedback = on, " +
+			"primary_slot_name, and a dbname in primary_conninfo)"
+	case s.Standby:
+		return ""
+	case s.WALStatus == "":
+		return "no slot"
+	case !s.Failover:
+		return "not a failover slot yet: a relay on PostgreSQL 17 converts it when it attaches (or run 'outbox migrate')"
+	case s.SynchronizedStandbySlots == "":
+		return "synchronized_standby_slots is empty: the relay may publish transactions a standby has not received, " +
+			"which a failover turns into ghost events; list the standbys' physical slots in it"
+	}
+	return ""
 }
 
 // Slot reports WAL mode's replication slot. While no relay reads it, it peeks at the
@@ -82,7 +126,9 @@ func (a *Admin) Slot(ctx context.Context) (Slot, error) {
 		return Slot{}, fmt.Errorf("outbox: slot %s: lag: %w", w.Slot, err)
 	}
 	return Slot{Name: w.Slot, WALStatus: st.WALStatus, Active: st.Active, ActivePID: st.ActivePID,
-		LagBytes: st.LagBytes, Lag: lag, SafeWALBytes: st.SafeWALSize}, nil
+		LagBytes: st.LagBytes, Lag: lag, SafeWALBytes: st.SafeWALSize, ServerVersion: st.Version, Failover: st.Failover,
+		Standby: st.InRecovery, Synced: st.Synced, InvalidationReason: st.InvalidationReason,
+		SynchronizedStandbySlots: st.StandbySlots}, nil
 }
 
 // RecreateSlot drops WAL mode's slot, invalidated or not, and creates it again from the
@@ -116,6 +162,26 @@ func (a *Admin) checkSlot(ctx context.Context) error {
 	if st.WALStatus == "" {
 		return fmt.Errorf("outbox: check: %w: WAL mode's slot %s does not exist: run 'outbox migrate --mode wal' or Admin.Migrate before the first Write",
 			ErrNotMigrated, a.c.wal.Slot)
+	}
+	return nil
+}
+
+// failoverSlot makes a slot created before PostgreSQL 17 (or by an older go-outbox) a
+// failover slot, through the driver's replication connection. A slot a relay reads
+// now cannot be altered: that relay's successor converts it when it attaches, as does
+// any relay over a store without replication (database/sql).
+func (a *Admin) failoverSlot(ctx context.Context) error {
+	w := a.c.wal
+	st, err := w.Status(ctx, a.c.db)
+	if err != nil || !st.FailoverCapable() || st.Failover || st.WALStatus == "" || st.Active {
+		return err
+	}
+	rep, ok := a.c.drv.(sqldb.Replicator)
+	if !ok {
+		return nil
+	}
+	if err := rep.EnableFailover(ctx, w.Slot); err != nil {
+		return fmt.Errorf("slot %s: %w", w.Slot, err)
 	}
 	return nil
 }

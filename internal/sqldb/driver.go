@@ -31,6 +31,8 @@ type Notifications interface {
 // and pglogrepl; WAL mode's relay needs it.
 type Replicator interface {
 	Replicate(ctx context.Context, o ReplicationOptions) (Replication, error)
+	// EnableFailover makes an idle slot a failover slot (PostgreSQL 17).
+	EnableFailover(ctx context.Context, slot string) error
 }
 
 // ReplicationOptions name what a Replication reads.
@@ -46,6 +48,15 @@ type ReplicationOptions struct {
 	// StatusInterval is how often the confirmed position is reported while it does not
 	// change (PostgreSQL ends a silent reader after wal_sender_timeout).
 	StatusInterval time.Duration
+	// Start, when set, says where to stream from if that is past the slot's confirmed
+	// position (the server skips the transactions that commit before it; 0 = the
+	// slot's). It is asked once the reader holds the slot's lock, after the previous
+	// reader's last word.
+	Start func(ctx context.Context) (uint64, error)
+	// Failover makes the slot a failover slot before streaming, if it is not one
+	// (PostgreSQL 17's ALTER_REPLICATION_SLOT, which needs the slot idle: the reader
+	// does it once it holds the slot's lock).
+	Failover bool
 }
 
 // Replication is an attached replication slot: it waited until no other relay read the

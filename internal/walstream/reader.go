@@ -40,12 +40,20 @@ func Open(ctx context.Context, connString string, o sqldb.ReplicationOptions) (*
 	if err != nil {
 		return nil, err
 	}
-	if err := start(ctx, conn, &o); err != nil {
+	var from uint64
+	if o.Start != nil {
+		if from, err = o.Start(ctx); err != nil {
+			conn.Close(context.Background())
+			return nil, fmt.Errorf("walstream: slot %s: saved position: %w", o.Slot, err)
+		}
+	}
+	if err := start(ctx, conn, &o, from); err != nil {
 		conn.Close(context.Background())
 		return nil, err
 	}
 	rctx, cancel := context.WithCancel(context.Background())
 	r := &Reader{conn: conn, opt: o, items: make(chan item, o.Buffer), cancel: cancel, done: make(chan struct{})}
+	r.confirmed.Store(from) // reported at once: the slot catches up with where it resumed
 	go r.run(rctx)
 	return r, nil
 }

@@ -44,7 +44,8 @@ func (d *Dialect) WAL(slot, publication string) (*WAL, error) {
 		return nil, err
 	}
 	q, err := sqldb.LoadQueries(string(b), n.Vars, sqldb.Dollar,
-		"emit", "emit_one", "heartbeat", "dead_letter", "dead_keys", "take_dead", "slot", "create_slot", "record_slot", "drop_slot",
+		"emit", "emit_one", "heartbeat", "dead_letter", "dead_keys", "take_dead", "slot", "create_slot", "create_failover_slot",
+		"record_slot", "drop_slot", "save_position", "load_position",
 		"publication_exists", "wal_level", "reader_lag", "peek")
 	if err != nil {
 		return nil, fmt.Errorf("wal.sql: %w", err)
@@ -93,12 +94,29 @@ type SlotStatus struct {
 	SafeWALSize int64
 	// Recorded is whether this outbox created the slot.
 	Recorded bool
+	// Failover is whether the slot is a failover slot (PostgreSQL 17), Synced whether it
+	// is a standby's synced copy of one, and InvalidationReason why it was invalidated.
+	Failover, Synced   bool
+	InvalidationReason string
+	// Version is server_version_num, InRecovery whether the server is a standby.
+	Version    int
+	InRecovery bool
+	// StandbySlots is synchronized_standby_slots (PostgreSQL 17): the physical slots of
+	// the standbys a logical reader waits for.
+	StandbySlots string
 }
+
+// failoverSlots is the first server_version_num with failover slots.
+const failoverSlots = 170000
+
+// FailoverCapable reports whether the server has failover slots.
+func (s SlotStatus) FailoverCapable() bool { return s.Version >= failoverSlots }
 
 // Status reads the slot's state.
 func (w *WAL) Status(ctx context.Context, db sqldb.Querier) (SlotStatus, error) {
 	var s SlotStatus
-	err := sqldb.QueryRow(ctx, db, w.q["slot"], []any{w.Slot}, &s.WALStatus, &s.Active, &s.ActivePID, &s.LagBytes, &s.SafeWALSize, &s.Recorded)
+	err := sqldb.QueryRow(ctx, db, w.q["slot"], []any{w.Slot}, &s.WALStatus, &s.Active, &s.ActivePID, &s.LagBytes,
+		&s.SafeWALSize, &s.Recorded, &s.Failover, &s.Synced, &s.InvalidationReason, &s.Version, &s.InRecovery, &s.StandbySlots)
 	return s, err
 }
 
@@ -127,7 +145,7 @@ func (w *WAL) Setup(ctx context.Context, db sqldb.DB) error {
 		return err
 	}
 	if st.WALStatus == "" {
-		_, err := w.create(ctx, db)
+		_, err := w.create(ctx, db, st.FailoverCapable())
 		return err
 	}
 	return nil
@@ -156,9 +174,11 @@ func (w *WAL) Lost(st SlotStatus) error {
 			"run 'outbox migrate --mode wal --recreate-slot' to start a new slot from now; raise max_slot_wal_keep_size "+
 			"or keep the relay running to avoid it", relay.ErrStreamLost, w.Slot)
 	case st.WALStatus == "" && st.Recorded:
-		return fmt.Errorf("%w: replication slot %s, created by this outbox, no longer exists (dropped by hand?): events "+
-			"written since it went are not in any slot. Recover what the source of truth can re-send, then run "+
-			"'outbox migrate --mode wal --recreate-slot'", relay.ErrStreamLost, w.Slot)
+		return fmt.Errorf("%w: replication slot %s, created by this outbox, does not exist on this server: it was dropped "+
+			"by hand, or this server is a promoted standby that had no synced copy of it (PostgreSQL before 17, a slot "+
+			"without FAILOVER, or a failover before the standby synced it: check pg_replication_slots.synced on the standby "+
+			"first). Events written since it went are not in any slot. Recover what the source of truth can re-send, then "+
+			"run 'outbox migrate --mode wal --recreate-slot'", relay.ErrStreamLost, w.Slot)
 	}
 	return nil
 }
@@ -167,15 +187,24 @@ func (w *WAL) Lost(st SlotStatus) error {
 // position; it returns that position. Events the old slot held and the relay had not
 // confirmed are skipped.
 func (w *WAL) Recreate(ctx context.Context, db sqldb.DB) (string, error) {
+	st, err := w.Status(ctx, db)
+	if err != nil {
+		return "", err
+	}
 	if _, err := sqldb.Exec(ctx, db, w.q["drop_slot"], w.Slot); err != nil {
 		return "", fmt.Errorf("drop slot %s: %w", w.Slot, err)
 	}
-	return w.create(ctx, db)
+	return w.create(ctx, db, st.FailoverCapable())
 }
 
-func (w *WAL) create(ctx context.Context, db sqldb.DB) (string, error) {
+// create makes the slot, a failover slot where the server has them.
+func (w *WAL) create(ctx context.Context, db sqldb.DB, failover bool) (string, error) {
 	var lsn string
-	if err := sqldb.QueryRow(ctx, db, w.q["create_slot"], []any{w.Slot}, &lsn); err != nil {
+	q := w.q["create_slot"]
+	if failover {
+		q = w.q["create_failover_slot"]
+	}
+	if err := sqldb.QueryRow(ctx, db, q, []any{w.Slot}, &lsn); err != nil {
 		if isCode(err, "42710") { // another relay or migrator created it first
 			return "", nil
 		}
@@ -183,6 +212,39 @@ func (w *WAL) create(ctx context.Context, db sqldb.DB) (string, error) {
 	}
 	_, err := sqldb.Exec(ctx, db, w.q["record_slot"], w.Slot, lsn)
 	return lsn, err
+}
+
+// SavePosition records that the slot's reader has published everything before lsn.
+func (w *WAL) SavePosition(ctx context.Context, db sqldb.Querier, lsn uint64) error {
+	_, err := sqldb.Exec(ctx, db, w.q["save_position"], w.Slot, FormatLSN(lsn))
+	return err
+}
+
+// Position is the last position SavePosition recorded for the slot, 0 when none.
+func (w *WAL) Position(ctx context.Context, db sqldb.Querier) (uint64, error) {
+	var s string
+	if err := sqldb.QueryRow(ctx, db, w.q["load_position"], []any{w.Slot}, &s); err != nil {
+		if errors.Is(err, sqldb.ErrNoRow) {
+			return 0, nil
+		}
+		return 0, err
+	}
+	if s == "" {
+		return 0, nil
+	}
+	return ParseLSN(s)
+}
+
+// FormatLSN writes lsn as PostgreSQL does, X/X in hexadecimal.
+func FormatLSN(lsn uint64) string { return fmt.Sprintf("%X/%X", lsn>>32, uint32(lsn)) }
+
+// ParseLSN reads PostgreSQL's X/X form.
+func ParseLSN(s string) (uint64, error) {
+	var hi, lo uint32
+	if _, err := fmt.Sscanf(s, "%X/%X", &hi, &lo); err != nil {
+		return 0, fmt.Errorf("position %q: %w", s, err)
+	}
+	return uint64(hi)<<32 | uint64(lo), nil
 }
 
 // isCode reports whether err is PostgreSQL's error code: pgconn's errors and lib/pq's

@@ -38,19 +38,41 @@ DELETE FROM {{table}} WHERE seq IN (
 RETURNING seq, id, topic, key, event_type, aggregate_type, aggregate_id, payload, headers::text, occurred_at;
 
 -- name: slot
--- The slot as the server sees it. Lag is the WAL it holds past what the relay confirmed.
+-- The slot as the server sees it. Lag is the WAL it holds past what the relay confirmed
+-- (on a standby, past what it replayed). Failover, synced and invalidation_reason are
+-- PostgreSQL 17's columns, read through to_jsonb so that older servers, which lack
+-- them, answer false and ''.
 SELECT coalesce(wal_status, ''), coalesce(active, false), coalesce(active_pid, 0),
-	coalesce(pg_wal_lsn_diff(pg_current_wal_lsn(), confirmed_flush_lsn), 0)::bigint,
+	coalesce(pg_wal_lsn_diff(CASE WHEN pg_is_in_recovery() THEN pg_last_wal_replay_lsn() ELSE pg_current_wal_lsn() END,
+		confirmed_flush_lsn), 0)::bigint,
 	coalesce(safe_wal_size, -1),
-	EXISTS (SELECT 1 FROM {{wal_slots}} WHERE slot = $1)
-FROM (SELECT 1) one LEFT JOIN pg_replication_slots ON slot_name = $1 AND database = current_database();
+	EXISTS (SELECT 1 FROM {{wal_slots}} WHERE slot = $1),
+	coalesce((to_jsonb(s) ->> 'failover')::bool, false), coalesce((to_jsonb(s) ->> 'synced')::bool, false),
+	coalesce(to_jsonb(s) ->> 'invalidation_reason', ''),
+	current_setting('server_version_num')::int, pg_is_in_recovery(),
+	coalesce(current_setting('synchronized_standby_slots', true), '')
+FROM (SELECT 1) one LEFT JOIN pg_replication_slots s ON slot_name = $1 AND database = current_database();
 
 -- name: create_slot
 SELECT lsn::text FROM pg_create_logical_replication_slot($1, 'pgoutput');
 
+-- name: create_failover_slot
+-- PostgreSQL 17: a failover slot (the fifth argument), which standbys with
+-- sync_replication_slots = on keep a copy of, so that a relay resumes from it on a
+-- promoted standby.
+SELECT lsn::text FROM pg_create_logical_replication_slot($1, 'pgoutput', false, false, true);
+
 -- name: record_slot
 INSERT INTO {{wal_slots}} (slot, created_lsn) VALUES ($1, $2::pg_lsn)
-ON CONFLICT (slot) DO UPDATE SET created_at = now(), created_lsn = excluded.created_lsn;
+ON CONFLICT (slot) DO UPDATE SET created_at = now(), created_lsn = excluded.created_lsn, confirmed_lsn = NULL;
+
+-- name: save_position
+-- The reader's confirmed position, which only moves forward.
+UPDATE {{wal_slots}} SET confirmed_lsn = $2::pg_lsn
+WHERE slot = $1 AND (confirmed_lsn IS NULL OR confirmed_lsn < $2::pg_lsn);
+
+-- name: load_position
+SELECT coalesce(confirmed_lsn::text, '') FROM {{wal_slots}} WHERE slot = $1;
 
 -- name: drop_slot
 SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots

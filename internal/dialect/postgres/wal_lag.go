@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"errors"
 	"time"
 
 	"github.com/firstunicorn/outbox/internal/sqldb"
@@ -17,14 +18,15 @@ const peekTimeout = 2 * time.Second
 // consumes nothing; zero when the slot holds none, -1 when the peek took too long.
 func (w *WAL) Lag(ctx context.Context, db sqldb.Querier, st SlotStatus) (time.Duration, error) {
 	switch {
+	case st.WALStatus == "" || st.WALStatus == "lost" || st.InRecovery: // a standby has no reader, and cannot decode a synced slot
+		return 0, nil
 	case st.Active:
 		var secs float64
-		if err := sqldb.QueryRow(ctx, db, w.q["reader_lag"], []any{w.Slot}, &secs); err != nil {
-			return 0, err
+		err := sqldb.QueryRow(ctx, db, w.q["reader_lag"], []any{w.Slot}, &secs)
+		if errors.Is(err, sqldb.ErrNoRow) { // the reader has just gone
+			return 0, nil
 		}
-		return seconds(secs), nil
-	case st.WALStatus == "" || st.WALStatus == "lost":
-		return 0, nil
+		return seconds(secs), err
 	}
 	pctx, cancel := context.WithTimeout(ctx, peekTimeout)
 	defer cancel()

@@ -1,0 +1,131 @@
+package testenv
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+)
+
+// HA is the services' PostgreSQL 17 primary and hot standby (services.sh up pg-ha),
+// for the failover tests.
+type HA struct {
+	// URL reaches whichever node is primary: both hosts, target_session_attrs=read-write.
+	URL   string
+	nodes []string // host:port of node 1 and node 2
+}
+
+// PGHA returns the HA pair, started if it is not running; it fails the test under CI
+// when it cannot be, and skips it otherwise.
+func PGHA(t testing.TB) *HA {
+	t.Helper()
+	if _, err := Services("up", "pg-ha"); err != nil {
+		Need(t, "PostgreSQL 17 primary and standby", err)
+	}
+	return &HA{URL: env("OUTBOX_PG_HA_URL", "postgres://postgres@127.0.0.1:25432,127.0.0.1:25433/outbox?sslmode=disable&target_session_attrs=read-write"),
+		nodes: strings.Split(env("OUTBOX_PG_HA_NODES", "127.0.0.1:25432,127.0.0.1:25433"), ",")}
+}
+
+// Services runs scripts/services.sh with args and returns its output.
+func Services(args ...string) (string, error) {
+	root, err := moduleRoot()
+	if err != nil {
+		return "", err
+	}
+	out, err := exec.Command(filepath.Join(root, "scripts", "services.sh"), args...).CombinedOutput()
+	if err != nil {
+		return string(out), fmt.Errorf("services.sh %s: %w\n%s", strings.Join(args, " "), err, out)
+	}
+	return string(out), nil
+}
+
+// moduleRoot is the directory of this module's go.mod, above the test's directory.
+func moduleRoot() (string, error) {
+	dir, err := os.Getwd()
+	if err != nil {
+		return "", err
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "scripts", "services.sh")); err == nil {
+			return dir, nil
+		}
+		up := filepath.Dir(dir)
+		if up == dir {
+			return "", fmt.Errorf("scripts/services.sh not found above the working directory")
+		}
+		dir = up
+	}
+}
+
+// Standby is a pool on the node that is standby now.
+func (h *HA) Standby(t testing.TB) *pgxpool.Pool {
+	t.Helper()
+	return h.node(t, "read-only")
+}
+
+// Primary is a pool on the node that is primary now (URL reaches it too, but a pool on
+// it alone does not follow a failover).
+func (h *HA) Primary(t testing.TB) *pgxpool.Pool {
+	t.Helper()
+	return h.node(t, "read-write")
+}
+
+func (h *HA) node(t testing.TB, attrs string) *pgxpool.Pool {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	url := fmt.Sprintf("postgres://postgres@%s/outbox?sslmode=disable&target_session_attrs=%s", strings.Join(h.nodes, ","), attrs)
+	pool, err := pgxpool.New(ctx, url)
+	if err == nil {
+		err = pool.Ping(ctx)
+	}
+	if err != nil {
+		t.Fatalf("PostgreSQL HA node (%s): %v", attrs, err)
+	}
+	t.Cleanup(pool.Close)
+	return pool
+}
+
+// Switchover makes the standby primary and the primary its standby, cleanly.
+func (h *HA) Switchover(t testing.TB) { h.run(t, "switchover", "pg-ha") }
+
+// Failover SIGKILLs the primary and promotes the standby; Rejoin then rebuilds the old
+// primary as the new standby.
+func (h *HA) Failover(t testing.TB) { h.run(t, "failover", "pg-ha") }
+
+// Rejoin rebuilds the node that is down as the standby of the primary.
+func (h *HA) Rejoin(t testing.TB) { h.run(t, "rejoin", "pg-ha") }
+
+// Replication sets the primary's replication to "sync" or "async".
+func (h *HA) Replication(t testing.TB, mode string) { h.run(t, "replication", "pg-ha", mode) }
+
+func (h *HA) run(t testing.TB, args ...string) {
+	t.Helper()
+	if _, err := Services(args...); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// WaitSynced waits until the standby has a synced copy of slot, which the slot sync
+// worker makes within its nap (up to 30 s on a quiet primary).
+func (h *HA) WaitSynced(t testing.TB, slot string, timeout time.Duration) {
+	t.Helper()
+	standby := h.Standby(t)
+	deadline := time.Now().Add(timeout)
+	for {
+		var synced bool
+		err := standby.QueryRow(context.Background(), `SELECT synced FROM pg_replication_slots WHERE slot_name = $1`, slot).Scan(&synced)
+		if err == nil && synced {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the standby has no synced copy of slot %s after %s (%v)", slot, timeout, err)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
