@@ -126,15 +126,15 @@ func (r *reader) Close() {
 	r.rd.Close()
 }
 
-// SaveInterval is how often the reader records its confirmed position in the outbox's
+// saveInterval is how often the reader records its confirmed position in the outbox's
 // wal_slots table. PostgreSQL before 17 writes a slot's confirmed position to disk only
 // when the slot's restart point moves (under load about every 15 s), so a restarted
 // server resumes the slot from seconds back; the next reader starts from the saved
 // position instead, and what it sends again is at most this interval of events plus
 // the batches in flight.
-const SaveInterval = 250 * time.Millisecond
+const saveInterval = 250 * time.Millisecond
 
-// savePositions records the confirmed position every SaveInterval while it moves, and
+// savePositions records the confirmed position every saveInterval while it moves, and
 // once more when the reader closes. A save that fails is tried again at the next tick:
 // a position saved late costs duplicates after a restart, never events.
 func (r *reader) savePositions() {
@@ -150,7 +150,7 @@ func (r *reader) savePositions() {
 			}
 		}
 	}
-	tick := time.NewTicker(SaveInterval)
+	tick := time.NewTicker(saveInterval)
 	defer tick.Stop()
 	for {
 		select {

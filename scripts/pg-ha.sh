@@ -23,6 +23,7 @@
 #   services.sh switchover pg-ha             planned: stop the primary cleanly, promote the
 #                                            standby, restart the old primary as its standby
 #   services.sh replication pg-ha sync|async synchronous_standby_names on the primary
+#   services.sh slotsync pg-ha on|off        the standby's slot sync worker
 #
 # Environment (defaults in brackets):
 #   OUTBOX_PG_HA_PORT   node 1's port [25432]; node 2: +1 (below the ephemeral range)
@@ -199,6 +200,8 @@ pgha_up() {
 	if [ "$(pgha_role "$n")" != standby ]; then
 		pgha_running "$n" && pgha_ctl -D "$(pgha_data "$n")" -m immediate -w stop >/dev/null
 		pgha_rebuild "$n"
+	else
+		pgha_conf_standby "$n" # slot sync on again, if a test that turned it off died
 	fi
 	pgha_conf_primary "$p"
 }
@@ -275,6 +278,16 @@ pgha_replication() {
 	local p
 	p=$(pgha_primary)
 	[ -z "$p" ] || pgha_conf_primary "$p"
+}
+
+# pgha_slotsync on|off: the standby's slot sync worker, which off leaves a new failover
+# slot without a copy on the standby (the failover tests' "not synced yet").
+pgha_slotsync() {
+	case ${1:-} in on | off) ;; *) die "slotsync pg-ha on|off" ;; esac
+	local p
+	p=$(pgha_primary)
+	[ -n "$p" ] && [ "$(pgha_role "$(pgha_other "$p")")" = standby ] || die "slotsync: no standby"
+	pgha_conf_standby "$(pgha_other "$p")" "$1"
 }
 
 pgha_url() { # libpq's multi-host form: whichever node accepts writes

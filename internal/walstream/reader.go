@@ -24,10 +24,16 @@ type item struct {
 // Reader is an attached slot. Its goroutine owns the connection: it decodes the stream
 // into items and reports the confirmed position; Next and Confirm are for one caller.
 type Reader struct {
-	conn      *pgconn.PgConn
-	opt       sqldb.ReplicationOptions
-	items     chan item // closed when the goroutine ends, after err is set
-	err       error
+	conn  *pgconn.PgConn
+	opt   sqldb.ReplicationOptions
+	items chan item // closed when the goroutine ends, after err is set
+	err   error
+	// failed is closed once err is set: the items still buffered are dropped then,
+	// not handed out, since they can no longer be confirmed on this connection and
+	// the next reader gets them again. (After a failover, publishing them would race
+	// the new primary's reader with duplicates: seen, 637 in one run against a bound
+	// of 594.)
+	failed    chan struct{}
 	confirmed atomic.Uint64
 	cancel    context.CancelFunc
 	done      chan struct{}
@@ -52,7 +58,8 @@ func Open(ctx context.Context, connString string, o sqldb.ReplicationOptions) (*
 		return nil, err
 	}
 	rctx, cancel := context.WithCancel(context.Background())
-	r := &Reader{conn: conn, opt: o, items: make(chan item, o.Buffer), cancel: cancel, done: make(chan struct{})}
+	r := &Reader{conn: conn, opt: o, items: make(chan item, o.Buffer), cancel: cancel, done: make(chan struct{}),
+		failed: make(chan struct{})}
 	r.confirmed.Store(from) // reported at once: the slot catches up with where it resumed
 	go r.run(rctx)
 	return r, nil
@@ -74,6 +81,8 @@ func (r *Reader) Next(ctx context.Context, max int) ([]sqldb.WALEvent, uint64, e
 		}
 	}
 	select {
+	case <-r.failed:
+		return nil, 0, r.err
 	case it, ok := <-r.items:
 		if !ok {
 			return nil, 0, r.err
@@ -84,6 +93,8 @@ func (r *Reader) Next(ctx context.Context, max int) ([]sqldb.WALEvent, uint64, e
 	}
 	for len(events) < max {
 		select {
+		case <-r.failed:
+			return nil, 0, r.err
 		case it, ok := <-r.items:
 			if !ok {
 				return events, through, nil // the error comes with the next call
@@ -130,6 +141,11 @@ func (r *Reader) Close() {
 func (r *Reader) run(ctx context.Context) {
 	defer close(r.done)
 	defer close(r.items)
+	defer func() {
+		if r.err != nil {
+			close(r.failed)
+		}
+	}()
 	st := status{r: r, last: time.Now()}
 	var (
 		inTxn     bool

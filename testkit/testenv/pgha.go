@@ -101,6 +101,12 @@ func (h *HA) Failover(t testing.TB) { h.run(t, "failover", "pg-ha") }
 // Rejoin rebuilds the node that is down as the standby of the primary.
 func (h *HA) Rejoin(t testing.TB) { h.run(t, "rejoin", "pg-ha") }
 
+// SlotSync turns the standby's slot sync worker on or off: off, a slot created on the
+// primary has no copy on the standby, as right after its creation.
+func (h *HA) SlotSync(t testing.TB, on bool) {
+	h.run(t, "slotsync", "pg-ha", map[bool]string{true: "on", false: "off"}[on])
+}
+
 // Replication sets the primary's replication to "sync" or "async".
 func (h *HA) Replication(t testing.TB, mode string) { h.run(t, "replication", "pg-ha", mode) }
 
@@ -111,21 +117,28 @@ func (h *HA) run(t testing.TB, args ...string) {
 	}
 }
 
-// WaitSynced waits until the standby has a synced copy of slot, which the slot sync
-// worker makes within its nap (up to 30 s on a quiet primary).
+// WaitSynced waits until the standby has a synced copy of slot that a promotion
+// keeps: synced and no longer temporary. The sync worker keeps a new copy temporary
+// until the primary's slot has moved past where the copy started (its catalog_xmin
+// included), which needs a running-xacts record in the WAL (the primary writes one
+// every 15 s; this asks for one each second) that the slot's reader then confirms;
+// a transaction held open on the primary holds it back. (pg_sync_replication_slots()
+// does not help under load: each call starts a new copy, newer than the slot.)
 func (h *HA) WaitSynced(t testing.TB, slot string, timeout time.Duration) {
 	t.Helper()
-	standby := h.Standby(t)
+	ctx := context.Background()
+	standby, primary := h.Standby(t), h.Primary(t)
 	deadline := time.Now().Add(timeout)
 	for {
 		var synced bool
-		err := standby.QueryRow(context.Background(), `SELECT synced FROM pg_replication_slots WHERE slot_name = $1`, slot).Scan(&synced)
+		err := standby.QueryRow(ctx, `SELECT synced AND NOT temporary FROM pg_replication_slots WHERE slot_name = $1`, slot).Scan(&synced)
 		if err == nil && synced {
 			return
 		}
 		if time.Now().After(deadline) {
 			t.Fatalf("the standby has no synced copy of slot %s after %s (%v)", slot, timeout, err)
 		}
-		time.Sleep(200 * time.Millisecond)
+		_, _ = primary.Exec(ctx, `SELECT pg_log_standby_snapshot()`)
+		time.Sleep(time.Second)
 	}
 }

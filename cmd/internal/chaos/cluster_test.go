@@ -7,6 +7,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"os"
 	"os/exec"
@@ -58,11 +59,15 @@ type cluster struct {
 	marks  []int64 // when faults ended, Unix ms
 	labels []string
 	hit    int // relays hit by faults that may duplicate their batches in flight
-	// rewound is set when PostgreSQL restarted under a WAL-mode cluster: PostgreSQL 15
-	// writes a slot's confirmed position to disk only when its restart point moves
-	// (about every 15 s under load), so after a restart the slot resumes from there
-	// and sends again what was confirmed since, however many batches that is.
-	rewound bool
+	// rewinds counts the faults that moved a WAL-mode cluster's slot back: PostgreSQL
+	// restarted (15 writes a slot's confirmed position to disk only when its restart
+	// point moves, about every 15 s under load) or failed over (the standby's copy of the
+	// slot trails the primary's). The relay resumes from the position it saved instead
+	// (every 250 ms), so each may send again that much more than the batches in flight.
+	rewinds int
+	// committed is the table the writers record their events in, on the HA pair: what
+	// the promoted primary holds, against which ghost events are counted.
+	committedTable string
 }
 
 func newCluster(t *testing.T, rng *rand.Rand, dbName string, opt options) *cluster {
@@ -79,6 +84,12 @@ func newCluster(t *testing.T, rng *rand.Rand, dbName string, opt options) *clust
 	}
 	if out, err := c.outbox("migrate"); err != nil {
 		t.Fatalf("migrate: %v\n%s", err, out)
+	}
+	if pg := c.postgres(); pg != nil && pg.ha != nil {
+		c.committedTable = c.schema + ".chaos_committed"
+		if _, err := pg.pool.Exec(context.Background(), "CREATE TABLE "+c.committedTable+" (key text, n int, PRIMARY KEY (key, n))"); err != nil {
+			t.Fatal(err)
+		}
 	}
 	var err error
 	if opt.ProxyDB > 0 {
@@ -174,14 +185,26 @@ func (c *cluster) startRelay(i int, extra ...string) *proc {
 // bound is the most duplicates the faults so far may cause, as the README promises:
 // each fault may repeat the batches in flight (Workers x Batch) of each relay it hit;
 // in WAL mode, the reader's unconfirmed batch and the one whose confirmation was on
-// its way (2 x Batch), unless PostgreSQL crashed (see crashed).
-func (c *cluster) bound() int {
+// its way (2 x Batch), plus, for each rewind, the events of twice the relay's 250 ms
+// save interval at the run's rate (events per second).
+func (c *cluster) bound(rate float64) int {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if _, wal := c.db.(*walDB); wal {
-		return c.hit * 2 * c.opt.Batch
+		return c.hit*2*c.opt.Batch + c.rewinds*int(math.Ceil(rate*0.5))
 	}
 	return c.hit * c.opt.Workers * c.opt.Batch
+}
+
+// postgres is the cluster's PostgreSQL database, in either mode; nil on the others.
+func (c *cluster) postgres() *pgDB {
+	switch d := c.db.(type) {
+	case *pgDB:
+		return d
+	case *walDB:
+		return d.pgDB
+	}
+	return nil
 }
 
 // mark records that a fault, described by label, which hit relays relays ended now.
@@ -230,6 +253,9 @@ func (c *cluster) verify(ledgers []string, poison bool, topics ...string) verdic
 	cfg := verifierConfig{Brokers: c.brokers, Topics: append([]string{c.topic}, topics...), Ledgers: ledgers,
 		Poison: poison, Marks: c.marks, Quiet: 2 * time.Second, Timeout: 3 * time.Minute}
 	c.mu.Unlock()
+	if c.committedTable != "" {
+		cfg.Database = c.dumpCommitted()
+	}
 	cmd := self("verifier", cfg)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
@@ -342,4 +368,36 @@ func (c *cluster) census() string {
 		fmt.Fprintf(&b, "[%s %s attempts=%d: %d] ", st, kind, attempts, n)
 	}
 	return b.String()
+}
+
+// dumpCommitted writes the events the database holds (the committed table) to a file
+// for the verifier.
+func (c *cluster) dumpCommitted() string {
+	held := map[string][]int{}
+	rows, err := c.postgres().pool.Query(context.Background(), "SELECT key, n FROM "+c.committedTable)
+	if err == nil {
+		for rows.Next() {
+			var (
+				k string
+				n int
+			)
+			if err = rows.Scan(&k, &n); err != nil {
+				break
+			}
+			held[k] = append(held[k], n)
+		}
+		rows.Close()
+		if err == nil {
+			err = rows.Err()
+		}
+	}
+	if err != nil {
+		c.t.Fatalf("read %s: %v", c.committedTable, err)
+	}
+	f := filepath.Join(c.dir, "committed.json")
+	b, _ := json.Marshal(held)
+	if err := os.WriteFile(f, b, 0o644); err != nil {
+		c.t.Fatal(err)
+	}
+	return f
 }

@@ -41,10 +41,13 @@ var chaosDatabases = []string{"postgres", "mariadb", "wal"}
 func newDatabase(t *testing.T, name string) database {
 	switch name {
 	case "postgres":
-		pool := testenv.Pool(t)
-		return &pgDB{pool: pool, name: testenv.Schema(t, pool)}
+		return newPGDB(t, nil)
 	case "wal":
-		return newWALDB(t)
+		return newWALDB(t, newPGDB(t, nil))
+	case "ha":
+		return newPGDB(t, testenv.PGHA(t))
+	case "wal-ha":
+		return newWALDB(t, newPGDB(t, testenv.PGHA(t)))
 	case "sqlite":
 		return sqliteDB{path: filepath.Join(t.TempDir(), "outbox.db")}
 	case "mariadb":
@@ -62,23 +65,45 @@ func newDatabase(t *testing.T, name string) database {
 	return nil
 }
 
-// pgDB is a cluster's schema on the services' PostgreSQL.
+// pgDB is a cluster's schema on the services' PostgreSQL 15, or on the PostgreSQL 17
+// primary and standby (ha), whose URL names both and reaches whichever is primary.
 type pgDB struct {
 	pool *pgxpool.Pool
 	name string
+	ha   *testenv.HA // nil on PostgreSQL 15
+}
+
+func newPGDB(t *testing.T, ha *testenv.HA) *pgDB {
+	if ha == nil {
+		pool := testenv.Pool(t)
+		return &pgDB{pool: pool, name: testenv.Schema(t, pool)}
+	}
+	pool, err := pgxpool.New(context.Background(), ha.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(pool.Close)
+	return &pgDB{pool: pool, name: testenv.Schema(t, pool), ha: ha}
 }
 
 func (d *pgDB) schema() string { return d.name }
 
 func (d *pgDB) flags() []string { return nil }
 
+func (d *pgDB) base() string {
+	if d.ha != nil {
+		return d.ha.URL
+	}
+	return testenv.DatabaseURL()
+}
+
 func (d *pgDB) addr() string {
-	u, _ := url.Parse(testenv.DatabaseURL())
+	u, _ := url.Parse(d.base())
 	return u.Host
 }
 
 func (d *pgDB) url(role string, via *faultproxy.Proxy) string {
-	u, _ := url.Parse(testenv.DatabaseURL())
+	u, _ := url.Parse(d.base())
 	q := u.Query()
 	q.Set("application_name", role)
 	q.Set("connect_timeout", "5")

@@ -111,7 +111,7 @@ type writers struct {
 func (c *cluster) write(cfgs []writerConfig) *writers {
 	w := &writers{c: c, cfgs: cfgs}
 	for i, cfg := range cfgs {
-		cfg.DatabaseURL, cfg.Schema, cfg.Topic = c.dsn("chaos-writer", nil), c.schema, c.topic
+		cfg.DatabaseURL, cfg.Schema, cfg.Topic, cfg.Committed = c.dsn("chaos-writer", nil), c.schema, c.topic, c.committedTable
 		if w, ok := c.db.(*walDB); ok {
 			cfg.Slot = w.slot
 		}

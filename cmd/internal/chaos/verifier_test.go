@@ -25,8 +25,12 @@ type verifierConfig struct {
 	Ledgers []string // the writers' ledger files
 	Poison  bool     // the poison events are expected too (after a retry)
 	Marks   []int64  // when each fault ended, Unix ms
-	Quiet   time.Duration
-	Timeout time.Duration
+	// Database, when set, is a file of the events whose transactions the database holds
+	// at the end (JSON, key to numbers): the promoted primary's own ledger, against which
+	// ghost events are counted (see databaseCheck).
+	Database string
+	Quiet    time.Duration
+	Timeout  time.Duration
 }
 
 // verdict is the verifier's report, printed as JSON.
@@ -40,6 +44,61 @@ type verdict struct {
 	// Latency of first arrivals (broker append time - transaction start), held
 	// transactions left out.
 	P50, P99, MaxLatency time.Duration
+	databaseCheck
+}
+
+// databaseCheck compares the topic and the writers' ledgers with what the database
+// holds after a failover, which may be less than the writers saw commit: with
+// asynchronous replication the promoted standby lacks the old primary's last commits.
+type databaseCheck struct {
+	// Ghosts are events in Kafka whose transaction the database does not hold.
+	Ghosts int
+	// Unpublished are events the database holds that never reached Kafka: lost.
+	Unpublished int
+	// LostByDatabase are events whose commit a writer saw succeed and the database
+	// does not hold: the commits a failover lost, nothing the relay could help.
+	LostByDatabase int
+}
+
+// check fills c from the database's events, the writers' ledger and the records.
+func (c *databaseCheck) check(file string, writers ledger.Ledger, recs []*kgo.Record) error {
+	var held map[string][]int
+	b, err := os.ReadFile(file)
+	if err == nil {
+		err = json.Unmarshal(b, &held)
+	}
+	if err != nil {
+		return fmt.Errorf("database's events %s: %w", file, err)
+	}
+	in := map[string]bool{}
+	for k, ns := range held {
+		for _, n := range ns {
+			in[k+"/"+strconv.Itoa(n)] = true
+		}
+	}
+	got := map[string]bool{}
+	for _, r := range recs {
+		k, rest, _ := strings.Cut(string(r.Value), "/")
+		n, _, _ := strings.Cut(rest, "/")
+		id := k + "/" + n
+		if !got[id] && !in[id] {
+			c.Ghosts++
+		}
+		got[id] = true
+	}
+	for id := range in {
+		if !got[id] {
+			c.Unpublished++
+		}
+	}
+	for k, count := range writers {
+		for n := range count {
+			if !in[k+"/"+strconv.Itoa(n)] {
+				c.LostByDatabase++
+			}
+		}
+	}
+	return nil
 }
 
 func runVerifier() int {
@@ -87,6 +146,11 @@ func verify(cfg verifierConfig) (verdict, error) {
 	}
 	v.Report = ledger.Verify(all, recs)
 	v.timing(recs, cfg.Marks)
+	if cfg.Database != "" {
+		if err := v.databaseCheck.check(cfg.Database, all, recs); err != nil {
+			return v, err
+		}
+	}
 	return v, nil
 }
 

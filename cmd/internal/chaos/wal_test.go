@@ -18,9 +18,9 @@ type walDB struct {
 	slot string
 }
 
-func newWALDB(t *testing.T) *walDB {
-	pool := testenv.Pool(t)
-	d := &walDB{pgDB: &pgDB{pool: pool, name: testenv.Schema(t, pool)}, slot: testenv.Name("chaos")}
+func newWALDB(t *testing.T, pg *pgDB) *walDB {
+	pool := pg.pool
+	d := &walDB{pgDB: pg, slot: testenv.Name("chaos")}
 	t.Cleanup(func() { // once the relays have stopped (cleanups run last first)
 		ctx := context.Background()
 		for deadline := time.Now().Add(15 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {

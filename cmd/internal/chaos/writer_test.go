@@ -38,6 +38,10 @@ type writerConfig struct {
 	MissingTopic string
 	BigBytes     int
 	Ledger       string // file the ledger is written to at exit
+	// Committed, when set, is a table (key, n) each transaction also inserts its events
+	// into: the database's own record of what committed, which survives a failover
+	// exactly as the outbox does.
+	Committed string
 }
 
 // writerLedger is what a writer committed, per kind of event, and how often a commit
@@ -81,13 +85,16 @@ func runWriter() int {
 		}
 		for {
 			err := db.InTx(ctx, func(tx dburl.Tx) error {
+				if err := cfg.record(ctx, tx, msgs); err != nil {
+					return err
+				}
 				if err := tx.Write(ctx, msgs...); err != nil {
 					return err
 				}
 				time.Sleep(hold)
 				return nil
 			})
-			if err == nil {
+			if err == nil || cfg.recorded(err) {
 				break
 			}
 			l.FailedCommits++
@@ -144,4 +151,27 @@ func (c writerConfig) batch(l *writerLedger, n int) (msgs []outbox.Message, appl
 			u()
 		}
 	}
+}
+
+// record inserts msgs into the Events table, as the business change of their
+// transaction. A transaction retried after an unclear commit that did commit inserts
+// nothing new: its events are already there.
+func (c writerConfig) record(ctx context.Context, tx dburl.Tx, msgs []outbox.Message) error {
+	if c.Committed == "" {
+		return nil
+	}
+	for _, m := range msgs {
+		key, rest, _ := strings.Cut(string(m.Payload), "/")
+		n, _, _ := strings.Cut(rest, "/")
+		if err := tx.Exec(ctx, "INSERT INTO "+c.Committed+" (key, n) VALUES ($1, $2::int)", key, n); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// recorded reports whether err is the Committed table's unique violation: the
+// transaction had committed before.
+func (c writerConfig) recorded(err error) bool {
+	return c.Committed != "" && strings.Contains(err.Error(), "SQLSTATE 23505")
 }

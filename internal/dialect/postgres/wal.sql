@@ -41,13 +41,16 @@ RETURNING seq, id, topic, key, event_type, aggregate_type, aggregate_id, payload
 -- The slot as the server sees it. Lag is the WAL it holds past what the relay confirmed
 -- (on a standby, past what it replayed). Failover, synced and invalidation_reason are
 -- PostgreSQL 17's columns, read through to_jsonb so that older servers, which lack
--- them, answer false and ''.
+-- them, answer false and ''. A synced copy still temporary is not ready: the standby
+-- keeps it so until the primary's slot has moved past where the copy could start
+-- (its log says "remote slot precedes local slot"), and a promotion drops it.
 SELECT coalesce(wal_status, ''), coalesce(active, false), coalesce(active_pid, 0),
 	coalesce(pg_wal_lsn_diff(CASE WHEN pg_is_in_recovery() THEN pg_last_wal_replay_lsn() ELSE pg_current_wal_lsn() END,
 		confirmed_flush_lsn), 0)::bigint,
 	coalesce(safe_wal_size, -1),
 	EXISTS (SELECT 1 FROM {{wal_slots}} WHERE slot = $1),
-	coalesce((to_jsonb(s) ->> 'failover')::bool, false), coalesce((to_jsonb(s) ->> 'synced')::bool, false),
+	coalesce((to_jsonb(s) ->> 'failover')::bool, false),
+	coalesce((to_jsonb(s) ->> 'synced')::bool, false) AND NOT coalesce(temporary, false),
 	coalesce(to_jsonb(s) ->> 'invalidation_reason', ''),
 	current_setting('server_version_num')::int, pg_is_in_recovery(),
 	coalesce(current_setting('synchronized_standby_slots', true), '')
