@@ -6,12 +6,15 @@ ENV = eval "$$($(SERVICES) env | sed 's/^/export /')"
 .PHONY: test demo bench chaos services services-down status check fuzz
 
 ## test: start the services (Jaeger and Prometheus too, for the tracing and metrics tests; Jaeger is
-## built once, a few minutes), then gofmt,
-## go vet, every test (integration included) with the race detector, and last the short form of the
-## fault-injection suite (it restarts the services, so alone)
+## built once, a few minutes; the PostgreSQL 17 primary and standby for the failover tests), then gofmt,
+## go vet, every test (integration included) with the race detector, the conformance suite and the
+## WAL-mode tests again on PostgreSQL 17, and last the short form of the fault-injection suite (it
+## restarts the services, so alone)
+PG17_TESTS := TestConformance$$|TestConformancePostgreSQL|WAL|Slot|Stream
 test: check
-	$(SERVICES) up jaeger prometheus
+	$(SERVICES) up jaeger prometheus pg-ha
 	$(ENV) && go test -race -count=1 -timeout 20m ./...
+	$(ENV) && OUTBOX_DATABASE_URL="$$OUTBOX_PG_HA_URL" go test -race -count=1 -timeout 10m -run '$(PG17_TESTS)' ./outboxpgx ./outboxsql ./relay
 	$(ENV) && go test -tags chaos -short -count=1 -p 1 -v -timeout 20m ./cmd/internal/chaos
 
 ## demo: start the services, migrate, run the orders example (its relay, and an inventory service consuming
@@ -33,9 +36,10 @@ bench: services
 
 ## chaos: the full fault-injection suite (cmd/internal/chaos; OUTBOX_CHAOS_RUNS runs per scenario, default 3;
 ## OUTBOX_CHAOS_SEED to replay, OUTBOX_CHAOS_DBS to pick databases, OUTBOX_CHAOS_KEEP to keep logs): writers, relays and verifier as processes, relays killed, Kafka stopped
-## and killed, PostgreSQL restarted and out of space, network faults, inbox consumers killed; prints one RESULT
-## line per run
+## and killed, PostgreSQL restarted and out of space, network faults, inbox consumers killed, PostgreSQL 17
+## failovers and switchovers (pg-ha); prints one RESULT line per run
 chaos: services
+	$(SERVICES) up pg-ha
 	mkdir -p bin && $(ENV) && go test -tags chaos -count=1 -p 1 -v -timeout 90m ./cmd/internal/chaos 2>&1 | tee bin/chaos.log | grep -E '^(=== RUN|--- |\s+--- |ok|FAIL|panic)|RESULT|SEED|refused'; exit $${PIPESTATUS[0]}
 
 ## check: formatting, vet, and the exported API against the last release tag (apidiff; once

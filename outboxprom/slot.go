@@ -2,6 +2,8 @@ package outboxprom
 
 import (
 	"context"
+	"log/slog"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -18,6 +20,7 @@ type slotSource interface {
 // so a table-mode relay exports none of them.
 type slot struct {
 	lag, lagTime, safe, active, status *prometheus.GaugeVec
+	failover, failoverReady, synced    *prometheus.GaugeVec
 }
 
 func newSlot(ns string) slot {
@@ -31,11 +34,18 @@ func newSlot(ns string) slot {
 		safe:    g("safe_wal_bytes", "WAL mode: WAL that may still be written before the slot is invalidated; -1 when max_slot_wal_keep_size is unlimited."),
 		active:  g("active", "WAL mode: 1 while a relay reads the slot."),
 		status:  g("status", "WAL mode: 1 for the slot's wal_status (reserved, extended, unreserved, lost, or missing), 0 for the others.", "status"),
+		failover: g("failover", "WAL mode on PostgreSQL 17 and later: 1 when the slot is a failover slot, which standbys "+
+			"with sync_replication_slots = on copy. Absent before 17."),
+		failoverReady: g("failover_ready", "WAL mode on PostgreSQL 17 and later: 1 when, as far as the primary can tell, a "+
+			"failover would cost the slot nothing (a failover slot, and synchronized_standby_slots set, so the relay never "+
+			"gets a transaction the standbys lack). Absent before 17. Whether a standby synced it: outbox_wal_slot_synced."),
+		synced: g("synced", "WAL mode, sampled from a standby (SampleStandbySlot; the relay's --standby-url): 1 when the "+
+			"standby has a synced copy of the slot that its promotion would keep, else 0."),
 	}
 }
 
 func (s slot) collectors() []prometheus.Collector {
-	return []prometheus.Collector{s.lag, s.lagTime, s.safe, s.active, s.status}
+	return []prometheus.Collector{s.lag, s.lagTime, s.safe, s.active, s.status, s.failover, s.failoverReady, s.synced}
 }
 
 // sample sets the slot's gauges when src is a store in WAL mode.
@@ -59,7 +69,43 @@ func (s slot) sample(ctx context.Context, src any) error {
 	for _, st := range []string{"reserved", "extended", "unreserved", "lost", "missing"} {
 		s.status.WithLabelValues(sl.Name, st).Set(b2f(st == current))
 	}
+	if sl.ServerVersion >= 170000 {
+		s.failover.WithLabelValues(sl.Name).Set(b2f(sl.Failover))
+		s.failoverReady.WithLabelValues(sl.Name).Set(b2f(sl.FailoverRisk() == ""))
+	}
 	return nil
+}
+
+// SampleStandbySlot sets outbox_wal_slot_synced from standby, a store over a standby
+// of the outbox's primary (in WAL mode, same Config), now and every interval until ctx
+// ends. A failed sample is logged and counted with the backlog's.
+func (m *Metrics) SampleStandbySlot(ctx context.Context, standby interface {
+	Slot(ctx context.Context) (outboxstore.Slot, error)
+}, interval time.Duration, log *slog.Logger) {
+	if interval <= 0 {
+		interval = DefaultBacklogInterval
+	}
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		sctx, cancel := context.WithTimeout(ctx, interval)
+		sl, err := standby.Slot(sctx)
+		cancel()
+		switch {
+		case ctx.Err() != nil:
+			return
+		case err != nil:
+			m.backlog.errors.Inc()
+			log.Warn("sampling the standby's slot", "err", err)
+		default:
+			m.slot.synced.WithLabelValues(sl.Name).Set(b2f(sl.Standby && sl.Synced))
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
 }
 
 func b2f(b bool) float64 {

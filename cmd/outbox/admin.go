@@ -52,6 +52,7 @@ func cmdMigrate(ctx context.Context, args []string, stdout, stderr io.Writer) er
 func cmdStatus(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	f := envflag.New("outbox status", stderr)
 	db := addDBFlags(f)
+	db.addStandbyFlag(f)
 	asJSON := f.Bool("json", false, "print JSON")
 	topics := f.String("kafka-topics", "", "comma-separated topics whose partitions to check in Kafka (leaders, in-sync replicas, brokers down), through --kafka-brokers; default none")
 	brokers := f.String("kafka-brokers", "", "Kafka brokers, for --kafka-topics")
@@ -70,6 +71,13 @@ func cmdStatus(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		}
 		kafka = &h
 	}
+	standby, err := db.openStandby(ctx)
+	if err != nil {
+		return err
+	}
+	if standby != nil {
+		defer standby.Close()
+	}
 	return db.withStore(ctx, func(store *outboxstore.Admin) error {
 		st, err := store.Status(ctx)
 		if err != nil {
@@ -85,7 +93,11 @@ func cmdStatus(ctx context.Context, args []string, stdout, stderr io.Writer) err
 			}{st.Pending, st.InFlight, st.Dead, st.OldestPendingAge.Seconds(), kafka})
 		}
 		if store.Mode() == outboxstore.WALMode {
-			err = walStatus(ctx, store, st, *asJSON, stdout)
+			var sb *outboxstore.Admin
+			if standby != nil {
+				sb = standby.Admin
+			}
+			err = walStatus(ctx, store, sb, st, *asJSON, stdout)
 		} else {
 			age := st.OldestPendingAge.Round(time.Millisecond)
 			fmt.Fprintf(stdout, "pending:            %d\nin flight:          %d\ndead:               %d\npublished (kept):   %d\noldest pending age: %s\n",
@@ -169,17 +181,34 @@ func cmdPurge(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 }
 
 // walStatus prints the dead letters and the replication slot of a WAL-mode outbox,
-// whose events wait in the slot rather than in the table.
-func walStatus(ctx context.Context, store *outboxstore.Admin, st outboxstore.Status, asJSON bool, stdout io.Writer) error {
+// whose events wait in the slot rather than in the table, and what a failover would
+// cost it; with standby, whether the standby has a synced copy.
+func walStatus(ctx context.Context, store, standby *outboxstore.Admin, st outboxstore.Status, asJSON bool, stdout io.Writer) error {
 	sl, err := store.Slot(ctx)
 	if err != nil {
 		return err
 	}
+	var sbl *outboxstore.Slot
+	if standby != nil {
+		s, err := standby.Slot(ctx)
+		if err != nil {
+			return fmt.Errorf("standby: %w", err)
+		}
+		if !s.Standby {
+			return fmt.Errorf("--standby-url reaches a primary, not a standby (pg_is_in_recovery() is false)")
+		}
+		sbl = &s
+	}
 	if asJSON {
+		var sbj *slotJSON
+		if sbl != nil {
+			sbj = &slotJSON{*sbl, sbl.Lag.Seconds(), sbl.FailoverRisk()}
+		}
 		return json.NewEncoder(stdout).Encode(struct {
-			Dead int64    `json:"dead"`
-			Slot slotJSON `json:"slot"`
-		}{st.Dead, slotJSON{sl, sl.Lag.Seconds()}})
+			Dead    int64     `json:"dead"`
+			Slot    slotJSON  `json:"slot"`
+			Standby *slotJSON `json:"standby,omitempty"`
+		}{st.Dead, slotJSON{sl, sl.Lag.Seconds(), sl.FailoverRisk()}, sbj})
 	}
 	status, safe := sl.WALStatus, "unlimited (max_slot_wal_keep_size = -1)"
 	if status == "" {
@@ -196,15 +225,32 @@ func walStatus(ctx context.Context, store *outboxstore.Admin, st outboxstore.Sta
 	if sl.Lag < 0 {
 		lag = "age unknown (the slot's first transaction took too long to peek at)"
 	}
-	fmt.Fprintf(stdout, "dead:               %d\nslot:               %s\nwal status:         %s\nlag:                %d bytes, %s\nsafe WAL left:      %s\nreader:             %s\n",
-		st.Dead, sl.Name, status, sl.LagBytes, lag, safe, reader)
+	fmt.Fprintf(stdout, "dead:               %d\nslot:               %s\nwal status:         %s\nlag:                %d bytes, %s\nsafe WAL left:      %s\nreader:             %s\nfailover:           %s\n",
+		st.Dead, sl.Name, status, sl.LagBytes, lag, safe, reader, failoverLine(sl))
+	if sbl != nil {
+		line := "synced: a failover to it keeps the slot"
+		if risk := sbl.FailoverRisk(); risk != "" {
+			line = risk
+		}
+		fmt.Fprintf(stdout, "standby:            %s\n", line)
+	}
 	return nil
+}
+
+// failoverLine says what a failover would cost the primary's slot.
+func failoverLine(sl outboxstore.Slot) string {
+	if risk := sl.FailoverRisk(); risk != "" {
+		return risk
+	}
+	return "ready: a failover slot, and the relay waits for the standbys of synchronized_standby_slots = " + sl.SynchronizedStandbySlots +
+		" (whether a standby has synced it: --standby-url)"
 }
 
 // slotJSON is the slot as status --json prints it: its lag in seconds.
 type slotJSON struct {
 	outboxstore.Slot
-	LagSeconds float64 `json:"lag_seconds"`
+	LagSeconds   float64 `json:"lag_seconds"`
+	FailoverRisk string  `json:"failover_risk"`
 }
 
 // jsonLines writes each item as one line of JSON.

@@ -16,6 +16,32 @@ import (
 // dbFlags are the flags every command has.
 type dbFlags struct {
 	url, schema, table, mode, slot, publication *string
+	standby                                     *string // status and relay only: see addStandbyFlag
+}
+
+// addStandbyFlag adds --standby-url, for the commands that report on a standby.
+func (d *dbFlags) addStandbyFlag(f *envflag.Set) {
+	d.standby = f.String("standby-url", "", "wal mode on PostgreSQL 17: a standby of the database, to report whether it has a synced copy of the slot (a failover to it keeps the slot only then); default none")
+}
+
+// openStandby opens the outbox on the standby, nil when --standby-url is not set. Its
+// Admin answers Slot only: the standby is read-only.
+func (d dbFlags) openStandby(ctx context.Context) (*dburl.Outbox, error) {
+	if d.standby == nil || *d.standby == "" {
+		return nil, nil
+	}
+	cfg, err := d.config()
+	if err != nil {
+		return nil, err
+	}
+	if cfg.Mode != outboxstore.WALMode {
+		return nil, fmt.Errorf("--standby-url is for --mode wal: table mode has no slot to sync")
+	}
+	o, err := dburl.Open(ctx, *d.standby, cfg, dburl.Options{})
+	if err != nil {
+		return nil, fmt.Errorf("--standby-url: %w", err)
+	}
+	return o, nil
 }
 
 func addDBFlags(f *envflag.Set) dbFlags {

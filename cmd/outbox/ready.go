@@ -21,6 +21,9 @@ type readiness struct {
 	lastSync atomic.Int64 // Unix nanoseconds of the last lease sync; 0 = none yet
 	// db and kafka are set once the connections are open; nil answers "not connected".
 	db, kafka func(context.Context) error
+	// notes, when set, are told after "ready" without making the relay unready: in WAL
+	// mode, what a failover would cost the slot.
+	notes func(context.Context) []string
 }
 
 // hook wraps a Leases hook so that each sync is also recorded here.
@@ -45,6 +48,13 @@ func (rd *readiness) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	_, _ = fmt.Fprintln(w, "ready")
+	if rd.notes != nil {
+		ctx, cancel := context.WithTimeout(r.Context(), probeTimeout)
+		defer cancel()
+		for _, n := range rd.notes(ctx) {
+			_, _ = fmt.Fprintln(w, n)
+		}
+	}
 }
 
 // gauge is outbox_relay_ready, the same checks at scrape time, for alerting: Prometheus

@@ -19,6 +19,7 @@ import (
 	"github.com/firstunicorn/outbox/cmd/internal/envflag"
 	"github.com/firstunicorn/outbox/outboxkafka"
 	"github.com/firstunicorn/outbox/outboxprom"
+	"github.com/firstunicorn/outbox/outboxstore"
 	"github.com/firstunicorn/outbox/relay"
 )
 
@@ -39,6 +40,7 @@ type relayOptions struct {
 func parseRelay(args []string, stderr io.Writer) (relayOptions, error) {
 	f := envflag.New("outbox relay", stderr)
 	o := relayOptions{db: addDBFlags(f), metrics: newMetrics()}
+	o.db.addStandbyFlag(f)
 	var (
 		brokers     = f.String("kafka-brokers", "", "comma-separated Kafka bootstrap brokers, host:port")
 		id          = f.String("relay-id", "", "relay name in leases and logs (default hostname-pid-random)")
@@ -127,6 +129,21 @@ func cmdRelay(ctx context.Context, args []string, _, stderr io.Writer) error {
 	defer client.Close()
 	o.ready.db = func(ctx context.Context) error { return db.Exec(ctx, "SELECT 1") }
 	o.ready.kafka = client.Ping
+	if db.Admin.Mode() == outboxstore.WALMode {
+		o.ready.notes = func(ctx context.Context) []string {
+			if sl, err := db.Admin.Slot(ctx); err == nil && sl.FailoverRisk() != "" {
+				return []string{"failover: " + sl.FailoverRisk()}
+			}
+			return nil
+		}
+	}
+	standby, err := o.db.openStandby(ctx)
+	if err != nil {
+		return starting(err)
+	}
+	if standby != nil {
+		defer standby.Close()
+	}
 	pub, err := outboxkafka.New(client, nil)
 	if err != nil {
 		return err
@@ -160,6 +177,9 @@ func cmdRelay(ctx context.Context, args []string, _, stderr io.Writer) error {
 			sctx, cancel := context.WithCancel(ctx)
 			var wg sync.WaitGroup
 			wg.Go(func() { o.metrics.relay.SampleBacklog(sctx, db.Admin, o.backlogEvery, 0, o.cfg.Logger) })
+			if standby != nil {
+				wg.Go(func() { o.metrics.relay.SampleStandbySlot(sctx, standby.Admin, o.backlogEvery, o.cfg.Logger) })
+			}
 			defer wg.Wait() // before the database closes
 			defer cancel()
 		}

@@ -17,8 +17,9 @@ import (
 // for the failover tests.
 type HA struct {
 	// URL reaches whichever node is primary: both hosts, target_session_attrs=read-write.
-	URL   string
-	nodes []string // host:port of node 1 and node 2
+	// StandbyURL reaches whichever is standby (target_session_attrs=standby).
+	URL, StandbyURL string
+	nodes           []string // host:port of node 1 and node 2
 }
 
 // PGHA returns the HA pair, started if it is not running; it fails the test under CI
@@ -28,8 +29,14 @@ func PGHA(t testing.TB) *HA {
 	if _, err := Services("up", "pg-ha"); err != nil {
 		Need(t, "PostgreSQL 17 primary and standby", err)
 	}
-	return &HA{URL: env("OUTBOX_PG_HA_URL", "postgres://postgres@127.0.0.1:25432,127.0.0.1:25433/outbox?sslmode=disable&target_session_attrs=read-write"),
+	h := &HA{URL: env("OUTBOX_PG_HA_URL", "postgres://postgres@127.0.0.1:25432,127.0.0.1:25433/outbox?sslmode=disable&target_session_attrs=read-write"),
 		nodes: strings.Split(env("OUTBOX_PG_HA_NODES", "127.0.0.1:25432,127.0.0.1:25433"), ",")}
+	h.StandbyURL = h.url("standby")
+	return h
+}
+
+func (h *HA) url(attrs string) string {
+	return fmt.Sprintf("postgres://postgres@%s/outbox?sslmode=disable&target_session_attrs=%s", strings.Join(h.nodes, ","), attrs)
 }
 
 // Services runs scripts/services.sh with args and returns its output.
@@ -66,7 +73,7 @@ func moduleRoot() (string, error) {
 // Standby is a pool on the node that is standby now.
 func (h *HA) Standby(t testing.TB) *pgxpool.Pool {
 	t.Helper()
-	return h.node(t, "read-only")
+	return h.node(t, "standby")
 }
 
 // Primary is a pool on the node that is primary now (URL reaches it too, but a pool on
@@ -79,8 +86,7 @@ func (h *HA) Primary(t testing.TB) *pgxpool.Pool {
 func (h *HA) node(t testing.TB, attrs string) *pgxpool.Pool {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	url := fmt.Sprintf("postgres://postgres@%s/outbox?sslmode=disable&target_session_attrs=%s", strings.Join(h.nodes, ","), attrs)
-	pool, err := pgxpool.New(ctx, url)
+	pool, err := pgxpool.New(ctx, h.url(attrs))
 	if err == nil {
 		err = pool.Ping(ctx)
 	}
