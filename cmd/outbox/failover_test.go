@@ -34,9 +34,17 @@ func TestFailoverStatus(t *testing.T) {
 	if code, out := runCmd(t, append([]string{"migrate"}, db...)...); code != 0 {
 		t.Fatalf("migrate: %s", out)
 	}
+	// First with the standby's slot sync off: it has no copy, and says so.
+	ha.SlotSync(t, false)
 	addr := testenv.FreeAddr(t)
 	startProc(t, nil, append([]string{"relay", "--kafka-brokers", strings.Join(testenv.Brokers(), ","), "--metrics-addr", addr,
 		"--backlog-interval", "200ms", "--standby-url", ha.StandbyURL}, db...)...)
+	waitGauge(t, addr, "outbox_wal_slot_synced", 0)
+	if code, out := runCmd(t, append([]string{"status", "--standby-url", ha.StandbyURL}, db...)...); code != 0 ||
+		!strings.Contains(out, "standby:            this standby has no synced copy of the slot") {
+		t.Fatalf("status with a standby that has no copy (exit %d):\n%s", code, out)
+	}
+	ha.SlotSync(t, true)
 	ha.WaitSynced(t, slot, time.Minute)
 
 	code, out := runCmd(t, append([]string{"status", "--standby-url", ha.StandbyURL}, db...)...)
@@ -47,14 +55,12 @@ func TestFailoverStatus(t *testing.T) {
 	if code, out := runCmd(t, append([]string{"status", "--standby-url", ha.URL}, db...)...); code != 1 || !strings.Contains(out, "reaches a primary, not a standby") {
 		t.Fatalf("status with the primary as --standby-url (exit %d): %s", code, out)
 	}
-	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(100 * time.Millisecond) {
-		mfs := scrape(t, "http://"+addr+"/metrics")
-		ready, synced := mfs["outbox_wal_slot_failover_ready"], mfs["outbox_wal_slot_synced"]
-		if ready != nil && synced != nil && gauge(ready) == 1 && gauge(synced) == 1 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("failover_ready %v, synced %v; want 1 and 1", ready, synced)
+	waitGauge(t, addr, "outbox_wal_slot_synced", 1)
+	waitGauge(t, addr, "outbox_wal_slot_failover_ready", 1)
+	exported := scrape(t, "http://"+addr+"/metrics")
+	for _, m := range metricNames(t, "../../deploy/prometheus/outbox-alerts.yml") {
+		if strings.HasPrefix(m, "outbox_wal_slot_") && exported[m] == nil {
+			t.Errorf("the alert rules name %s, which a WAL-mode relay with --standby-url does not export", m)
 		}
 	}
 	if body := readyz(t, addr); strings.Contains(body, "failover") {
@@ -84,6 +90,18 @@ func TestFailoverStatus(t *testing.T) {
 			t.Fatalf("/readyz on PostgreSQL 15: %q; want ready with the failover note", body)
 		}
 	}
+}
+
+// waitGauge waits until the relay at addr exports the gauge name with value want.
+func waitGauge(t *testing.T, addr, name string, want float64) {
+	t.Helper()
+	var got float64
+	for deadline := time.Now().Add(15 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+		if got = gauge(scrape(t, "http://"+addr+"/metrics")[name]); got == want {
+			return
+		}
+	}
+	t.Fatalf("%s = %v after 15s, want %v", name, got, want)
 }
 
 func readyz(t *testing.T, addr string) string {
