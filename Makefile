@@ -56,6 +56,7 @@ FUZZTIME ?= 30s
 fuzz:
 	go test -run XXX -fuzz FuzzValidateTopic -fuzztime $(FUZZTIME) .
 	go test -run XXX -fuzz FuzzNames -fuzztime $(FUZZTIME) ./internal/dialect/postgres
+	go test -run XXX -fuzz FuzzLSN -fuzztime $(FUZZTIME) ./internal/dialect/postgres
 	go test -run XXX -fuzz FuzzBrokers -fuzztime $(FUZZTIME) ./cmd/internal/envflag
 	go test -run XXX -fuzz FuzzRelayFlags -fuzztime $(FUZZTIME) ./cmd/outbox
 	go test -run XXX -fuzz FuzzDecodeHeaders -fuzztime $(FUZZTIME) ./internal/sqldb

@@ -57,26 +57,37 @@ func (m *Metrics) SampleBacklog(ctx context.Context, src BacklogSource, interval
 	if limit <= 0 {
 		limit = DefaultBacklogLimit
 	}
-	t := time.NewTicker(interval)
-	defer t.Stop()
-	for {
-		sctx, cancel := context.WithTimeout(ctx, interval)
+	m.every(ctx, interval, "sampling the backlog", log, func(sctx context.Context) error {
 		b, err := src.Backlog(sctx, limit)
 		if err == nil {
 			err = m.slot.sample(sctx, src)
 		}
+		if err != nil {
+			return err
+		}
+		m.backlog.pending.Set(float64(b.Pending))
+		m.backlog.inFlight.Set(float64(b.InFlight))
+		m.backlog.dead.Set(float64(b.Dead))
+		m.backlog.oldest.Set(b.OldestPendingAge.Seconds())
+		return nil
+	})
+}
+
+// every runs sample now and every interval until ctx ends, each under a deadline of
+// one interval; a failed sample is counted with the backlog's errors and logged as what.
+func (m *Metrics) every(ctx context.Context, interval time.Duration, what string, log *slog.Logger, sample func(context.Context) error) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		sctx, cancel := context.WithTimeout(ctx, interval)
+		err := sample(sctx)
 		cancel()
 		switch {
 		case ctx.Err() != nil:
 			return
 		case err != nil:
 			m.backlog.errors.Inc()
-			log.Warn("sampling the backlog", "err", err)
-		default:
-			m.backlog.pending.Set(float64(b.Pending))
-			m.backlog.inFlight.Set(float64(b.InFlight))
-			m.backlog.dead.Set(float64(b.Dead))
-			m.backlog.oldest.Set(b.OldestPendingAge.Seconds())
+			log.Warn(what, "err", err)
 		}
 		select {
 		case <-ctx.Done():

@@ -85,27 +85,13 @@ func (m *Metrics) SampleStandbySlot(ctx context.Context, standby interface {
 	if interval <= 0 {
 		interval = DefaultBacklogInterval
 	}
-	t := time.NewTicker(interval)
-	defer t.Stop()
-	for {
-		sctx, cancel := context.WithTimeout(ctx, interval)
+	m.every(ctx, interval, "sampling the standby's slot", log, func(sctx context.Context) error {
 		sl, err := standby.Slot(sctx)
-		cancel()
-		switch {
-		case ctx.Err() != nil:
-			return
-		case err != nil:
-			m.backlog.errors.Inc()
-			log.Warn("sampling the standby's slot", "err", err)
-		default:
+		if err == nil {
 			m.slot.synced.WithLabelValues(sl.Name).Set(b2f(sl.Standby && sl.Synced))
 		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-	}
+		return err
+	})
 }
 
 func b2f(b bool) float64 {

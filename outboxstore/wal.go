@@ -92,6 +92,8 @@ func (s Slot) FailoverRisk() string {
 	case s.ServerVersion < 170000:
 		return "not failover-safe: before PostgreSQL 17 a logical slot lives on the primary only, so a promoted standby has " +
 			"no slot and the relay refuses to start (relay.ErrStreamLost); upgrade to 17 for failover slots"
+	case s.InvalidationReason != "":
+		return "the slot was invalidated (" + s.InvalidationReason + "): a failover cannot keep what it lost"
 	case s.Standby && !s.Synced:
 		return "this standby has no synced copy of the slot: a failover to it now would lose the slot (the primary's " +
 			"slot must be a failover slot, and the standby needs sync_replication_slots = on, hot_standby_feedback = on, " +

@@ -24,6 +24,7 @@
 #                                            standby, restart the old primary as its standby
 #   services.sh replication pg-ha sync|async synchronous_standby_names on the primary
 #   services.sh slotsync pg-ha on|off        the standby's slot sync worker
+#   services.sh upstream pg-ha HOST:PORT     the standby streams through a proxy there
 #
 # Environment (defaults in brackets):
 #   OUTBOX_PG_HA_PORT   node 1's port [25432]; node 2: +1 (below the ephemeral range)
@@ -105,13 +106,14 @@ pgha_conf_primary() {
 	return 0
 }
 
-# pgha_conf_standby NODE [off]: node NODE's settings as the standby of the other node,
-# copying the failover slots unless told off.
+# pgha_conf_standby NODE [on|off [HOST:PORT]]: node NODE's settings as the standby of the
+# other node, copying the failover slots unless told off, streaming from HOST:PORT when
+# given (a test's proxy in front of the primary) rather than from the primary itself.
 pgha_conf_standby() {
-	local n=$1 data
+	local n=$1 data upstream=${3:-127.0.0.1:$(pgha_node_port "$(pgha_other "$1")")}
 	data=$(pgha_data "$n")
-	printf "port = %s\nprimary_conninfo = 'host=127.0.0.1 port=%s user=postgres dbname=postgres application_name=node%s'\nprimary_slot_name = 'node%s'\nsync_replication_slots = %s\n" \
-		"$(pgha_node_port "$n")" "$(pgha_node_port "$(pgha_other "$n")")" "$n" "$n" "${2:-on}" | as_postgres tee "$data/node.conf" >/dev/null
+	printf "port = %s\nprimary_conninfo = 'host=%s port=%s user=postgres dbname=postgres application_name=node%s'\nprimary_slot_name = 'node%s'\nsync_replication_slots = %s\n" \
+		"$(pgha_node_port "$n")" "${upstream%:*}" "${upstream##*:}" "$n" "$n" "${2:-on}" | as_postgres tee "$data/node.conf" >/dev/null
 	as_postgres touch "$data/standby.signal"
 	pgha_running "$n" && pgha_sql "$n" "SELECT pg_reload_conf()" >/dev/null
 	return 0
@@ -288,6 +290,16 @@ pgha_slotsync() {
 	p=$(pgha_primary)
 	[ -n "$p" ] && [ "$(pgha_role "$(pgha_other "$p")")" = standby ] || die "slotsync: no standby"
 	pgha_conf_standby "$(pgha_other "$p")" "$1"
+}
+
+# pgha_upstream HOST:PORT: the standby streams from HOST:PORT, a proxy in front of the
+# primary (a slow link: the standby lags, as across zones); `up` points it back.
+pgha_upstream() {
+	[ -n "${1:-}" ] || die "upstream pg-ha HOST:PORT"
+	local p
+	p=$(pgha_primary)
+	[ -n "$p" ] && [ "$(pgha_role "$(pgha_other "$p")")" = standby ] || die "upstream: no standby"
+	pgha_conf_standby "$(pgha_other "$p")" on "$1"
 }
 
 pgha_url() { # libpq's multi-host form: whichever node accepts writes

@@ -383,14 +383,14 @@ partition | heal)
 	[ "${2:-}" = kafka-cluster ] || die "$1: only kafka-cluster can be $1ed ($1 kafka-cluster${3:+ $3})"
 	if [ "$1" = partition ]; then cluster_partition "${3:-}"; else cluster_heal; fi
 	;;
-failover | rejoin | switchover | replication | slotsync)
+failover | rejoin | switchover | replication | slotsync | upstream)
 	[ "${2:-}" = pg-ha ] || die "$1: only pg-ha has a $1 ($1 pg-ha)"
 	pgha_"$1" "${3:-}"
 	;;
 status) status ;;
 env) print_env ;;
 *)
-	echo "usage: $0 up [jaeger] [prometheus] [kafka-cluster] [pg-ha]|down|status|env|partition kafka-cluster N|heal kafka-cluster|failover pg-ha|rejoin pg-ha|switchover pg-ha|replication pg-ha sync|async|slotsync pg-ha on|off" >&2
+	echo "usage: $0 up [jaeger] [prometheus] [kafka-cluster] [pg-ha]|down|status|env|partition kafka-cluster N|heal kafka-cluster|failover pg-ha|rejoin pg-ha|switchover pg-ha|replication pg-ha sync|async|slotsync pg-ha on|off|upstream pg-ha HOST:PORT" >&2
 	exit 2
 	;;
 esac

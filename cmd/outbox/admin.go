@@ -227,6 +227,9 @@ func walStatus(ctx context.Context, store, standby *outboxstore.Admin, st outbox
 	}
 	fmt.Fprintf(stdout, "dead:               %d\nslot:               %s\nwal status:         %s\nlag:                %d bytes, %s\nsafe WAL left:      %s\nreader:             %s\nfailover:           %s\n",
 		st.Dead, sl.Name, status, sl.LagBytes, lag, safe, reader, failoverLine(sl))
+	if sl.InvalidationReason != "" {
+		fmt.Fprintf(stdout, "invalidated:        %s\n", sl.InvalidationReason)
+	}
 	if sbl != nil {
 		line := "synced: a failover to it keeps the slot"
 		if risk := sbl.FailoverRisk(); risk != "" {

@@ -113,6 +113,20 @@ func (h *HA) SlotSync(t testing.TB, on bool) {
 	h.run(t, "slotsync", "pg-ha", map[bool]string{true: "on", false: "off"}[on])
 }
 
+// Upstream makes the standby stream from addr, a proxy in front of the primary (see
+// PrimaryAddr), until the next failover, switchover or services.sh up.
+func (h *HA) Upstream(t testing.TB, addr string) { h.run(t, "upstream", "pg-ha", addr) }
+
+// PrimaryAddr is the host:port of the node that is primary now.
+func (h *HA) PrimaryAddr(t testing.TB) string {
+	t.Helper()
+	var port int
+	if err := h.Primary(t).QueryRow(context.Background(), `SELECT inet_server_port()`).Scan(&port); err != nil {
+		t.Fatal(err)
+	}
+	return fmt.Sprintf("127.0.0.1:%d", port)
+}
+
 // Replication sets the primary's replication to "sync" or "async".
 func (h *HA) Replication(t testing.TB, mode string) { h.run(t, "replication", "pg-ha", mode) }
 
