@@ -65,6 +65,7 @@ type cluster struct {
 	// slot trails the primary's). The relay resumes from the position it saved instead
 	// (every 250 ms), so each may send again that much more than the batches in flight.
 	rewinds int
+	lag     time.Duration // the standby's, in a run that slows its link
 	// committed is the table the writers record their events in, on the HA pair: what
 	// the promoted primary holds, against which ghost events are counted.
 	committedTable string
@@ -186,12 +187,13 @@ func (c *cluster) startRelay(i int, extra ...string) *proc {
 // each fault may repeat the batches in flight (Workers x Batch) of each relay it hit;
 // in WAL mode, the reader's unconfirmed batch and the one whose confirmation was on
 // its way (2 x Batch), plus, for each rewind, the events of twice the relay's 250 ms
-// save interval at the run's rate (events per second).
+// save interval at the run's rate (events per second), and of the standby's lag: after
+// an asynchronous failover the saved position is the standby's copy of it.
 func (c *cluster) bound(rate float64) int {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if _, wal := c.db.(*walDB); wal {
-		return c.hit*2*c.opt.Batch + c.rewinds*int(math.Ceil(rate*0.5))
+		return c.hit*2*c.opt.Batch + c.rewinds*int(math.Ceil(rate*(0.5+c.lag.Seconds())))
 	}
 	return c.hit * c.opt.Workers * c.opt.Batch
 }

@@ -72,6 +72,7 @@ func (c *cluster) slowStandby(lag time.Duration) {
 	}
 	c.t.Cleanup(func() { p.Close() })
 	p.Delay(lag)
+	c.lag = lag
 	primary := ha.Primary(c.t)
 	var since time.Time
 	if err := primary.QueryRow(context.Background(), `SELECT now()`).Scan(&since); err != nil {
