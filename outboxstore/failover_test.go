@@ -59,7 +59,11 @@ func TestWALFailoverSlot(t *testing.T) {
 		t.Fatal(err)
 	}
 	began := time.Now()
-	for {
+	for i := 0; ; i++ {
+		if i == 10 { // a new worker syncs at once, where the first one naps ever longer
+			ha.SlotSync(t, false)
+			ha.SlotSync(t, true)
+		}
 		sl, err = standby.Admin().Slot(ctx)
 		if err != nil {
 			t.Fatal(err)

@@ -143,7 +143,9 @@ func (h *HA) run(t testing.TB, args ...string) {
 // included), which needs a running-xacts record in the WAL (the primary writes one
 // every 15 s; this asks for one each second) that the slot's reader then confirms;
 // a transaction held open on the primary holds it back. (pg_sync_replication_slots()
-// does not help under load: each call starts a new copy, newer than the slot.)
+// does not help under load: each call starts a new copy, newer than the slot. Nor
+// does restarting the worker for each wait: PostgreSQL starts it again at most every
+// 10 s, and a run of the chaos suite's failover scenarios took three times as long.)
 func (h *HA) WaitSynced(t testing.TB, slot string, timeout time.Duration) {
 	t.Helper()
 	ctx := context.Background()
