@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -94,4 +95,25 @@ func (rd *readiness) problems(ctx context.Context) []string {
 		}
 	}
 	return problems
+}
+
+// noteInterval is how long /readyz reuses its notes. Probes come every few seconds, and
+// a slot no relay reads is peeked at to age it, which holds the slot meanwhile.
+const noteInterval = 30 * time.Second
+
+// everyAtMost returns f's answer, asking f again at most every interval.
+func everyAtMost(interval time.Duration, f func(context.Context) []string) func(context.Context) []string {
+	var (
+		mu    sync.Mutex
+		at    time.Time
+		notes []string
+	)
+	return func(ctx context.Context) []string {
+		mu.Lock()
+		defer mu.Unlock()
+		if at.IsZero() || time.Since(at) >= interval {
+			notes, at = f(ctx), time.Now()
+		}
+		return notes
+	}
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -43,5 +44,23 @@ func TestReadiness(t *testing.T) {
 				t.Fatalf("%d %q, want %d with %q", rec.Code, rec.Body.String(), tt.code, tt.body)
 			}
 		})
+	}
+}
+
+// /readyz's notes are asked for at most once per interval, however often it is probed.
+func TestEveryAtMost(t *testing.T) {
+	calls := 0
+	notes := everyAtMost(50*time.Millisecond, func(context.Context) []string {
+		calls++
+		return []string{fmt.Sprint(calls)}
+	})
+	for range 5 {
+		if got := notes(context.Background()); len(got) != 1 || got[0] != "1" {
+			t.Fatalf("within the interval: %v, want [1]", got)
+		}
+	}
+	time.Sleep(60 * time.Millisecond)
+	if got := notes(context.Background()); got[0] != "2" || calls != 2 {
+		t.Fatalf("after the interval: %v after %d calls, want [2] after 2", got, calls)
 	}
 }

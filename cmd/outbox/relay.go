@@ -130,12 +130,12 @@ func cmdRelay(ctx context.Context, args []string, _, stderr io.Writer) error {
 	o.ready.db = func(ctx context.Context) error { return db.Exec(ctx, "SELECT 1") }
 	o.ready.kafka = client.Ping
 	if db.Admin.Mode() == outboxstore.WALMode {
-		o.ready.notes = func(ctx context.Context) []string {
+		o.ready.notes = everyAtMost(noteInterval, func(ctx context.Context) []string {
 			if sl, err := db.Admin.Slot(ctx); err == nil && sl.FailoverRisk() != "" {
 				return []string{"failover: " + sl.FailoverRisk()}
 			}
 			return nil
-		}
+		})
 	}
 	standby, err := o.db.openStandby(ctx)
 	if err != nil {
