@@ -67,15 +67,24 @@ func enableFailover(ctx context.Context, conn *pgconn.PgConn, slot string) error
 	if len(res) == 0 || len(res[0].Rows) == 0 || string(res[0].Rows[0][0]) == "t" {
 		return nil
 	}
+	return whileInUse(ctx, func() error {
+		_, err := conn.Exec(ctx, fmt.Sprintf(`ALTER_REPLICATION_SLOT "%s" ( FAILOVER true )`, slot)).ReadAll()
+		if err != nil {
+			return fmt.Errorf("walstream: make slot %s a failover slot: %w", slot, err)
+		}
+		return nil
+	})
+}
+
+// whileInUse runs f until it does not fail with object_in_use (55006), for at most 10
+// s: a slot is still held for a moment by the session of a reader that just ended.
+func whileInUse(ctx context.Context, f func() error) error {
 	deadline := time.Now().Add(10 * time.Second)
 	for {
-		_, err := conn.Exec(ctx, fmt.Sprintf(`ALTER_REPLICATION_SLOT "%s" ( FAILOVER true )`, slot)).ReadAll()
+		err := f()
 		var pgErr *pgconn.PgError
-		if err == nil || !errors.As(err, &pgErr) || pgErr.Code != "55006" || time.Now().After(deadline) {
-			if err != nil {
-				return fmt.Errorf("walstream: make slot %s a failover slot: %w", slot, err)
-			}
-			return nil
+		if !errors.As(err, &pgErr) || pgErr.Code != "55006" || time.Now().After(deadline) {
+			return err
 		}
 		select {
 		case <-ctx.Done():
@@ -104,34 +113,30 @@ func dial(ctx context.Context, connString, appName string) (*pgconn.PgConn, erro
 }
 
 // start begins streaming from the slot's confirmed position, or from, when that is
-// later. A slot still held by the
-// session of a reader that just ended is retried for a few seconds.
+// later. A slot still held by the session of a reader that just ended is retried for a
+// few seconds.
 func start(ctx context.Context, conn *pgconn.PgConn, o *sqldb.ReplicationOptions, from uint64) error {
 	args := []string{"proto_version '1'", fmt.Sprintf("publication_names '%s'", o.Publication), "messages 'true'"}
-	deadline := time.Now().Add(10 * time.Second)
-	for {
+	err := whileInUse(ctx, func() error {
 		err := pglogrepl.StartReplication(ctx, conn, o.Slot, pglogrepl.LSN(from), pglogrepl.StartReplicationOptions{
 			Mode: pglogrepl.LogicalReplication, PluginArgs: args,
 		})
 		var pgErr *pgconn.PgError
-		if !errors.As(err, &pgErr) || pgErr.Code != "55006" { // object_in_use
-			if err != nil {
-				return fmt.Errorf("walstream: start replication on slot %s: %w", o.Slot, err)
+		if errors.As(err, &pgErr) && pgErr.Code == "55006" { // to be tried again: read the rest of the answer
+			if derr := drainToReady(ctx, conn); derr != nil {
+				return derr
 			}
-			return nil
 		}
-		if err := drainToReady(ctx, conn); err != nil {
-			return err
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("walstream: %w: %s: stop the other reader (see pg_replication_slots.active_pid)", ErrSlotInUse, pgErr.Message)
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(100 * time.Millisecond):
-		}
+		return err
+	})
+	var pgErr *pgconn.PgError
+	switch {
+	case errors.As(err, &pgErr) && pgErr.Code == "55006":
+		return fmt.Errorf("walstream: %w: %s: stop the other reader (see pg_replication_slots.active_pid)", ErrSlotInUse, pgErr.Message)
+	case err != nil:
+		return fmt.Errorf("walstream: start replication on slot %s: %w", o.Slot, err)
 	}
+	return nil
 }
 
 // drainToReady reads up to the ReadyForQuery that follows a failed command.
