@@ -42,10 +42,11 @@ func (a *Admin) Migrate(ctx context.Context) ([]int, error) {
 		return nil, fmt.Errorf("outbox: migrate %s: %w", a.Table(), err)
 	}
 	if a.c.wal != nil {
-		if err := a.c.wal.Setup(ctx, a.c.db); err != nil {
+		st, err := a.c.wal.Setup(ctx, a.c.db)
+		if err != nil {
 			return applied, fmt.Errorf("outbox: migrate %s: WAL mode: %w", a.Table(), err)
 		}
-		if err := a.failoverSlot(ctx); err != nil {
+		if err := a.failoverSlot(ctx, st); err != nil {
 			return applied, fmt.Errorf("outbox: migrate %s: WAL mode: %w", a.Table(), err)
 		}
 	}

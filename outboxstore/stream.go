@@ -3,7 +3,6 @@ package outboxstore
 import (
 	"context"
 	"fmt"
-	"sync/atomic"
 	"time"
 
 	"github.com/google/uuid"
@@ -42,10 +41,7 @@ const streamBuffer = 8192
 // PostgreSQL 17 makes the slot a failover slot if it is not one yet.
 func (st *stream) Attach(ctx context.Context, owner string) (source.StreamReader, error) {
 	w := st.c.wal
-	if err := w.Setup(ctx, st.c.db); err != nil {
-		return nil, fmt.Errorf("outbox: slot %s: %w", w.Slot, err)
-	}
-	sl, err := w.Status(ctx, st.c.db)
+	sl, err := w.Setup(ctx, st.c.db)
 	if err != nil {
 		return nil, fmt.Errorf("outbox: slot %s: %w", w.Slot, err)
 	}
@@ -82,8 +78,7 @@ type reader struct {
 	seq       int64
 	malformed map[int64]outbox.Message // by Seq, until dead-lettered
 
-	confirmed   atomic.Uint64 // the last position confirmed, which savePositions records
-	stop, saved chan struct{}
+	stop, saved chan struct{} // savePositions' end: asked for, and done
 }
 
 func (r *reader) Next(ctx context.Context, max int) ([]source.Record, uint64, error) {
@@ -115,10 +110,7 @@ func (r *reader) keepMalformed(seq int64, e *sqldb.WALEvent) {
 // malformedSpace is the UUID namespace of malformed events' ids.
 var malformedSpace = uuid.MustParse("6f1c3c2e-1d2b-4a53-9d7c-6b7a0e0c9a11")
 
-func (r *reader) Confirm(pos uint64) {
-	r.rd.Confirm(pos)
-	r.confirmed.Store(pos)
-}
+func (r *reader) Confirm(pos uint64) { r.rd.Confirm(pos) }
 
 func (r *reader) Close() {
 	close(r.stop)
@@ -142,7 +134,7 @@ func (r *reader) savePositions() {
 	w := r.c.wal
 	var saved uint64
 	save := func() {
-		if pos := r.confirmed.Load(); pos > saved {
+		if pos := r.rd.Confirmed(); pos > saved {
 			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 			defer cancel()
 			if w.SavePosition(ctx, r.c.db, pos) == nil {

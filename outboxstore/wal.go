@@ -169,14 +169,14 @@ func (a *Admin) checkSlot(ctx context.Context) error {
 }
 
 // failoverSlot makes a slot created before PostgreSQL 17 (or by an older go-outbox) a
-// failover slot, through the driver's replication connection. A slot a relay reads
+// failover slot, through the driver's replication connection; st is the slot as Setup
+// found it. A slot a relay reads
 // now cannot be altered: that relay's successor converts it when it attaches, as does
 // any relay over a store without replication (database/sql).
-func (a *Admin) failoverSlot(ctx context.Context) error {
+func (a *Admin) failoverSlot(ctx context.Context, st postgres.SlotStatus) error {
 	w := a.c.wal
-	st, err := w.Status(ctx, a.c.db)
-	if err != nil || !st.FailoverCapable() || st.Failover || st.WALStatus == "" || st.Active {
-		return err
+	if !st.FailoverCapable() || st.Failover || st.Active {
+		return nil
 	}
 	rep, ok := a.c.drv.(sqldb.Replicator)
 	if !ok {

@@ -69,6 +69,8 @@ type Replication interface {
 	Next(ctx context.Context, max int) ([]WALEvent, uint64, error)
 	// Confirm reports that everything up to pos is handled.
 	Confirm(pos uint64)
+	// Confirmed is the highest position confirmed (or streaming resumed from).
+	Confirmed() uint64
 	// Close detaches.
 	Close()
 }

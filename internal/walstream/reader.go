@@ -124,6 +124,10 @@ func (r *Reader) Confirm(pos uint64) {
 	}
 }
 
+// Confirmed is the highest position Confirm was given, or the one streaming resumed
+// from.
+func (r *Reader) Confirmed() uint64 { return r.confirmed.Load() }
+
 // Close reports the confirmed position and ends the session, which frees the slot and
 // the lock for a standby at once.
 func (r *Reader) Close() {

@@ -53,35 +53,37 @@ func (w *WAL) Status(ctx context.Context, db sqldb.Querier) (SlotStatus, error) 
 	return s, err
 }
 
-// Setup creates the publication and the slot unless they exist. It refuses a slot that
-// was invalidated, or that it once created and is gone, with relay.ErrStreamLost: a fresh
-// slot would start after the events the old one held, so it is the operator's call
-// (Recreate), never done silently.
-func (w *WAL) Setup(ctx context.Context, db sqldb.DB) error {
+// Setup creates the publication and the slot unless they exist, and returns the slot's
+// state as it found it (WALStatus empty: it created the slot, a failover slot where
+// the server has them). It refuses a slot that was invalidated, or that it once
+// created and is gone, with relay.ErrStreamLost: a fresh slot would start after the
+// events the old one held, so it is the operator's call (Recreate), never done
+// silently.
+func (w *WAL) Setup(ctx context.Context, db sqldb.DB) (SlotStatus, error) {
 	if err := w.CheckLevel(ctx, db); err != nil {
-		return err
+		return SlotStatus{}, err
 	}
 	var exists bool
 	if err := sqldb.QueryRow(ctx, db, w.q["publication_exists"], []any{w.Publication}, &exists); err != nil {
-		return err
+		return SlotStatus{}, err
 	}
 	if !exists { // an empty publication: pgoutput needs one, and messages need no table
 		if _, err := db.Exec(ctx, `CREATE PUBLICATION "`+w.Publication+`"`); err != nil && !isCode(err, "42710") {
-			return fmt.Errorf("create publication %s: %w", w.Publication, err)
+			return SlotStatus{}, fmt.Errorf("create publication %s: %w", w.Publication, err)
 		}
 	}
 	st, err := w.Status(ctx, db)
 	if err != nil {
-		return err
+		return st, err
 	}
 	if err := w.Lost(st); err != nil {
-		return err
+		return st, err
 	}
 	if st.WALStatus == "" {
-		_, err := w.create(ctx, db, st.FailoverCapable())
-		return err
+		_, err = w.create(ctx, db, st.FailoverCapable())
+		st.Failover = st.FailoverCapable()
 	}
-	return nil
+	return st, err
 }
 
 // CheckLevel refuses a server whose wal_level is not logical.
