@@ -206,6 +206,7 @@ pgha_up() {
 		pgha_conf_standby "$n" # slot sync on again, if a test that turned it off died
 	fi
 	pgha_conf_primary "$p"
+	pgha_wait_slotsync "$n"
 }
 
 pgha_down() {
@@ -247,6 +248,7 @@ pgha_rejoin() {
 	[ "$(pgha_role "$n")" = standby ] && return
 	pgha_running "$n" && pgha_ctl -D "$(pgha_data "$n")" -m immediate -w stop >/dev/null
 	pgha_rebuild "$n"
+	pgha_wait_slotsync "$n"
 }
 
 # pgha_switchover: a planned change of primary. A clean stop sends the standby all the
@@ -272,6 +274,7 @@ pgha_switchover() {
 	pgha_conf_standby "$p"
 	pgha_wait_streaming "$s" "$p"
 	pgha_conf_primary "$s"
+	pgha_wait_slotsync "$p"
 }
 
 pgha_replication() {
@@ -290,6 +293,22 @@ pgha_slotsync() {
 	p=$(pgha_primary)
 	[ -n "$p" ] && [ "$(pgha_role "$(pgha_other "$p")")" = standby ] || die "slotsync: no standby"
 	pgha_conf_standby "$(pgha_other "$p")" "$1"
+	pgha_wait_slotsync "$(pgha_other "$p")" "$1"
+}
+
+# pgha_wait_slotsync NODE [on|off]: wait until NODE's slot sync worker runs (or, off,
+# has stopped, so that a following on is not met by the worker on its way out). The
+# postmaster starts it at most every 10 s and only when its loop wakes, which with no
+# new connection is once a minute: a worker turned off and on again could stay away
+# that long. Each poll is a new connection, which wakes the loop.
+pgha_wait_slotsync() {
+	local i want=1
+	[ "${2:-on}" = on ] || want=0
+	for i in $(seq 60); do
+		[ "$(pgha_sql "$1" "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'slotsync worker'")" = $want ] && return
+		sleep 0.5
+	done
+	die "node $1's slot sync worker is not ${2:-on} after 30s (logs: $logs/pg-ha-node$1.log)"
 }
 
 # pgha_upstream HOST:PORT: the standby streams from HOST:PORT, a proxy in front of the
