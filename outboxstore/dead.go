@@ -3,10 +3,13 @@ package outboxstore
 import (
 	"context"
 	"fmt"
+	"slices"
+	"strconv"
 	"time"
 
 	"github.com/google/uuid"
 
+	"github.com/firstunicorn/outbox"
 	"github.com/firstunicorn/outbox/internal/sqldb"
 )
 
@@ -27,82 +30,112 @@ type DeadEvent struct {
 	DeadAt    time.Time `json:"dead_at"`
 }
 
+// DeadQuery selects dead events: those that match every field set. The zero DeadQuery
+// selects them all.
+type DeadQuery struct {
+	// Topic, Type and Key match exactly; Error is a case-insensitive part of the last
+	// error.
+	Topic, Type, Key, Error string
+	// Since and Until bound when the events died: Since included, Until not. The zero
+	// time leaves that end open.
+	Since, Until time.Time
+	// After is the Next of the page before, to read the page after it.
+	After string
+	// Limit is the most events a page holds; 0 means 100, at most 1000.
+	Limit int
+}
+
+// DeadPage is one page of dead events, oldest first.
+type DeadPage struct {
+	Events []DeadEvent `json:"events"`
+	// Next reads the following page as DeadQuery.After; empty on the last page.
+	Next string `json:"next,omitempty"`
+}
+
 // Dead lists up to limit dead events, oldest first.
 func (a *Admin) Dead(ctx context.Context, limit int) ([]DeadEvent, error) {
-	sql, args := a.c.q["list_dead"].Bind(limit)
+	evs, _, err := a.findDead(ctx, DeadQuery{}, limit)
+	return evs, err
+}
+
+// FindDead returns the page of dead events q selects. Pages are read by seq, from
+// where the last one ended: each costs its size (and the rows the filter skips), however
+// deep into the list it is.
+func (a *Admin) FindDead(ctx context.Context, q DeadQuery) (DeadPage, error) {
+	limit := q.Limit
+	switch {
+	case limit == 0:
+		limit = 100
+	case limit < 0 || limit > 1000:
+		return DeadPage{}, fmt.Errorf("outbox: find dead: %w: limit %d: use 1 to 1000", outbox.ErrInvalidConfig, limit)
+	}
+	evs, seqs, err := a.findDead(ctx, q, limit+1)
+	if err != nil || len(evs) <= limit {
+		return DeadPage{Events: evs}, err
+	}
+	return DeadPage{Events: evs[:limit], Next: strconv.FormatInt(seqs[limit-1], 10)}, nil
+}
+
+func (a *Admin) findDead(ctx context.Context, q DeadQuery, limit int) ([]DeadEvent, []int64, error) {
+	var after int64
+	if q.After != "" {
+		var err error
+		if after, err = strconv.ParseInt(q.After, 10, 64); err != nil || after < 0 {
+			return nil, nil, fmt.Errorf("outbox: find dead: %w: After %q is not a page's Next", outbox.ErrInvalidConfig, q.After)
+		}
+	}
+	sql, args := a.c.q["list_dead"].Bind(limit, after, q.Topic, q.Type, q.Key, q.Error, unixMicro(q.Since), unixMicro(q.Until))
 	rows, err := a.c.db.Query(ctx, sql, args...)
 	if err != nil {
-		return nil, fmt.Errorf("outbox: list dead: %w", err)
+		return nil, nil, fmt.Errorf("outbox: list dead: %w", err)
 	}
 	defer rows.Close()
-	var out []DeadEvent
+	var (
+		out  []DeadEvent
+		seqs []int64
+	)
 	for rows.Next() {
-		var d DeadEvent
-		var written, died sqldb.Time
-		if err := rows.Scan(&d.ID, &d.Topic, &d.Key, &d.Type, &d.Attempts, &d.Error, &written, &died); err != nil {
-			return nil, fmt.Errorf("outbox: list dead: %w", err)
+		var (
+			d             DeadEvent
+			seq           int64
+			written, died sqldb.Time
+		)
+		if err := rows.Scan(&seq, &d.ID, &d.Topic, &d.Key, &d.Type, &d.Attempts, &d.Error, &written, &died); err != nil {
+			return nil, nil, fmt.Errorf("outbox: list dead: %w", err)
 		}
 		d.WrittenAt, d.DeadAt = time.Time(written), time.Time(died)
-		out = append(out, d)
+		out, seqs = append(out, d), append(seqs, seq)
 	}
-	return out, rows.Err()
+	if err := rows.Err(); err != nil {
+		return nil, nil, fmt.Errorf("outbox: list dead: %w", err)
+	}
+	return out, seqs, nil
 }
 
-// Retry returns the dead event id to pending with a fresh attempt count, and returns how
-// many it requeued: 1, or 0 when no dead event has that id. In WAL mode it emits the
-// event into the stream again and deletes its row.
-func (a *Admin) Retry(ctx context.Context, id string) (int64, error) {
-	u, err := uuid.Parse(id)
-	if err != nil {
-		return 0, fmt.Errorf("outbox: retry: %w", badID(id))
+// unixMicro is t in Unix microseconds, 0 for the zero time: an open end of a range.
+func unixMicro(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
 	}
-	return a.retry(ctx, u)
+	return t.UnixMicro()
 }
 
-// RetryAll returns every dead event to pending, as Retry does one, in the order they
-// died, and returns how many.
-func (a *Admin) RetryAll(ctx context.Context) (int64, error) { return a.retry(ctx, uuid.Nil) }
-
-// retry is Retry of id, or RetryAll for uuid.Nil.
-func (a *Admin) retry(ctx context.Context, id uuid.UUID) (int64, error) {
-	var (
-		n   int64
-		err error
-	)
-	switch {
-	case a.c.wal != nil:
-		n, err = a.c.wal.Retry(ctx, a.c.db, id)
-	case id == uuid.Nil:
-		n, err = sqldb.Exec(ctx, a.c.db, a.c.q["retry_all"])
-	default:
-		n, err = sqldb.Exec(ctx, a.c.db, a.c.q["retry_one"], id.String())
+// deadSeqs are the seqs of the dead events among ids, in the order they were written.
+// An id that is not a dead event's is left out; one that is not a UUID is an error.
+func (a *Admin) deadSeqs(ctx context.Context, ids []string) ([]int64, error) {
+	seqs := make([]int64, 0, len(ids))
+	for _, id := range ids {
+		if _, err := uuid.Parse(id); err != nil {
+			return nil, badID(id)
+		}
+		ev, err := a.Event(ctx, id)
+		if err != nil {
+			return nil, err
+		}
+		if ev.State == StateDead {
+			seqs = append(seqs, ev.seq)
+		}
 	}
-	if err != nil {
-		return 0, fmt.Errorf("outbox: retry: %w", err)
-	}
-	return n, nil
-}
-
-// PurgeDead deletes the dead event id for good, and returns how many it deleted: 1, or
-// 0 when no dead event has that id.
-func (a *Admin) PurgeDead(ctx context.Context, id string) (int64, error) {
-	u, err := uuid.Parse(id)
-	if err != nil {
-		return 0, fmt.Errorf("outbox: purge dead: %w", badID(id))
-	}
-	n, err := sqldb.Exec(ctx, a.c.db, a.c.q["purge_dead_one"], u.String())
-	if err != nil {
-		return 0, fmt.Errorf("outbox: purge dead: %w", err)
-	}
-	return n, nil
-}
-
-// PurgeDeadOlderThan deletes the events that died more than age ago (all of them for
-// 0) and returns how many.
-func (a *Admin) PurgeDeadOlderThan(ctx context.Context, age time.Duration) (int64, error) {
-	n, err := sqldb.Exec(ctx, a.c.db, a.c.q["purge_dead"], age.Microseconds())
-	if err != nil {
-		return 0, fmt.Errorf("outbox: purge dead: %w", err)
-	}
-	return n, nil
+	slices.Sort(seqs)
+	return seqs, nil
 }

@@ -20,6 +20,8 @@ func adminTests[TTx any]() []test[Harness[TTx]] {
 		{"BacklogBounded", testBacklog[TTx]},
 		{"DeadRetryPurge", testDeadRetryPurge[TTx]},
 		{"DeadBeforeDeadAt", testDeadBeforeDeadAt[TTx]},
+		{"FindDead", testFindDead[TTx]},
+		{"RetrySelection", testRetrySelection[TTx]},
 	}
 }
 

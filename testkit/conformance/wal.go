@@ -118,26 +118,30 @@ func testWALRollback[TTx any](t *testing.T, h Harness[TTx]) {
 }
 
 // Dead letters are stored in the table; Retry takes them out and emits them again,
-// marked as redelivered, in the order they died.
+// marked as redelivered, in the order they were written, whatever order the ids come in.
 func testWALRetry[TTx any](t *testing.T, h Harness[TTx]) {
 	s, rd := h.walStore(t)
 	ctx := context.Background()
-	must(t, h.InTx(ctx, func(tx TTx) error { return s.Write(ctx, tx, msgs(3, func(int) string { return "k" })...) }))
-	recs := next(t, rd, 3)
-	must(t, rd.DeadLetter(ctx, recs[1:], []string{"first reason", "second reason"}))
+	must(t, h.InTx(ctx, func(tx TTx) error { return s.Write(ctx, tx, msgs(4, func(int) string { return "k" })...) }))
+	recs := next(t, rd, 4)
+	must(t, rd.DeadLetter(ctx, recs[1:], []string{"first reason", "second reason", "third reason"}))
 	must(t, rd.DeadLetter(ctx, recs[1:2], []string{"stored once"})) // a replay after a crash
 	dead, err := s.Admin().Dead(ctx, 10)
 	must(t, err)
-	if len(dead) != 2 || dead[0].Error != "first reason" || dead[0].ID != recs[1].Message.ID.String() {
+	if len(dead) != 3 || dead[0].Error != "first reason" || dead[0].ID != recs[1].Message.ID.String() {
 		t.Fatalf("dead letters: %+v", dead)
 	}
-	if n, err := s.Admin().RetryAll(ctx); err != nil || n != 2 {
-		t.Fatalf("retry: %d, %v", n, err)
+	if n, err := s.Admin().Retry(ctx, dead[2].ID, dead[0].ID); err != nil || n != 2 {
+		t.Fatalf("retry of two: %d, %v", n, err)
 	}
-	again := next(t, rd, 2)
-	for i, r := range again {
-		if r.Message.ID != recs[i+1].Message.ID || !r.Redelivered || !bytes.Equal(r.Message.Payload, recs[i+1].Message.Payload) {
-			t.Fatalf("retried record %d: %+v (redelivered %v), want %+v", i, r.Message, r.Redelivered, recs[i+1].Message)
+	if n, err := s.Admin().RetryAll(ctx); err != nil || n != 1 {
+		t.Fatalf("retry of the rest: %d, %v", n, err)
+	}
+	again := next(t, rd, 3)
+	for i, want := range []source.Record{recs[1], recs[3], recs[2]} {
+		r := again[i]
+		if r.Message.ID != want.Message.ID || !r.Redelivered || !bytes.Equal(r.Message.Payload, want.Message.Payload) {
+			t.Fatalf("retried record %d: %+v (redelivered %v), want %+v", i, r.Message, r.Redelivered, want.Message)
 		}
 	}
 	if dead, _ := s.Admin().Dead(ctx, 10); len(dead) != 0 {

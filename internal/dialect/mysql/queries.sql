@@ -130,12 +130,30 @@ SELECT
 		UTC_TIMESTAMP(6)) / 1e6, 0);
 
 -- name: list_dead
--- dead_at is NULL for rows that died before the column was added: their written time
--- stands in.
-SELECT id, topic, COALESCE(`key`, ''), event_type, attempts, COALESCE(last_error, ''),
+-- Dead events after seq $2, in seq order, at most $1, filtered: exact topic ($3), event
+-- type ($4) and key ($5), a case-insensitive substring of the last error ($6), and died
+-- in [$7, $8) (Unix microseconds; 0 leaves that end open). An empty filter matches
+-- every dead row. dead_at is NULL for rows that died before the column was added:
+-- their written time stands in.
+SELECT seq, id, topic, COALESCE(`key`, ''), event_type, attempts, COALESCE(last_error, ''),
 	TIMESTAMPDIFF(MICROSECOND, '1970-01-01', created_at),
 	TIMESTAMPDIFF(MICROSECOND, '1970-01-01', COALESCE(dead_at, created_at))
-FROM {{table}} WHERE status = 'dead' ORDER BY seq LIMIT $1;
+FROM {{table}}
+WHERE status = 'dead' AND seq > $2
+  AND ($3 = '' OR topic = $3) AND ($4 = '' OR event_type = $4) AND ($5 = '' OR `key` = $5)
+  AND ($6 = '' OR LOCATE(LOWER($6), LOWER(COALESCE(last_error, ''))) > 0)
+  AND ($7 = 0 OR COALESCE(dead_at, created_at) >= TIMESTAMPADD(MICROSECOND, $7, '1970-01-01'))
+  AND ($8 = 0 OR COALESCE(dead_at, created_at) < TIMESTAMPADD(MICROSECOND, $8, '1970-01-01'))
+ORDER BY seq LIMIT $1;
+
+-- name: event
+-- One event by id, whatever its state: the operator's "where is it". The last column is
+-- when it entered its state: died, was published, or (pending) was written.
+SELECT seq, status, topic, COALESCE(`key`, ''), event_type, aggregate_type, aggregate_id,
+	COALESCE(payload, ''), headers, attempts, COALESCE(last_error, ''),
+	TIMESTAMPDIFF(MICROSECOND, '1970-01-01', created_at),
+	TIMESTAMPDIFF(MICROSECOND, '1970-01-01', COALESCE(dead_at, published_at, created_at))
+FROM {{table}} WHERE id = $1;
 
 -- name: retry_one
 UPDATE {{table}} SET status = 'pending', attempts = 0, available_at = '1970-01-01 00:00:00', dead_at = NULL
@@ -145,12 +163,21 @@ WHERE status = 'dead' AND id = $1;
 UPDATE {{table}} SET status = 'pending', attempts = 0, available_at = '1970-01-01 00:00:00', dead_at = NULL
 WHERE status = 'dead';
 
+-- name: retry_seqs
+-- The dead events of a selection ($1, their seqs) back to pending; they keep their seq,
+-- and so their place in their key's order.
+UPDATE {{table}} SET status = 'pending', attempts = 0, available_at = '1970-01-01 00:00:00', dead_at = NULL
+WHERE status = 'dead' AND seq IN ($1);
+
 -- name: purge_dead
 -- Dead events that died more than $1 microseconds ago.
 DELETE FROM {{table}} WHERE status = 'dead' AND COALESCE(dead_at, created_at) < UTC_TIMESTAMP(6) - INTERVAL $1 MICROSECOND;
 
 -- name: purge_dead_one
 DELETE FROM {{table}} WHERE status = 'dead' AND id = $1;
+
+-- name: purge_dead_seqs
+DELETE FROM {{table}} WHERE status = 'dead' AND seq IN ($1);
 
 -- name: pending
 -- The pending events in write order, at most $1, in the columns of a claimed row: what

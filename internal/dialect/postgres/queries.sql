@@ -153,11 +153,29 @@ SELECT
 		WHERE t.status = 'pending' AND t.bucket = l.bucket ORDER BY t.seq LIMIT 1)) FROM {{leases}} l)), 0)::float8;
 
 -- name: list_dead
--- dead_at is NULL for rows that died before the column was added: their written time
--- stands in.
-SELECT id::text, topic, coalesce(encode(key, 'escape'), ''), event_type, attempts,
+-- Dead events after seq $2, in seq order, at most $1, filtered: exact topic ($3), event
+-- type ($4) and key ($5), a case-insensitive substring of the last error ($6), and died
+-- in [$7, $8) (Unix microseconds; 0 leaves that end open). An empty filter matches
+-- every dead row. dead_at is NULL for rows that died before the column was added:
+-- their written time stands in.
+SELECT seq, id::text, topic, coalesce(encode(key, 'escape'), ''), event_type, attempts,
 	coalesce(last_error, ''), created_at, coalesce(dead_at, created_at)
-FROM {{table}} WHERE status = 'dead' ORDER BY seq LIMIT $1;
+FROM {{table}}
+WHERE status = 'dead' AND seq > $2
+  AND ($3::text = '' OR topic = $3::text) AND ($4::text = '' OR event_type = $4::text)
+  AND ($5::text = '' OR key = convert_to($5::text, 'UTF8'))
+  AND ($6::text = '' OR strpos(lower(coalesce(last_error, '')), lower($6::text)) > 0)
+  AND ($7::bigint = 0 OR coalesce(dead_at, created_at) >= to_timestamp($7::bigint / 1e6))
+  AND ($8::bigint = 0 OR coalesce(dead_at, created_at) < to_timestamp($8::bigint / 1e6))
+ORDER BY seq LIMIT $1;
+
+-- name: event
+-- One event by id, whatever its state: the operator's "where is it". The last column is
+-- when it entered its state: died, was published, or (pending) was written.
+SELECT seq, status, topic, coalesce(encode(key, 'escape'), ''), event_type, aggregate_type, aggregate_id,
+	coalesce(payload, ''::bytea), headers::text, attempts, coalesce(last_error, ''), created_at,
+	coalesce(dead_at, published_at, created_at)
+FROM {{table}} WHERE id = $1::uuid;
 
 -- name: retry_one
 UPDATE {{table}} SET status = 'pending', attempts = 0, available_at = '-infinity', dead_at = NULL
@@ -167,12 +185,21 @@ WHERE status = 'dead' AND id = $1::uuid;
 UPDATE {{table}} SET status = 'pending', attempts = 0, available_at = '-infinity', dead_at = NULL
 WHERE status = 'dead';
 
+-- name: retry_seqs
+-- The dead events of a selection ($1, their seqs) back to pending; they keep their seq,
+-- and so their place in their key's order.
+UPDATE {{table}} SET status = 'pending', attempts = 0, available_at = '-infinity', dead_at = NULL
+WHERE status = 'dead' AND seq = ANY($1::bigint[]);
+
 -- name: purge_dead
 -- Dead events that died more than $1 microseconds ago.
 DELETE FROM {{table}} WHERE status = 'dead' AND coalesce(dead_at, created_at) < now() - $1::bigint * interval '1 microsecond';
 
 -- name: purge_dead_one
 DELETE FROM {{table}} WHERE status = 'dead' AND id = $1::uuid;
+
+-- name: purge_dead_seqs
+DELETE FROM {{table}} WHERE status = 'dead' AND seq = ANY($1::bigint[]);
 
 -- name: pending
 -- The pending events in write order, at most $1, in the columns of a claimed row: what

@@ -115,19 +115,16 @@ func (w *WAL) DeadKeys(ctx context.Context, db sqldb.Querier) (map[string]uuid.U
 	return keys, rows.Err()
 }
 
-// Retry emits the dead events (one, or all for uuid.Nil) again, marked as redelivered,
-// in the order they died, and removes them from the table in the same transaction.
-func (w *WAL) Retry(ctx context.Context, db sqldb.DB, id uuid.UUID) (int64, error) {
+// Retry emits dead events again, marked as redelivered, in the order they died, and
+// removes them from the table in the same transaction: those of seqs, or all of them
+// for nil.
+func (w *WAL) Retry(ctx context.Context, db sqldb.DB, seqs []int64) (int64, error) {
 	tx, err := db.Begin(ctx, sqldb.TxOptions{})
 	if err != nil {
 		return 0, err
 	}
 	defer func() { _ = tx.Rollback(context.WithoutCancel(ctx)) }()
-	var arg any
-	if id != uuid.Nil {
-		arg = id
-	}
-	msgs, err := w.takeDead(ctx, tx, arg)
+	msgs, err := w.takeDead(ctx, tx, seqs == nil, sqldb.Int64s(seqs))
 	if err != nil || len(msgs) == 0 {
 		return 0, err
 	}
@@ -137,8 +134,8 @@ func (w *WAL) Retry(ctx context.Context, db sqldb.DB, id uuid.UUID) (int64, erro
 	return int64(len(msgs)), tx.Commit(ctx)
 }
 
-func (w *WAL) takeDead(ctx context.Context, tx sqldb.Querier, id any) ([]outbox.Message, error) {
-	sql, args := w.q["take_dead"].Bind(id)
+func (w *WAL) takeDead(ctx context.Context, tx sqldb.Querier, all bool, seqs sqldb.Int64s) ([]outbox.Message, error) {
+	sql, args := w.q["take_dead"].Bind(all, seqs)
 	rows, err := tx.Query(ctx, sql, args...)
 	if err != nil {
 		return nil, err

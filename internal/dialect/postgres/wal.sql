@@ -31,10 +31,11 @@ ON CONFLICT (id) DO NOTHING;
 SELECT DISTINCT ON (key) key, id FROM {{table}} WHERE status = 'dead' AND key IS NOT NULL ORDER BY key, seq;
 
 -- name: take_dead
--- An operator's retry in WAL mode: the dead events ($1 one id, or NULL for all) leave the
--- table and are emitted again in the same transaction, in the order they died.
+-- An operator's retry in WAL mode: the dead events (all of them with $1, else those whose
+-- seq is in $2) leave the table and are emitted again in the same transaction, in the
+-- order they died.
 DELETE FROM {{table}} WHERE seq IN (
-	SELECT seq FROM {{table}} WHERE status = 'dead' AND ($1::uuid IS NULL OR id = $1::uuid) FOR UPDATE)
+	SELECT seq FROM {{table}} WHERE status = 'dead' AND ($1::bool OR seq = ANY($2::bigint[])) FOR UPDATE)
 RETURNING seq, id, topic, key, event_type, aggregate_type, aggregate_id, payload, headers::text, occurred_at;
 
 -- name: slot

@@ -136,11 +136,27 @@ SELECT
 		WHERE t.status = 'pending' AND t.bucket = l.bucket ORDER BY t.seq LIMIT 1)) FROM {{leases}} l)) / 1e6, 0.0);
 
 -- name: list_dead
--- dead_at is NULL for rows that died before the column was added: their written time
--- stands in.
-SELECT id, topic, coalesce(CAST(key AS TEXT), ''), event_type, attempts, coalesce(last_error, ''), created_at,
-	coalesce(dead_at, created_at)
-FROM {{table}} WHERE status = 'dead' ORDER BY seq LIMIT $1;
+-- Dead events after seq $2, in seq order, at most $1, filtered: exact topic ($3), event
+-- type ($4) and key ($5), a case-insensitive substring of the last error ($6), and died
+-- in [$7, $8) (Unix microseconds; 0 leaves that end open). An empty filter matches
+-- every dead row. dead_at is NULL for rows that died before the column was added:
+-- their written time stands in.
+SELECT seq, id, topic, coalesce(CAST(key AS TEXT), ''), event_type, attempts, coalesce(last_error, ''),
+	created_at, coalesce(dead_at, created_at)
+FROM {{table}}
+WHERE status = 'dead' AND seq > $2
+  AND ($3 = '' OR topic = $3) AND ($4 = '' OR event_type = $4) AND ($5 = '' OR key = CAST($5 AS BLOB))
+  AND ($6 = '' OR instr(lower(coalesce(last_error, '')), lower($6)) > 0)
+  AND ($7 = 0 OR coalesce(dead_at, created_at) >= $7) AND ($8 = 0 OR coalesce(dead_at, created_at) < $8)
+ORDER BY seq LIMIT $1;
+
+-- name: event
+-- One event by id, whatever its state: the operator's "where is it". The last column is
+-- when it entered its state: died, was published, or (pending) was written.
+SELECT seq, status, topic, coalesce(CAST(key AS TEXT), ''), event_type, aggregate_type, aggregate_id,
+	coalesce(payload, X''), headers, attempts, coalesce(last_error, ''), created_at,
+	coalesce(dead_at, published_at, created_at)
+FROM {{table}} WHERE id = $1;
 
 -- name: retry_one
 UPDATE {{table}} SET status = 'pending', attempts = 0, available_at = 0, dead_at = NULL WHERE status = 'dead' AND id = $1;
@@ -148,12 +164,20 @@ UPDATE {{table}} SET status = 'pending', attempts = 0, available_at = 0, dead_at
 -- name: retry_all
 UPDATE {{table}} SET status = 'pending', attempts = 0, available_at = 0, dead_at = NULL WHERE status = 'dead';
 
+-- name: retry_seqs
+-- The dead events of a selection ($1, their seqs) back to pending; they keep their seq,
+-- and so their place in their key's order.
+UPDATE {{table}} SET status = 'pending', attempts = 0, available_at = 0, dead_at = NULL WHERE status = 'dead' AND seq IN ($1);
+
 -- name: purge_dead
 -- Dead events that died more than $1 microseconds ago.
 DELETE FROM {{table}} WHERE status = 'dead' AND coalesce(dead_at, created_at) <= {{now}} - $1;
 
 -- name: purge_dead_one
 DELETE FROM {{table}} WHERE status = 'dead' AND id = $1;
+
+-- name: purge_dead_seqs
+DELETE FROM {{table}} WHERE status = 'dead' AND seq IN ($1);
 
 -- name: pending
 -- The pending events in write order, at most $1, in the columns of a claimed row: what
