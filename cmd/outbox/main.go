@@ -8,6 +8,7 @@
 //	outbox retry --id ID | --all    send dead events again
 //	outbox purge --dead-older-than D  delete old dead events
 //	outbox inbox migrate|dead|retry|purge  the same for a consumer inbox (--group G)
+//	outbox console [--addr A]       the operator console (pages and JSON API)
 //
 // Every flag has an environment variable (OUTBOX_DATABASE_URL, OUTBOX_KAFKA_BROKERS, ...):
 // run "outbox <command> -h" for the list.
@@ -45,6 +46,7 @@ var commands = []command{
 	{"retry", "send dead-lettered events again (--id ID or --all)", cmdRetry},
 	{"purge", "delete dead-lettered events older than --dead-older-than", cmdPurge},
 	{"inbox", "operate a consumer inbox: migrate, dead, retry, purge", cmdInbox},
+	{"console", "serve the operator console and its JSON API until SIGTERM or SIGINT", cmdConsole},
 }
 
 // run executes one command and returns the exit status: 0 ok, 1 failed, 2 bad usage.

@@ -1,0 +1,89 @@
+package outboxconsole
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/firstunicorn/outbox/outboxstore"
+)
+
+// backlogLimit caps the overview's counts, so that its cost stays bounded however
+// large the backlog: a count at the cap shows as "at least".
+const backlogLimit = 100_000
+
+// Overview is the outbox at a glance, and what in it needs a human.
+type Overview struct {
+	Table   string              `json:"table"`
+	Mode    outboxstore.Mode    `json:"mode"`
+	Backlog outboxstore.Backlog `json:"backlog"`
+	// Capped says Pending or Dead stopped counting at CountLimit.
+	Capped     bool  `json:"capped"`
+	CountLimit int64 `json:"count_limit"`
+	// Slot is WAL mode's replication slot; nil in table mode.
+	Slot *outboxstore.Slot `json:"slot,omitempty"`
+	// Problems are what needs a human, worst first; none when all is well.
+	Problems []string `json:"problems"`
+}
+
+func (c *console) overview(ctx context.Context) (Overview, error) {
+	a := c.cfg.Outbox
+	o := Overview{Table: a.Table(), Mode: a.Mode(), CountLimit: backlogLimit, Problems: []string{}}
+	var err error
+	if o.Backlog, err = a.Backlog(ctx, backlogLimit); err != nil {
+		return o, err
+	}
+	o.Capped = o.Backlog.Pending >= backlogLimit || o.Backlog.Dead >= backlogLimit
+	if o.Mode == outboxstore.WALMode {
+		sl, err := a.Slot(ctx)
+		if err != nil {
+			return o, err
+		}
+		o.Slot = &sl
+		o.Problems = append(o.Problems, slotProblems(sl)...)
+	}
+	if age := o.Backlog.OldestPendingAge; age > c.cfg.StaleAfter {
+		o.Problems = append(o.Problems, fmt.Sprintf("the oldest pending event is %s old: the relays are not keeping up, are not running, or cannot reach Kafka",
+			age.Round(time.Second)))
+	}
+	if d := o.Backlog.Dead; d > 0 {
+		o.Problems = append(o.Problems, fmt.Sprintf("%d dead letters wait for a retry or a purge", d))
+	}
+	return o, nil
+}
+
+// slotProblems are what is wrong with WAL mode's slot, if anything.
+func slotProblems(sl outboxstore.Slot) []string {
+	var out []string
+	switch {
+	case sl.InvalidationReason != "" || sl.WALStatus == "lost":
+		out = append(out, fmt.Sprintf("the replication slot %s is lost (%s): events written since are gone; see docs/wal.md on recreating it", sl.Name, sl.InvalidationReason))
+	case !sl.Active:
+		out = append(out, fmt.Sprintf("no relay reads the replication slot %s: the WAL it holds grows (%d bytes)", sl.Name, sl.LagBytes))
+	case sl.WALStatus == "unreserved":
+		out = append(out, fmt.Sprintf("the replication slot %s is about to lose WAL it needs (max_slot_wal_keep_size)", sl.Name))
+	}
+	if r := sl.FailoverRisk(); r != "" {
+		out = append(out, "failover: "+r)
+	}
+	return out
+}
+
+func (c *console) overviewPage(w http.ResponseWriter, r *http.Request, u user) {
+	o, err := c.overview(r.Context())
+	if err != nil {
+		c.fail(w, r, u, false, status(err), err)
+		return
+	}
+	c.render(w, r, u, "overview", o)
+}
+
+func (c *console) apiOverview(w http.ResponseWriter, r *http.Request, _ user) {
+	o, err := c.overview(r.Context())
+	if err != nil {
+		c.apiError(w, status(err), err)
+		return
+	}
+	writeJSON(w, http.StatusOK, o)
+}
