@@ -13,7 +13,10 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/twmb/franz-go/pkg/kgo"
+
 	"github.com/firstunicorn/outbox"
+
 	"github.com/firstunicorn/outbox/outboxconsole"
 	"github.com/firstunicorn/outbox/relay/source"
 	"github.com/firstunicorn/outbox/testkit/testenv"
@@ -172,4 +175,12 @@ func (s *syncBuffer) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.String()
+}
+
+func values(recs []*kgo.Record) []string {
+	out := make([]string, len(recs))
+	for i, r := range recs {
+		out[i] = string(r.Value)
+	}
+	return out
 }

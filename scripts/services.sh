@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# services.sh up [jaeger] [prometheus] [kafka-cluster] [pg-ha]|down|status|env, and
+# services.sh up [jaeger] [prometheus] [kafka-cluster] [pg-ha] [chromium]|down|status|env, and
 # partition kafka-cluster N|heal kafka-cluster (a network partition, see kafka-cluster.sh),
 # failover|rejoin|switchover pg-ha, replication pg-ha sync|async (see pg-ha.sh) — the real
 # PostgreSQL 15, MariaDB 10.11 and Apache Kafka 4.x the tests and the demo use.
@@ -165,6 +165,13 @@ apt_install() {
 	log "installing $* from Debian's packages"
 	export DEBIAN_FRONTEND=noninteractive
 	apt-get update -qq && apt-get install -y -qq "$@" >/dev/null || die "apt-get install $* failed"
+}
+
+# chromium_up: Debian's headless-capable Chromium, which the console's browser tests
+# drive (chromedp finds it on PATH). Nothing runs: each test starts its own.
+chromium_up() {
+	command -v chromium >/dev/null || apt_install --no-install-recommends chromium
+	log "chromium: $(chromium --version 2>/dev/null)"
 }
 
 kafka_fetch() {
@@ -364,7 +371,8 @@ up)
 		prometheus) prometheus_up ;;
 		kafka-cluster) cluster_up ;;
 		pg-ha) pgha_up ;;
-		*) die "unknown service $extra: the optional ones are jaeger, prometheus, kafka-cluster and pg-ha" ;;
+		chromium) chromium_up ;;
+		*) die "unknown service $extra: the optional ones are jaeger, prometheus, kafka-cluster, pg-ha and chromium" ;;
 		esac
 	done
 	log "services up in $((SECONDS - start))s"
