@@ -44,7 +44,7 @@ func cmdConsole(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		return err
 	}
 	if *insecure && !loopbackAddr(*addr) {
-		return fmt.Errorf("--insecure-no-auth serves anyone who can connect: use it with --addr on 127.0.0.1 or [::1] only, not %s", *addr)
+		return fmt.Errorf("--insecure-no-auth serves anyone who can connect: use it with --addr on a loopback address (127.0.0.1, [::1]) only, not %s", *addr)
 	}
 	o, err := db.open(ctx)
 	if err != nil {
