@@ -107,6 +107,11 @@ func testBrowser(t *testing.T, db string) {
 	if len(recs) != 2 || string(recs[0].Value) != "k/0" || string(recs[1].Value) != "k/2" {
 		t.Fatalf("Kafka got %d records after the retry: %v; want k/0 then k/2", len(recs), values(recs))
 	}
+	steps(t, ctx, "relays", chromedp.Navigate(s.URL+"/relays"))
+	if n, err := chromedp.Run(ctx, chromedp.Nodes(chromedp.CSSAll("tr.relay"))); err != nil || len(n) != 1 {
+		t.Fatalf("the relays page lists %d relays (%v), want the one running", len(n), err)
+	}
+	shots(ctx, "relays")
 
 	steps(t, ctx, "purge one",
 		chromedp.Navigate(s.URL+"/dead?key=k"),

@@ -49,11 +49,13 @@ func New(cfg Config) (http.Handler, error) {
 	page("GET /dead", c.deadPage)
 	page("GET /events/{id}", c.eventPage)
 	page("GET /find", c.find)
+	page("GET /relays", c.relaysPage)
 	page("POST /actions", c.action)
 	api := func(pattern string, h func(http.ResponseWriter, *http.Request, user)) {
 		mux.HandleFunc(pattern, c.signedIn(h, true))
 	}
 	api("GET /api/v1/overview", c.apiOverview)
+	api("GET /api/v1/relays", c.apiRelays)
 	api("GET /api/v1/dead", c.apiDead)
 	api("GET /api/v1/events/{id}", c.apiEvent)
 	api("POST /api/v1/dead/retry", c.apiAct("retry"))

@@ -22,6 +22,7 @@ func adminTests[TTx any]() []test[Harness[TTx]] {
 		{"DeadBeforeDeadAt", testDeadBeforeDeadAt[TTx]},
 		{"FindDead", testFindDead[TTx]},
 		{"RetrySelection", testRetrySelection[TTx]},
+		{"AdminLeases", testAdminLeases[TTx]},
 	}
 }
 
@@ -164,5 +165,32 @@ func testDeadBeforeDeadAt[TTx any](t *testing.T, h Harness[TTx]) {
 	}
 	if n, err := s.Admin().PurgeDeadOlderThan(ctx, 0); err != nil || n != 2 {
 		t.Fatalf("PurgeDeadOlderThan(0): %d, %v; want 2", n, err)
+	}
+}
+
+// Leases shows each relay with its heartbeat's age and its buckets, a relay whose
+// heartbeat is gone but whose leases live, and the buckets nobody holds.
+func testAdminLeases[TTx any](t *testing.T, h Harness[TTx]) {
+	s := h.migrated(t, &outboxstore.Config{})
+	ctx := context.Background()
+	tbl := testenv.Table(t, s)
+	n := tbl.Buckets()
+	for _, id := range []string{"a", "b"} {
+		_, err := tbl.Heartbeat(ctx, id, time.Minute)
+		must(t, err)
+	}
+	a, err := tbl.AcquireLeases(ctx, "a", time.Minute, n/2)
+	must(t, err)
+	b, err := tbl.AcquireLeases(ctx, "b", time.Minute, 10)
+	must(t, err)
+	c, err := tbl.AcquireLeases(ctx, "c", time.Minute, 1) // no heartbeat
+	must(t, err)
+	l, err := s.Admin().Leases(ctx)
+	must(t, err)
+	if len(l.Relays) != 3 || l.Relays[0].ID != "a" || len(l.Relays[0].Buckets) != len(a) || l.Relays[1].ID != "b" ||
+		len(l.Relays[1].Buckets) != len(b) || l.Relays[2].ID != "c" || len(l.Relays[2].Buckets) != len(c) ||
+		l.Relays[2].HeartbeatAge >= 0 || l.Relays[0].HeartbeatAge < 0 || l.Relays[0].HeartbeatAge > time.Minute ||
+		len(l.Unowned) != n-len(a)-len(b)-len(c) {
+		t.Fatalf("leases: %+v; want a with %d buckets, b with %d, c (no heartbeat) with %d, %d unowned", l, len(a), len(b), len(c), n-len(a)-len(b)-len(c))
 	}
 }

@@ -80,6 +80,15 @@ DELETE FROM {{relays}} WHERE id = $1 OR seen_at < UTC_TIMESTAMP(6) - INTERVAL $2
 -- name: alive
 SELECT COUNT(*) FROM {{relays}} WHERE seen_at > UTC_TIMESTAMP(6) - INTERVAL $1 MICROSECOND;
 
+-- name: relays
+-- The relays that send heartbeats, each with its heartbeat's age (seconds, by the
+-- database's clock): the console's relays page.
+SELECT id, TIMESTAMPDIFF(MICROSECOND, seen_at, UTC_TIMESTAMP(6)) / 1e6 FROM {{relays}} ORDER BY id;
+
+-- name: leases
+-- Each bucket's owner, and whether its lease is live.
+SELECT bucket, owner, expires_at > UTC_TIMESTAMP(6) FROM {{leases}} ORDER BY bucket;
+
 -- name: renew
 UPDATE {{leases}} SET expires_at = UTC_TIMESTAMP(6) + INTERVAL $2 MICROSECOND
 WHERE owner = $1 AND expires_at > UTC_TIMESTAMP(6);

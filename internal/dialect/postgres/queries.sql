@@ -91,6 +91,15 @@ DELETE FROM {{relays}} WHERE id = $1 OR seen_at < now() - $2::bigint * interval 
 -- name: alive
 SELECT count(*) FROM {{relays}} WHERE seen_at > now() - $1::bigint * interval '1 microsecond';
 
+-- name: relays
+-- The relays that send heartbeats, each with its heartbeat's age (seconds, by the
+-- database's clock): the console's relays page.
+SELECT id, extract(epoch FROM now() - seen_at)::float8 FROM {{relays}} ORDER BY id;
+
+-- name: leases
+-- Each bucket's owner, and whether its lease is live.
+SELECT bucket, owner, expires_at > now() FROM {{leases}} ORDER BY bucket;
+
 -- name: renew
 UPDATE {{leases}} SET expires_at = now() + $2::bigint * interval '1 microsecond'
 WHERE owner = $1 AND expires_at > now();
