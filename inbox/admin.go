@@ -61,41 +61,19 @@ type DeadEvent struct {
 	RetryAsked bool `json:"retry_asked"`
 }
 
-// Dead lists up to limit dead events of group (of all groups when it is empty), oldest
-// first.
-func (a *Admin) Dead(ctx context.Context, group string, limit int) ([]DeadEvent, error) {
-	sql, args := a.sql.Queries["list_dead"].Bind(group, int64(limit))
-	rows, err := a.db.Query(ctx, sql, args...)
-	if err != nil {
-		return nil, fmt.Errorf("inbox: list dead: %w", err)
-	}
-	defer rows.Close()
-	var out []DeadEvent
-	for rows.Next() {
-		var (
-			e            DeadEvent
-			at           sqldb.Time
-			row, part, n int64
-			key          []byte
-		)
-		if err := rows.Scan(&row, &e.Group, &e.ID, &e.Topic, &part, &e.Offset, &key, &e.Error, &n, &at, &e.RetryAsked); err != nil {
-			return nil, fmt.Errorf("inbox: list dead: %w", err)
+// Retry asks the running consumers of group to hand its dead events ids to their
+// handler again, in the order they died, and returns how many it asked for anew: an
+// id the group has no dead event of, or one already asked for, counts nothing.
+func (a *Admin) Retry(ctx context.Context, group string, ids ...string) (int64, error) {
+	var total int64
+	for _, id := range ids {
+		n, err := sqldb.Exec(ctx, a.db, a.sql.Queries["retry_one"], group, id)
+		if err != nil {
+			return total, fmt.Errorf("inbox: retry %s of %s: %w", id, group, err)
 		}
-		e.Partition, e.Key, e.Attempts, e.DeadAt = int32(part), string(key), int(n), time.Time(at)
-		out = append(out, e)
+		total += n
 	}
-	return out, rows.Err()
-}
-
-// Retry asks the running consumers of group to hand its dead event id to their handler
-// again, and returns how many it asked for: 1, or 0 when the group has no dead event
-// with that id.
-func (a *Admin) Retry(ctx context.Context, group, id string) (int64, error) {
-	n, err := sqldb.Exec(ctx, a.db, a.sql.Queries["retry_one"], group, id)
-	if err != nil {
-		return 0, fmt.Errorf("inbox: retry %s of %s: %w", id, group, err)
-	}
-	return n, nil
+	return total, nil
 }
 
 // RetryAll asks for every dead event of group to be retried, as Retry does one, and
@@ -108,14 +86,18 @@ func (a *Admin) RetryAll(ctx context.Context, group string) (int64, error) {
 	return n, nil
 }
 
-// PurgeDead deletes group's dead event id for good, and returns how many it deleted: 1,
-// or 0 when the group has no dead event with that id.
-func (a *Admin) PurgeDead(ctx context.Context, group, id string) (int64, error) {
-	n, err := sqldb.Exec(ctx, a.db, a.sql.Queries["purge_dead_one"], group, id)
-	if err != nil {
-		return 0, fmt.Errorf("inbox: purge dead: %w", err)
+// PurgeDead deletes group's dead events ids for good, and returns how many it deleted:
+// an id the group has no dead event of counts nothing.
+func (a *Admin) PurgeDead(ctx context.Context, group string, ids ...string) (int64, error) {
+	var total int64
+	for _, id := range ids {
+		n, err := sqldb.Exec(ctx, a.db, a.sql.Queries["purge_dead_one"], group, id)
+		if err != nil {
+			return total, fmt.Errorf("inbox: purge dead: %w", err)
+		}
+		total += n
 	}
-	return n, nil
+	return total, nil
 }
 
 // PurgeDeadOlderThan deletes group's events that died more than age ago (all of them

@@ -17,7 +17,7 @@ type Inbox struct {
 // InboxQueries are the statements every dialect's inbox.sql defines.
 var InboxQueries = []string{
 	"record", "dead", "list_dead", "retry_one", "retry_all", "retries", "take_retry", "fail_retry",
-	"purge_dead", "purge_dead_one", "purge", "count_dead",
+	"purge_dead", "purge_dead_one", "purge", "count_dead", "retry_rows", "purge_dead_rows",
 }
 
 // LoadInbox reads fsys's inbox.sql for names, in style.

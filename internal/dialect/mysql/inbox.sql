@@ -13,16 +13,29 @@ VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
 ON DUPLICATE KEY UPDATE id = id;
 
 -- name: list_dead
+-- Dead events of group $1 (every group for ''), after row $3, in the order they died,
+-- at most $2, filtered as the outbox's list_dead is: exact topic ($4) and key ($5), a
+-- case-insensitive part of the error ($6), died in [$7, $8) (Unix microseconds; 0
+-- leaves that end open).
 SELECT id, consumer_group, event_id, topic, kpartition, koffset, record_key, error, attempts,
 	TIMESTAMPDIFF(MICROSECOND, '1970-01-01', dead_at), retry
-FROM {{dead}} WHERE $1 = '' OR consumer_group = $1
+FROM {{dead}}
+WHERE ($1 = '' OR consumer_group = $1) AND id > $3
+  AND ($4 = '' OR topic = $4) AND ($5 = '' OR record_key = $5)
+  AND ($6 = '' OR LOCATE(LOWER($6), LOWER(error)) > 0)
+  AND ($7 = 0 OR dead_at >= TIMESTAMPADD(MICROSECOND, $7, '1970-01-01'))
+  AND ($8 = 0 OR dead_at < TIMESTAMPADD(MICROSECOND, $8, '1970-01-01'))
 ORDER BY id LIMIT $2;
 
 -- name: retry_one
-UPDATE {{dead}} SET retry = TRUE WHERE consumer_group = $1 AND event_id = $2;
+UPDATE {{dead}} SET retry = TRUE WHERE consumer_group = $1 AND event_id = $2 AND NOT retry;
 
 -- name: retry_all
 UPDATE {{dead}} SET retry = TRUE WHERE consumer_group = $1 AND NOT retry;
+
+-- name: retry_rows
+-- The dead rows $2 of group $1 not yet asked for, as retry_all asks for all.
+UPDATE {{dead}} SET retry = TRUE WHERE consumer_group = $1 AND NOT retry AND id IN ($2);
 
 -- name: retries
 SELECT id, event_id, topic, kpartition, koffset, record_key, record_value, headers, record_time, attempts
@@ -41,6 +54,9 @@ DELETE FROM {{dead}} WHERE consumer_group = $1 AND dead_at < UTC_TIMESTAMP(6) - 
 
 -- name: purge_dead_one
 DELETE FROM {{dead}} WHERE consumer_group = $1 AND event_id = $2;
+
+-- name: purge_dead_rows
+DELETE FROM {{dead}} WHERE consumer_group = $1 AND id IN ($2);
 
 -- name: purge
 DELETE FROM {{table}} WHERE handled_at < UTC_TIMESTAMP(6) - INTERVAL $1 MICROSECOND LIMIT $2;
