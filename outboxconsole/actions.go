@@ -12,30 +12,20 @@ import (
 )
 
 // act is one retry or purge: of the dead events ids, or of every dead event filter
-// selects when ids is nil.
+// selects when ids is nil; the outbox's, or group's in its inbox.
 type act struct {
 	verb   string // "retry" or "purge"
+	group  string
 	ids    []string
 	filter *outboxstore.DeadQuery
 }
 
 func (c *console) do(ctx context.Context, u user, a act) (int64, error) {
-	adm := c.cfg.Outbox
-	var (
-		n   int64
-		err error
-	)
-	switch {
-	case a.verb == "retry" && a.filter == nil:
-		n, err = adm.Retry(ctx, a.ids...)
-	case a.verb == "retry":
-		n, err = adm.RetryMatching(ctx, *a.filter)
-	case a.filter == nil:
-		n, err = adm.PurgeDead(ctx, a.ids...)
-	default:
-		n, err = adm.PurgeDeadMatching(ctx, *a.filter)
-	}
+	n, err := c.apply(ctx, a)
 	attrs := []any{"user", u.name, "action", a.verb, "count", n}
+	if a.group != "" {
+		attrs = append(attrs, "group", a.group)
+	}
 	if a.filter != nil {
 		attrs = append(attrs, "filter", filterValues(*a.filter).Encode())
 	} else {
@@ -49,6 +39,40 @@ func (c *console) do(ctx context.Context, u user, a act) (int64, error) {
 	return n, nil
 }
 
+func (c *console) apply(ctx context.Context, a act) (int64, error) {
+	if a.group != "" {
+		ib, err := c.inbox(a.group)
+		if err != nil {
+			return 0, err
+		}
+		switch {
+		case a.verb == "retry" && a.filter == nil:
+			return ib.Retry(ctx, a.group, a.ids...)
+		case a.filter == nil:
+			return ib.PurgeDead(ctx, a.group, a.ids...)
+		}
+		q, err := inboxQuery(*a.filter)
+		if err != nil {
+			return 0, err
+		}
+		if a.verb == "retry" {
+			return ib.RetryMatching(ctx, a.group, q)
+		}
+		return ib.PurgeDeadMatching(ctx, a.group, q)
+	}
+	adm := c.cfg.Outbox
+	switch {
+	case a.verb == "retry" && a.filter == nil:
+		return adm.Retry(ctx, a.ids...)
+	case a.verb == "retry":
+		return adm.RetryMatching(ctx, *a.filter)
+	case a.filter == nil:
+		return adm.PurgeDead(ctx, a.ids...)
+	default:
+		return adm.PurgeDeadMatching(ctx, *a.filter)
+	}
+}
+
 // action is the pages' POST: it asks for confirmation first (confirm=yes), then acts
 // and says how many events it touched.
 func (c *console) action(w http.ResponseWriter, r *http.Request, u user) {
@@ -57,13 +81,13 @@ func (c *console) action(w http.ResponseWriter, r *http.Request, u user) {
 		c.fail(w, r, u, false, http.StatusBadRequest, err)
 		return
 	}
-	view := map[string]any{"Verb": a.verb, "IDs": a.ids, "Selected": a.filter == nil}
+	view := map[string]any{"Verb": a.verb, "Group": a.group, "IDs": a.ids, "Selected": a.filter == nil}
 	if a.filter != nil {
 		view["Filter"] = filterValues(*a.filter)
 	}
 	if r.PostFormValue("confirm") != "yes" {
 		if a.filter != nil {
-			view["Count"], view["More"] = c.countMatching(r.Context(), *a.filter)
+			view["Count"], view["More"] = c.countMatching(r, a.group, *a.filter)
 		}
 		c.render(w, r, u, "confirm", view)
 		return
@@ -81,7 +105,7 @@ func formAct(r *http.Request) (act, error) {
 	if err := r.ParseForm(); err != nil {
 		return act{}, err
 	}
-	a := act{verb: r.PostFormValue("action")}
+	a := act{verb: r.PostFormValue("action"), group: r.PostFormValue("group")}
 	if a.verb != "retry" && a.verb != "purge" {
 		return a, fmt.Errorf("action %q: use retry or purge", a.verb)
 	}
@@ -106,18 +130,18 @@ func formAct(r *http.Request) (act, error) {
 
 // countMatching counts, up to a bound, the dead events q selects: what a confirmation
 // says an action will touch.
-func (c *console) countMatching(ctx context.Context, q outboxstore.DeadQuery) (n int, more bool) {
+func (c *console) countMatching(r *http.Request, group string, q outboxstore.DeadQuery) (n int, more bool) {
 	q.Limit = 1000
 	for range 10 {
-		p, err := c.cfg.Outbox.FindDead(ctx, q)
+		rows, next, err := c.findDead(r, group, q)
 		if err != nil {
 			return n, false
 		}
-		n += len(p.Events)
-		if p.Next == "" {
+		n += len(rows)
+		if next == "" {
 			return n, false
 		}
-		q.After = p.Next
+		q.After = next
 	}
 	return n, true
 }
@@ -147,7 +171,7 @@ func (c *console) apiAct(verb string) func(http.ResponseWriter, *http.Request, u
 			c.apiError(w, http.StatusBadRequest, fmt.Errorf("body: %w: send {\"ids\": [...]} or {\"filter\": {...}}", err))
 			return
 		}
-		a := act{verb: verb, ids: b.IDs}
+		a := act{verb: verb, group: r.PathValue("group"), ids: b.IDs}
 		switch {
 		case (len(b.IDs) == 0) == (b.Filter == nil):
 			c.apiError(w, http.StatusBadRequest, errors.New(`send either "ids" or "filter" ({} selects every dead event)`))

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/firstunicorn/outbox"
+	"github.com/firstunicorn/outbox/inbox"
 	"github.com/firstunicorn/outbox/outboxstore"
 )
 
@@ -29,10 +30,19 @@ type Token struct {
 	Role   Role
 }
 
+// InboxGroup is one consumer group of an inbox.
+type InboxGroup struct {
+	Group string
+	Admin *inbox.Admin
+}
+
 // Config is the console's configuration.
 type Config struct {
 	// Outbox is the outbox the console shows and acts on. Required.
 	Outbox *outboxstore.Admin
+	// Inboxes are consumer groups whose dead letters the console shows and acts on
+	// too, each in its inbox. Default none.
+	Inboxes []InboxGroup
 	// Tokens sign users in. New refuses none unless InsecureNoAuth is set.
 	Tokens []Token
 	// InsecureNoAuth lets anyone on the same machine in as an operator: the console then
@@ -73,6 +83,16 @@ func (c *Config) validate() error {
 	}
 	if len(c.Tokens) == 0 && !c.InsecureNoAuth {
 		errs = append(errs, errors.New("no Tokens: give viewer and operator tokens, or set InsecureNoAuth to serve loopback clients without signing in"))
+	}
+	groups := map[string]bool{}
+	for i, g := range c.Inboxes {
+		switch {
+		case g.Admin == nil || g.Group == "":
+			errs = append(errs, fmt.Errorf("Inboxes[%d]: give the group and the inbox's Admin()", i))
+		case groups[g.Group]:
+			errs = append(errs, fmt.Errorf("Inboxes[%d]: group %q twice", i, g.Group))
+		}
+		groups[g.Group] = true
 	}
 	seen := map[string]bool{}
 	for i, t := range c.Tokens {

@@ -7,6 +7,7 @@ import (
 	"html/template"
 	"io/fs"
 	"net/http"
+	"strconv"
 	"strings"
 
 	"github.com/firstunicorn/outbox"
@@ -47,6 +48,7 @@ func New(cfg Config) (http.Handler, error) {
 	}
 	page("GET /{$}", c.overviewPage)
 	page("GET /dead", c.deadPage)
+	page("GET /inbox/{group}/dead", c.deadPage)
 	page("GET /events/{id}", c.eventPage)
 	page("GET /find", c.find)
 	page("GET /relays", c.relaysPage)
@@ -57,6 +59,9 @@ func New(cfg Config) (http.Handler, error) {
 	api("GET /api/v1/overview", c.apiOverview)
 	api("GET /api/v1/relays", c.apiRelays)
 	api("GET /api/v1/dead", c.apiDead)
+	api("GET /api/v1/inbox/{group}/dead", c.apiDead)
+	api("POST /api/v1/inbox/{group}/dead/retry", c.apiAct("retry"))
+	api("POST /api/v1/inbox/{group}/dead/purge", c.apiAct("purge"))
 	api("GET /api/v1/events/{id}", c.apiEvent)
 	api("POST /api/v1/dead/retry", c.apiAct("retry"))
 	api("POST /api/v1/dead/purge", c.apiAct("purge"))
@@ -144,12 +149,30 @@ func writeJSON(w http.ResponseWriter, code int, v any) {
 	_ = json.NewEncoder(w).Encode(v)
 }
 
+// errNotFound is the error of a path to something the console does not have.
+var errNotFound = errors.New("not found")
+
 // status is the HTTP status of an error from the store: a bad argument is the caller's.
 func status(err error) int {
-	if errors.Is(err, outbox.ErrInvalidConfig) {
+	switch {
+	case errors.Is(err, outbox.ErrInvalidConfig):
 		return http.StatusBadRequest
+	case errors.Is(err, errNotFound):
+		return http.StatusNotFound
 	}
 	return http.StatusInternalServerError
+}
+
+// groupNames lists the inbox groups the console shows, for an error.
+func (c *console) groupNames() string {
+	if len(c.cfg.Inboxes) == 0 {
+		return "none"
+	}
+	var names []string
+	for _, g := range c.cfg.Inboxes {
+		names = append(names, strconv.Quote(g.Group))
+	}
+	return strings.Join(names, ", ")
 }
 
 // clean is an error's text without its wrapping prefix, for a page.

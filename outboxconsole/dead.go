@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/firstunicorn/outbox"
+	"github.com/firstunicorn/outbox/inbox"
 	"github.com/firstunicorn/outbox/outboxstore"
 )
 
@@ -63,31 +64,76 @@ func filterValues(q outboxstore.DeadQuery) url.Values {
 	return v
 }
 
+// deadRow is one dead letter of either half, as the list shows it.
+type deadRow struct {
+	ID, Topic, Key, Type, Error string
+	Attempts                    int
+	DeadAt                      time.Time
+	// Page links to the event's page: the outbox's events only.
+	Page string
+	// RetryAsked: an inbox event a consumer will hand its handler again.
+	RetryAsked bool
+}
+
 type deadView struct {
+	// Group is the inbox group listed; "" for the outbox.
+	Group  string
 	Query  outboxstore.DeadQuery
-	Page   outboxstore.DeadPage
+	Rows   []deadRow
 	Filter url.Values
 	// NextURL and FirstURL are the links to the next page and back to the first.
 	NextURL, FirstURL string
 }
 
+// findDead reads a page of the outbox's dead letters, or of group's in its inbox.
+func (c *console) findDead(r *http.Request, group string, q outboxstore.DeadQuery) ([]deadRow, string, error) {
+	var rows []deadRow
+	if group == "" {
+		p, err := c.cfg.Outbox.FindDead(r.Context(), q)
+		for _, e := range p.Events {
+			rows = append(rows, deadRow{ID: e.ID, Topic: e.Topic, Key: e.Key, Type: e.Type, Error: e.Error, Attempts: e.Attempts,
+				DeadAt: e.DeadAt, Page: c.cfg.Prefix + "/events/" + url.PathEscape(e.ID)})
+		}
+		return rows, p.Next, err
+	}
+	ib, err := c.inbox(group)
+	if err != nil {
+		return nil, "", err
+	}
+	iq, err := inboxQuery(q)
+	if err != nil {
+		return nil, "", err
+	}
+	p, err := ib.FindDead(r.Context(), group, iq)
+	for _, e := range p.Events {
+		rows = append(rows, deadRow{ID: e.ID, Topic: e.Topic, Key: e.Key, Error: e.Error, Attempts: e.Attempts, DeadAt: e.DeadAt,
+			RetryAsked: e.RetryAsked})
+	}
+	return rows, p.Next, err
+}
+
 func (c *console) deadPage(w http.ResponseWriter, r *http.Request, u user) {
+	group := r.PathValue("group")
 	q, err := deadQuery(r.URL.Query())
 	if err != nil {
 		c.fail(w, r, u, false, http.StatusBadRequest, err)
 		return
 	}
-	p, err := c.cfg.Outbox.FindDead(r.Context(), q)
+	rows, next, err := c.findDead(r, group, q)
 	if err != nil {
 		c.fail(w, r, u, false, status(err), err)
 		return
 	}
-	v := deadView{Query: q, Page: p, Filter: filterValues(q)}
-	v.FirstURL = c.cfg.Prefix + "/dead?" + v.Filter.Encode()
-	if p.Next != "" {
-		next := filterValues(q)
-		next.Set("after", p.Next)
-		v.NextURL = c.cfg.Prefix + "/dead?" + next.Encode()
+	path := c.cfg.Prefix + "/dead?"
+	if group != "" {
+		path = c.cfg.Prefix + "/inbox/" + url.PathEscape(group) + "/dead?"
+	}
+	v := deadView{Group: group, Query: q, Rows: rows, Filter: filterValues(q)}
+	v.FirstURL = path + v.Filter.Encode()
+	if next != "" {
+		n := filterValues(q)
+		n.Set("after", next)
+		v.NextURL = path + n.Encode()
 	}
 	c.render(w, r, u, "dead", v)
 }
@@ -98,13 +144,46 @@ func (c *console) apiDead(w http.ResponseWriter, r *http.Request, _ user) {
 		c.apiError(w, http.StatusBadRequest, err)
 		return
 	}
-	p, err := c.cfg.Outbox.FindDead(r.Context(), q)
+	var page any
+	if group := r.PathValue("group"); group == "" {
+		p, ferr := c.cfg.Outbox.FindDead(r.Context(), q)
+		if p.Events == nil {
+			p.Events = []outboxstore.DeadEvent{}
+		}
+		page, err = p, ferr
+	} else if ib, ierr := c.inbox(group); ierr != nil {
+		err = ierr
+	} else if iq, qerr := inboxQuery(q); qerr != nil {
+		err = qerr
+	} else {
+		p, ferr := ib.FindDead(r.Context(), group, iq)
+		if p.Events == nil {
+			p.Events = []inbox.DeadEvent{}
+		}
+		page, err = p, ferr
+	}
 	if err != nil {
 		c.apiError(w, status(err), err)
 		return
 	}
-	if p.Events == nil {
-		p.Events = []outboxstore.DeadEvent{}
+	writeJSON(w, http.StatusOK, page)
+}
+
+// inboxQuery is q for an inbox, whose dead letters have no event type.
+func inboxQuery(q outboxstore.DeadQuery) (inbox.DeadQuery, error) {
+	if q.Type != "" {
+		return inbox.DeadQuery{}, fmt.Errorf("%w: an inbox's dead letters have no event type: filter them by topic, key, error or time",
+			outbox.ErrInvalidConfig)
 	}
-	writeJSON(w, http.StatusOK, p)
+	return inbox.DeadQuery{Topic: q.Topic, Key: q.Key, Error: q.Error, Since: q.Since, Until: q.Until, After: q.After, Limit: q.Limit}, nil
+}
+
+// inbox is the inbox of group, which Config.Inboxes must name.
+func (c *console) inbox(group string) (*inbox.Admin, error) {
+	for _, g := range c.cfg.Inboxes {
+		if g.Group == group {
+			return g.Admin, nil
+		}
+	}
+	return nil, fmt.Errorf("%w: no inbox group %q in this console: it shows %s", errNotFound, group, c.groupNames())
 }

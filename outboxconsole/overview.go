@@ -23,6 +23,8 @@ type Overview struct {
 	CountLimit int64 `json:"count_limit"`
 	// Slot is WAL mode's replication slot; nil in table mode.
 	Slot *outboxstore.Slot `json:"slot,omitempty"`
+	// Inboxes are the dead letters of each inbox group the console shows.
+	Inboxes []GroupDead `json:"inboxes"`
 	// Problems are what needs a human, worst first; none when all is well.
 	Problems []string `json:"problems"`
 }
@@ -50,7 +52,24 @@ func (c *console) overview(ctx context.Context) (Overview, error) {
 	if d := o.Backlog.Dead; d > 0 {
 		o.Problems = append(o.Problems, fmt.Sprintf("%d dead letters wait for a retry or a purge", d))
 	}
+	o.Inboxes = []GroupDead{}
+	for _, g := range c.cfg.Inboxes {
+		n, err := g.Admin.CountDead(ctx, g.Group)
+		if err != nil {
+			return o, err
+		}
+		o.Inboxes = append(o.Inboxes, GroupDead{g.Group, n})
+		if n > 0 {
+			o.Problems = append(o.Problems, fmt.Sprintf("inbox group %s has %d dead letters", g.Group, n))
+		}
+	}
 	return o, nil
+}
+
+// GroupDead is how many dead letters an inbox group has.
+type GroupDead struct {
+	Group string `json:"group"`
+	Dead  int64  `json:"dead"`
 }
 
 // slotProblems are what is wrong with WAL mode's slot, if anything.

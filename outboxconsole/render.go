@@ -15,12 +15,16 @@ type pageData struct {
 	Operator bool
 	CSRF     string
 	Table    string
+	Groups   []string // the inbox groups shown
 	Data     any
 }
 
 func (c *console) render(w http.ResponseWriter, r *http.Request, u user, name string, data any) {
 	d := pageData{Base: c.cfg.Prefix, User: u.name, Operator: u.role == Operator, CSRF: c.auth.csrf(r),
 		Table: c.cfg.Outbox.Table(), Data: data}
+	for _, g := range c.cfg.Inboxes {
+		d.Groups = append(d.Groups, g.Group)
+	}
 	var b bytes.Buffer
 	if err := c.pages.ExecuteTemplate(&b, name, d); err != nil {
 		c.cfg.Logger.Error("outbox console: render", "page", name, "err", err)

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/firstunicorn/outbox/cmd/internal/envflag"
+	"github.com/firstunicorn/outbox/inbox"
 	"github.com/firstunicorn/outbox/outboxconsole"
 )
 
@@ -30,6 +31,8 @@ func cmdConsole(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		insecure   = f.Bool("insecure-no-auth", false, "serve without sign-in, everyone an operator; only with --addr on loopback")
 		traceURL   = f.String("trace-url", "", "link to an event's trace, {trace_id} replaced: http://127.0.0.1:16686/trace/{trace_id} for Jaeger; default none")
 		staleAfter = f.Duration("stale-after", outboxconsole.DefaultStaleAfter, "oldest pending age past which the overview turns red")
+		groups     = f.String("inbox-groups", "", "comma-separated consumer groups whose inbox dead letters to show too, from the inbox in the same database and schema; default none")
+		inboxTable = f.String("inbox-table", inbox.DefaultTable, "inbox table name, for --inbox-groups")
 		logJSON    = f.Bool("log-json", false, "log JSON lines")
 	)
 	if err := f.Parse(args); err != nil {
@@ -54,7 +57,20 @@ func cmdConsole(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if err := o.Admin.Check(ctx); err != nil {
 		return err
 	}
-	h, err := outboxconsole.New(outboxconsole.Config{Outbox: o.Admin, Tokens: toks, InsecureNoAuth: *insecure,
+	var inboxes []outboxconsole.InboxGroup
+	if *groups != "" {
+		in, err := o.Inbox(&inbox.Config{Schema: *db.schema, Table: *inboxTable})
+		if err != nil {
+			return err
+		}
+		if err := in.Check(ctx); err != nil {
+			return err
+		}
+		for _, g := range strings.Split(*groups, ",") {
+			inboxes = append(inboxes, outboxconsole.InboxGroup{Group: strings.TrimSpace(g), Admin: in})
+		}
+	}
+	h, err := outboxconsole.New(outboxconsole.Config{Outbox: o.Admin, Inboxes: inboxes, Tokens: toks, InsecureNoAuth: *insecure,
 		TraceURL: *traceURL, StaleAfter: *staleAfter, Logger: log})
 	if err != nil {
 		return err

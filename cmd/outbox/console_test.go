@@ -30,6 +30,7 @@ func TestConsoleCommand(t *testing.T) {
 		{[]string{"--addr", "127.0.0.1:0"}, "no Tokens"},
 		{[]string{"--tokens", "operator:otto:short"}, "at least 16"},
 		{[]string{"--tokens", "admin:otto:" + secret}, `role "admin"`},
+		{[]string{"--tokens", "operator:otto:" + secret, "--inbox-groups", "g", "--inbox-table", "no_such_inbox"}, "inbox tables missing"},
 	} {
 		code, out := runCmd(t, append(append([]string{"console"}, tc.args...), db...)...)
 		if code == 0 || !strings.Contains(out, tc.want) || strings.Contains(out, password) || strings.Contains(out, secret) {
