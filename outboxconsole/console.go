@@ -19,6 +19,12 @@ var templateFS embed.FS
 //go:embed static
 var staticFS embed.FS
 
+// OpenAPI is the JSON API's OpenAPI 3 description, also served at
+// /api/v1/openapi.yaml.
+//
+//go:embed openapi.yaml
+var OpenAPI []byte
+
 // console serves the pages and the API of one outbox.
 type console struct {
 	cfg   Config
@@ -56,6 +62,10 @@ func New(cfg Config) (http.Handler, error) {
 	api := func(pattern string, h func(http.ResponseWriter, *http.Request, user)) {
 		mux.HandleFunc(pattern, c.signedIn(h, true))
 	}
+	api("GET /api/v1/openapi.yaml", func(w http.ResponseWriter, _ *http.Request, _ user) {
+		w.Header().Set("Content-Type", "application/yaml")
+		_, _ = w.Write(OpenAPI)
+	})
 	api("GET /api/v1/overview", c.apiOverview)
 	api("GET /api/v1/relays", c.apiRelays)
 	api("GET /api/v1/dead", c.apiDead)
