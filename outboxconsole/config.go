@@ -7,6 +7,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kgo"
+
 	"github.com/firstunicorn/outbox"
 	"github.com/firstunicorn/outbox/inbox"
 	"github.com/firstunicorn/outbox/outboxstore"
@@ -43,6 +45,10 @@ type Config struct {
 	// Inboxes are consumer groups whose dead letters the console shows and acts on
 	// too, each in its inbox. Default none.
 	Inboxes []InboxGroup
+	// Kafka, when set, is a client of the cluster the relays publish to: the overview
+	// asks it whether a broker answers, and turns red when none does. Default none: the
+	// overview then sees Kafka only through the oldest pending event's age.
+	Kafka *kgo.Client
 	// Tokens sign users in. New refuses none unless InsecureNoAuth is set.
 	Tokens []Token
 	// InsecureNoAuth lets anyone on the same machine in as an operator: the console then

@@ -23,6 +23,8 @@ type Overview struct {
 	CountLimit int64 `json:"count_limit"`
 	// Slot is WAL mode's replication slot; nil in table mode.
 	Slot *outboxstore.Slot `json:"slot,omitempty"`
+	// Kafka is whether a broker answers, when the console has a Kafka client.
+	Kafka *KafkaState `json:"kafka,omitempty"`
 	// Inboxes are the dead letters of each inbox group the console shows.
 	Inboxes []GroupDead `json:"inboxes"`
 	// Problems are what needs a human, worst first; none when all is well.
@@ -45,6 +47,11 @@ func (c *console) overview(ctx context.Context) (Overview, error) {
 		o.Slot = &sl
 		o.Problems = append(o.Problems, slotProblems(sl)...)
 	}
+	if c.cfg.Kafka != nil {
+		if o.Kafka = c.kafka(ctx); !o.Kafka.Reachable {
+			o.Problems = append([]string{"Kafka: no broker answers (" + o.Kafka.Error + "): the relays cannot publish"}, o.Problems...)
+		}
+	}
 	if age := o.Backlog.OldestPendingAge; age > c.cfg.StaleAfter {
 		o.Problems = append(o.Problems, fmt.Sprintf("the oldest pending event is %s old: the relays are not keeping up, are not running, or cannot reach Kafka",
 			age.Round(time.Second)))
@@ -64,6 +71,24 @@ func (c *console) overview(ctx context.Context) (Overview, error) {
 		}
 	}
 	return o, nil
+}
+
+// KafkaState is whether a broker of the cluster answered the console.
+type KafkaState struct {
+	Reachable bool   `json:"reachable"`
+	Error     string `json:"error,omitempty"`
+}
+
+// kafkaTimeout bounds the overview's ping of Kafka.
+const kafkaTimeout = 2 * time.Second
+
+func (c *console) kafka(ctx context.Context) *KafkaState {
+	ctx, cancel := context.WithTimeout(ctx, kafkaTimeout)
+	defer cancel()
+	if err := c.cfg.Kafka.Ping(ctx); err != nil {
+		return &KafkaState{Error: err.Error()}
+	}
+	return &KafkaState{Reachable: true}
 }
 
 // GroupDead is how many dead letters an inbox group has.

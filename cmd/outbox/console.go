@@ -13,6 +13,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kgo"
+
 	"github.com/firstunicorn/outbox/cmd/internal/envflag"
 	"github.com/firstunicorn/outbox/inbox"
 	"github.com/firstunicorn/outbox/outboxconsole"
@@ -33,6 +35,7 @@ func cmdConsole(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		staleAfter = f.Duration("stale-after", outboxconsole.DefaultStaleAfter, "oldest pending age past which the overview turns red")
 		groups     = f.String("inbox-groups", "", "comma-separated consumer groups whose inbox dead letters to show too, from the inbox in the same database and schema; default none")
 		inboxTable = f.String("inbox-table", inbox.DefaultTable, "inbox table name, for --inbox-groups")
+		brokers    = f.String("kafka-brokers", "", "Kafka brokers the relays publish to: the overview turns red when none answers; default none (not checked)")
 		logJSON    = f.Bool("log-json", false, "log JSON lines")
 	)
 	if err := f.Parse(args); err != nil {
@@ -70,7 +73,19 @@ func cmdConsole(ctx context.Context, args []string, stdout, stderr io.Writer) er
 			inboxes = append(inboxes, outboxconsole.InboxGroup{Group: strings.TrimSpace(g), Admin: in})
 		}
 	}
-	h, err := outboxconsole.New(outboxconsole.Config{Outbox: o.Admin, Inboxes: inboxes, Tokens: toks, InsecureNoAuth: *insecure,
+	var kafka *kgo.Client
+	if *brokers != "" {
+		bl, err := envflag.Brokers(*brokers)
+		if err != nil {
+			return err
+		}
+		// No ping at start: the console is for when things are down too.
+		if kafka, err = kgo.NewClient(kgo.SeedBrokers(bl...), kgo.DialTimeout(kafkaDialTimeout)); err != nil {
+			return fmt.Errorf("kafka client: %w", err)
+		}
+		defer kafka.Close()
+	}
+	h, err := outboxconsole.New(outboxconsole.Config{Outbox: o.Admin, Inboxes: inboxes, Kafka: kafka, Tokens: toks, InsecureNoAuth: *insecure,
 		TraceURL: *traceURL, StaleAfter: *staleAfter, Logger: log})
 	if err != nil {
 		return err
