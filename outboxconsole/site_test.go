@@ -50,10 +50,15 @@ func newSite(t *testing.T, o *testenv.Outbox, cfg outboxconsole.Config) *site {
 	if err != nil {
 		t.Fatal(err)
 	}
+	s.URL = serve(t, h)
+	return s
+}
+
+// serve serves h on loopback until the test ends, and returns its URL.
+func serve(t testing.TB, h http.Handler) string {
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
-	s.URL = srv.URL
-	return s
+	return srv.URL
 }
 
 // The payloads and texts an attacker would put in an event, to run in the console.

@@ -84,7 +84,11 @@ func (a *Admin) findDead(ctx context.Context, q DeadQuery, limit int) ([]DeadEve
 			return nil, nil, fmt.Errorf("outbox: find dead: %w: After %q is not a page's Next", outbox.ErrInvalidConfig, q.After)
 		}
 	}
-	sql, args := a.c.q["list_dead"].Bind(limit, after, q.Topic, q.Type, q.Key, q.Error, unixMicro(q.Since), unixMicro(q.Until))
+	stmt := a.c.q["list_dead"]
+	if q.Key != "" {
+		stmt = a.c.q["list_dead_key"]
+	}
+	sql, args := stmt.Bind(limit, after, q.Topic, q.Type, q.Key, q.Error, unixMicro(q.Since), unixMicro(q.Until))
 	rows, err := a.c.db.Query(ctx, sql, args...)
 	if err != nil {
 		return nil, nil, fmt.Errorf("outbox: list dead: %w", err)

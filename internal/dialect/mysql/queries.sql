@@ -155,6 +155,21 @@ WHERE status = 'dead' AND seq > $2
   AND ($8 = 0 OR COALESCE(dead_at, created_at) < TIMESTAMPADD(MICROSECOND, $8, '1970-01-01'))
 ORDER BY seq LIMIT $1;
 
+-- name: list_dead_key
+-- list_dead with a key ($5, not empty): the key's bucket, computed as the table's
+-- column is, leads claim_idx (status, bucket, seq) to that key's bucket in seq order,
+-- where list_dead would read every dead row to find a rare key's.
+SELECT seq, id, topic, COALESCE(`key`, ''), event_type, attempts, COALESCE(last_error, ''),
+	TIMESTAMPDIFF(MICROSECOND, '1970-01-01', created_at),
+	TIMESTAMPDIFF(MICROSECOND, '1970-01-01', COALESCE(dead_at, created_at))
+FROM {{table}}
+WHERE status = 'dead' AND bucket = CRC32($5) % 64 AND `key` = $5 AND seq > $2
+  AND ($3 = '' OR topic = $3) AND ($4 = '' OR event_type = $4)
+  AND ($6 = '' OR LOCATE(LOWER($6), LOWER(COALESCE(last_error, ''))) > 0)
+  AND ($7 = 0 OR COALESCE(dead_at, created_at) >= TIMESTAMPADD(MICROSECOND, $7, '1970-01-01'))
+  AND ($8 = 0 OR COALESCE(dead_at, created_at) < TIMESTAMPADD(MICROSECOND, $8, '1970-01-01'))
+ORDER BY seq LIMIT $1;
+
 -- name: event
 -- One event by id, whatever its state: the operator's "where is it". The last column is
 -- when it entered its state: died, was published, or (pending) was written.

@@ -178,6 +178,21 @@ WHERE status = 'dead' AND seq > $2
   AND ($8::bigint = 0 OR coalesce(dead_at, created_at) < to_timestamp($8::bigint / 1e6))
 ORDER BY seq LIMIT $1;
 
+-- name: list_dead_key
+-- list_dead with a key ($5, not empty): the key's bucket, computed as the table's
+-- column is, leads the dead index to that key's rows alone, where list_dead would read
+-- every dead row to find a rare key's.
+SELECT seq, id::text, topic, coalesce(encode(key, 'escape'), ''), event_type, attempts,
+	coalesce(last_error, ''), created_at, coalesce(dead_at, created_at)
+FROM {{table}}
+WHERE status = 'dead' AND bucket = (hashtext(encode(convert_to($5::text, 'UTF8'), 'hex')) & 2147483647) % 64
+  AND key = convert_to($5::text, 'UTF8') AND seq > $2
+  AND ($3::text = '' OR topic = $3::text) AND ($4::text = '' OR event_type = $4::text)
+  AND ($6::text = '' OR strpos(lower(coalesce(last_error, '')), lower($6::text)) > 0)
+  AND ($7::bigint = 0 OR coalesce(dead_at, created_at) >= to_timestamp($7::bigint / 1e6))
+  AND ($8::bigint = 0 OR coalesce(dead_at, created_at) < to_timestamp($8::bigint / 1e6))
+ORDER BY seq LIMIT $1;
+
 -- name: event
 -- One event by id, whatever its state: the operator's "where is it". The last column is
 -- when it entered its state: died, was published, or (pending) was written.

@@ -159,6 +159,18 @@ WHERE status = 'dead' AND seq > $2
   AND ($7 = 0 OR coalesce(dead_at, created_at) >= $7) AND ($8 = 0 OR coalesce(dead_at, created_at) < $8)
 ORDER BY seq LIMIT $1;
 
+-- name: list_dead_key
+-- list_dead with a key ($5, not empty), through the dead rows' key index (migration
+-- 003), where list_dead would read every dead row to find a rare key's.
+SELECT seq, id, topic, coalesce(CAST(key AS TEXT), ''), event_type, attempts, coalesce(last_error, ''),
+	created_at, coalesce(dead_at, created_at)
+FROM {{table}}
+WHERE status = 'dead' AND key = CAST($5 AS BLOB) AND seq > $2
+  AND ($3 = '' OR topic = $3) AND ($4 = '' OR event_type = $4)
+  AND ($6 = '' OR instr(lower(coalesce(last_error, '')), lower($6)) > 0)
+  AND ($7 = 0 OR coalesce(dead_at, created_at) >= $7) AND ($8 = 0 OR coalesce(dead_at, created_at) < $8)
+ORDER BY seq LIMIT $1;
+
 -- name: event
 -- One event by id, whatever its state: the operator's "where is it". The last column is
 -- when it entered its state: died, was published, or (pending) was written.

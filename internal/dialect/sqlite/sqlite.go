@@ -58,7 +58,7 @@ func newNames(schema, table string) (sqldb.Names, error) {
 		"locks": q(table + "_locks"), "migrations": q(table + "_migrations"),
 		"name_id_key": q(table + "_id_key"), "name_claim_idx": q(table + "_claim_idx"),
 		"name_blocked_idx": q(table + "_blocked_idx"), "name_dead_idx": q(table + "_dead_idx"),
-		"name_published_idx": q(table + "_published_idx"), "now": now,
+		"name_published_idx": q(table + "_published_idx"), "name_dead_key_idx": q(table + "_dead_key_idx"), "now": now,
 	}}, nil
 }
 
