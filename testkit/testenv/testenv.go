@@ -101,8 +101,14 @@ func Client(t testing.TB, opts ...kgo.Opt) *kgo.Client {
 // Topic creates a topic with partitions partitions, deleted when the test ends.
 func Topic(t testing.TB, partitions int32, configs map[string]*string) string {
 	t.Helper()
+	return CreateTopic(t, Name("test"), partitions, configs)
+}
+
+// CreateTopic creates the topic name, as Topic does: for a test whose events went to a
+// topic before it existed.
+func CreateTopic(t testing.TB, name string, partitions int32, configs map[string]*string) string {
+	t.Helper()
 	adm := kadm.NewClient(Client(t))
-	name := Name("test")
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	resp, err := adm.CreateTopic(ctx, partitions, 1, configs, name)
