@@ -34,37 +34,33 @@ type DeadPage struct {
 // Dead lists up to limit dead events of group (of all groups when it is empty), oldest
 // first.
 func (a *Admin) Dead(ctx context.Context, group string, limit int) ([]DeadEvent, error) {
-	evs, _, err := a.findDead(ctx, group, DeadQuery{}, limit)
+	evs, _, err := a.findDead(ctx, group, DeadQuery{}, 0, limit)
 	return evs, err
 }
 
 // FindDead returns the page of group's dead events (of all groups when it is empty)
 // that q selects, a page costing its size however deep, as the outbox's FindDead.
 func (a *Admin) FindDead(ctx context.Context, group string, q DeadQuery) (DeadPage, error) {
-	limit := q.Limit
-	switch {
-	case limit == 0:
-		limit = 100
-	case limit < 0 || limit > 1000:
-		return DeadPage{}, fmt.Errorf("inbox: find dead: %w: limit %d: use 1 to 1000", outbox.ErrInvalidConfig, limit)
+	limit, err := sqldb.PageLimit(q.Limit)
+	if err != nil {
+		return DeadPage{}, fmt.Errorf("inbox: find dead: %w: %w", outbox.ErrInvalidConfig, err)
 	}
-	evs, rows, err := a.findDead(ctx, group, q, limit+1)
+	after, err := sqldb.Cursor(q.After)
+	if err != nil {
+		return DeadPage{}, fmt.Errorf("inbox: find dead: %w: %w", outbox.ErrInvalidConfig, err)
+	}
+	evs, rows, err := a.findDead(ctx, group, q, after, limit+1)
 	if err != nil || len(evs) <= limit {
 		return DeadPage{Events: evs}, err
 	}
 	return DeadPage{Events: evs[:limit], Next: strconv.FormatInt(rows[limit-1], 10)}, nil
 }
 
-// findDead returns the dead events and their row ids.
-func (a *Admin) findDead(ctx context.Context, group string, q DeadQuery, limit int) ([]DeadEvent, []int64, error) {
-	var after int64
-	if q.After != "" {
-		var err error
-		if after, err = strconv.ParseInt(q.After, 10, 64); err != nil || after < 0 {
-			return nil, nil, fmt.Errorf("inbox: find dead: %w: After %q is not a page's Next", outbox.ErrInvalidConfig, q.After)
-		}
-	}
-	sql, args := a.sql.Queries["list_dead"].Bind(group, int64(limit), after, q.Topic, q.Key, q.Error, micros(q.Since), micros(q.Until))
+// findDead reads up to limit of group's dead events q selects after row after, and
+// their row ids.
+func (a *Admin) findDead(ctx context.Context, group string, q DeadQuery, after int64, limit int) ([]DeadEvent, []int64, error) {
+	sql, args := a.sql.Queries["list_dead"].Bind(group, int64(limit), after, q.Topic, q.Key, q.Error,
+		sqldb.UnixMicro(q.Since), sqldb.UnixMicro(q.Until))
 	rs, err := a.db.Query(ctx, sql, args...)
 	if err != nil {
 		return nil, nil, fmt.Errorf("inbox: list dead: %w", err)
@@ -93,13 +89,6 @@ func (a *Admin) findDead(ctx context.Context, group string, q DeadQuery, limit i
 	return out, rows, nil
 }
 
-func micros(t time.Time) int64 {
-	if t.IsZero() {
-		return 0
-	}
-	return t.UnixMicro()
-}
-
 // RetryMatching asks for every dead event of group that q selects (its After and Limit
 // aside) to be retried, as Retry does, and returns how many it asked for anew.
 func (a *Admin) RetryMatching(ctx context.Context, group string, q DeadQuery) (int64, error) {
@@ -113,28 +102,19 @@ func (a *Admin) PurgeDeadMatching(ctx context.Context, group string, q DeadQuery
 }
 
 // eachDeadPage runs the statement stmt on the rows of each page q selects of group's
-// dead events. The pages go by row id, so what the statement changes does not move the
-// next page.
+// dead events.
 func (a *Admin) eachDeadPage(ctx context.Context, group string, q DeadQuery, stmt string) (int64, error) {
 	if group == "" {
 		return 0, fmt.Errorf("inbox: %w: no group: name the consumer group to act on", outbox.ErrInvalidConfig)
 	}
-	const page = 500
-	var total int64
-	q.After = ""
-	for {
-		_, rows, err := a.findDead(ctx, group, q, page)
-		if err != nil || len(rows) == 0 {
-			return total, err
-		}
+	return sqldb.EachPage(ctx, 500, func(ctx context.Context, after int64, size int) ([]int64, error) {
+		_, rows, err := a.findDead(ctx, group, q, after, size)
+		return rows, err
+	}, func(ctx context.Context, rows []int64) (int64, error) {
 		n, err := sqldb.Exec(ctx, a.db, a.sql.Queries[stmt], group, sqldb.Int64s(rows))
-		total += n
 		if err != nil {
-			return total, fmt.Errorf("inbox: %s: %w", stmt, err)
+			return n, fmt.Errorf("inbox: %s: %w", stmt, err)
 		}
-		if len(rows) < page {
-			return total, nil
-		}
-		q.After = strconv.FormatInt(rows[len(rows)-1], 10)
-	}
+		return n, nil
+	})
 }

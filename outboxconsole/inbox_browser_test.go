@@ -16,7 +16,6 @@ import (
 	"github.com/firstunicorn/outbox"
 	"github.com/firstunicorn/outbox/inbox"
 	"github.com/firstunicorn/outbox/outboxconsole"
-	"github.com/firstunicorn/outbox/outboxpgx"
 	"github.com/firstunicorn/outbox/testkit/testenv"
 )
 
@@ -25,15 +24,7 @@ import (
 // handler again in the order they died, and a purge removes the rest.
 func TestBrowserInbox(t *testing.T) {
 	t.Parallel()
-	pool := testenv.Pool(t)
-	o := testenv.NewOutbox(t, "postgres", outbox.Limits{})
-	ib, err := inbox.New(outboxpgx.New(pool), &inbox.Config{Schema: o.Schema})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := ib.Admin().Migrate(context.Background()); err != nil {
-		t.Fatal(err)
-	}
+	o, ib := outboxWithInbox(t)
 	group := testenv.Name("inventory")
 	s := newSite(t, o, outboxconsole.Config{Inboxes: []outboxconsole.InboxGroup{{Group: group, Admin: ib.Admin()}}})
 

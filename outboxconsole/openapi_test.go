@@ -13,9 +13,7 @@ import (
 	"github.com/getkin/kin-openapi/routers/gorillamux"
 
 	"github.com/firstunicorn/outbox"
-	"github.com/firstunicorn/outbox/inbox"
 	"github.com/firstunicorn/outbox/outboxconsole"
-	"github.com/firstunicorn/outbox/outboxpgx"
 	"github.com/firstunicorn/outbox/testkit/testenv"
 )
 
@@ -23,15 +21,7 @@ import (
 // group, matches the OpenAPI description it serves; and so does every request.
 func TestOpenAPI(t *testing.T) {
 	t.Parallel()
-	pool := testenv.Pool(t)
-	o := testenv.NewOutbox(t, "postgres", outbox.Limits{})
-	ib, err := inbox.New(outboxpgx.New(pool), &inbox.Config{Schema: o.Schema})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := ib.Admin().Migrate(context.Background()); err != nil {
-		t.Fatal(err)
-	}
+	o, ib := outboxWithInbox(t)
 	table := newSite(t, o, outboxconsole.Config{Inboxes: []outboxconsole.InboxGroup{{Group: "g", Admin: ib.Admin()}}})
 	ids := table.seed(t)
 	wal := newSite(t, testenv.NewWALOutbox(t, outbox.Limits{}), outboxconsole.Config{})

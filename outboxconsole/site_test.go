@@ -13,9 +13,12 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/firstunicorn/outbox"
+	"github.com/firstunicorn/outbox/inbox"
+	"github.com/firstunicorn/outbox/outboxpgx"
 
 	"github.com/firstunicorn/outbox/outboxconsole"
 	"github.com/firstunicorn/outbox/relay/source"
@@ -188,4 +191,18 @@ func values(recs []*kgo.Record) []string {
 		out[i] = string(r.Value)
 	}
 	return out
+}
+
+// outboxWithInbox is a fresh outbox on PostgreSQL and a migrated inbox in its schema.
+func outboxWithInbox(t *testing.T) (*testenv.Outbox, *inbox.Store[pgx.Tx]) {
+	t.Helper()
+	o := testenv.NewOutbox(t, "postgres", outbox.Limits{})
+	ib, err := inbox.New(outboxpgx.New(testenv.Pool(t)), &inbox.Config{Schema: o.Schema})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ib.Admin().Migrate(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	return o, ib
 }

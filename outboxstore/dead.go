@@ -54,7 +54,7 @@ type DeadPage struct {
 
 // Dead lists up to limit dead events, oldest first.
 func (a *Admin) Dead(ctx context.Context, limit int) ([]DeadEvent, error) {
-	evs, _, err := a.findDead(ctx, DeadQuery{}, limit)
+	evs, _, err := a.findDead(ctx, DeadQuery{}, 0, limit)
 	return evs, err
 }
 
@@ -62,33 +62,29 @@ func (a *Admin) Dead(ctx context.Context, limit int) ([]DeadEvent, error) {
 // where the last one ended: each costs its size (and the rows the filter skips), however
 // deep into the list it is.
 func (a *Admin) FindDead(ctx context.Context, q DeadQuery) (DeadPage, error) {
-	limit := q.Limit
-	switch {
-	case limit == 0:
-		limit = 100
-	case limit < 0 || limit > 1000:
-		return DeadPage{}, fmt.Errorf("outbox: find dead: %w: limit %d: use 1 to 1000", outbox.ErrInvalidConfig, limit)
+	limit, err := sqldb.PageLimit(q.Limit)
+	if err != nil {
+		return DeadPage{}, fmt.Errorf("outbox: find dead: %w: %w", outbox.ErrInvalidConfig, err)
 	}
-	evs, seqs, err := a.findDead(ctx, q, limit+1)
+	after, err := sqldb.Cursor(q.After)
+	if err != nil {
+		return DeadPage{}, fmt.Errorf("outbox: find dead: %w: %w", outbox.ErrInvalidConfig, err)
+	}
+	evs, seqs, err := a.findDead(ctx, q, after, limit+1)
 	if err != nil || len(evs) <= limit {
 		return DeadPage{Events: evs}, err
 	}
 	return DeadPage{Events: evs[:limit], Next: strconv.FormatInt(seqs[limit-1], 10)}, nil
 }
 
-func (a *Admin) findDead(ctx context.Context, q DeadQuery, limit int) ([]DeadEvent, []int64, error) {
-	var after int64
-	if q.After != "" {
-		var err error
-		if after, err = strconv.ParseInt(q.After, 10, 64); err != nil || after < 0 {
-			return nil, nil, fmt.Errorf("outbox: find dead: %w: After %q is not a page's Next", outbox.ErrInvalidConfig, q.After)
-		}
-	}
+// findDead reads up to limit dead events q selects after seq after, and their seqs. A
+// key filter has a query of its own, which reads that key's rows alone.
+func (a *Admin) findDead(ctx context.Context, q DeadQuery, after int64, limit int) ([]DeadEvent, []int64, error) {
 	stmt := a.c.q["list_dead"]
 	if q.Key != "" {
 		stmt = a.c.q["list_dead_key"]
 	}
-	sql, args := stmt.Bind(limit, after, q.Topic, q.Type, q.Key, q.Error, unixMicro(q.Since), unixMicro(q.Until))
+	sql, args := stmt.Bind(limit, after, q.Topic, q.Type, q.Key, q.Error, sqldb.UnixMicro(q.Since), sqldb.UnixMicro(q.Until))
 	rows, err := a.c.db.Query(ctx, sql, args...)
 	if err != nil {
 		return nil, nil, fmt.Errorf("outbox: list dead: %w", err)
@@ -114,14 +110,6 @@ func (a *Admin) findDead(ctx context.Context, q DeadQuery, limit int) ([]DeadEve
 		return nil, nil, fmt.Errorf("outbox: list dead: %w", err)
 	}
 	return out, seqs, nil
-}
-
-// unixMicro is t in Unix microseconds, 0 for the zero time: an open end of a range.
-func unixMicro(t time.Time) int64 {
-	if t.IsZero() {
-		return 0
-	}
-	return t.UnixMicro()
 }
 
 // deadSeqs are the seqs of the dead events among ids, in the order they were written.

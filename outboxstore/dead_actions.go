@@ -99,23 +99,11 @@ func (a *Admin) PurgeDeadOlderThan(ctx context.Context, age time.Duration) (int6
 	return n, nil
 }
 
-// eachDeadPage runs act on the seqs of each page of the dead events q selects, from
-// the start, and adds up what it counts. The pages go by seq, so the rows act takes out
-// of the dead state do not move the next page.
+// eachDeadPage runs act on the seqs of each page of the dead events q selects (its
+// After and Limit aside), and adds up what it counts.
 func (a *Admin) eachDeadPage(ctx context.Context, q DeadQuery, act func(context.Context, []int64) (int64, error)) (int64, error) {
-	const page = 500
-	var total int64
-	q.After = ""
-	for {
-		_, seqs, err := a.findDead(ctx, q, page)
-		if err != nil {
-			return total, err
-		}
-		n, err := act(ctx, seqs)
-		total += n
-		if err != nil || len(seqs) < page {
-			return total, err
-		}
-		q.After = fmt.Sprint(seqs[len(seqs)-1])
-	}
+	return sqldb.EachPage(ctx, 500, func(ctx context.Context, after int64, size int) ([]int64, error) {
+		_, seqs, err := a.findDead(ctx, q, after, size)
+		return seqs, err
+	}, act)
 }
