@@ -77,6 +77,7 @@ func BenchmarkPages(b *testing.B) {
 				{"filter-topic-type", "/dead?topic=orders&type=order.created"},
 				{"filter-time", "/dead?since=2020-01-01T00:00:00Z&until=2100-01-01T00:00:00Z"},
 				{"relays", "/relays"},
+				{"topics", "/topics"},
 			} {
 				b.Run(p.name, func(b *testing.B) { timePage(b, s.URL+p.path) })
 			}

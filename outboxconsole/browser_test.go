@@ -47,8 +47,9 @@ func browser(t *testing.T) (context.Context, *atomic.Int32) {
 	return ctx, dialogs
 }
 
-// In a real browser, on each database: sign in, see the overview red with dead
-// letters, filter them by key, open one, retry a selection of two and see them reach
+// In a real browser, on each database: events sent to a topic that does not exist yet
+// are dead-lettered by a real relay; sign in, see the overview red with dead letters,
+// filter them by key, open one, retry a selection of two and see them reach
 // Kafka in their written order, purge one; markup in events never runs; the overview
 // turns green once nothing is dead.
 func TestBrowser(t *testing.T) {
@@ -57,7 +58,8 @@ func TestBrowser(t *testing.T) {
 
 func testBrowser(t *testing.T, db string) {
 	s := newSite(t, testenv.NewOutbox(t, db, outbox.Limits{}), outboxconsole.Config{TraceURL: "http://127.0.0.1:16686/trace/{trace_id}"})
-	ids := s.seed(t)
+	xss := s.markup(t)
+	ids := append(s.poison(t, 4), xss) // a relay runs from here on
 	ctx, dialogs := browser(t)
 	shots := screenshots(t, db)
 	steps(t, ctx, "sign in",
@@ -69,6 +71,11 @@ func testBrowser(t *testing.T, db string) {
 		t.Fatalf("overview with dead letters: #state class %q, want red", c)
 	}
 	shots(ctx, "overview-red")
+	steps(t, ctx, "topics", chromedp.Navigate(s.URL+"/topics"))
+	if n, err := chromedp.Run(ctx, chromedp.Nodes(chromedp.CSSAll("tr.topic"))); err != nil || len(n) != 2 {
+		t.Fatalf("the topics page lists %d topics (%v), want 2", len(n), err)
+	}
+	shots(ctx, "topics")
 	steps(t, ctx, "list", chromedp.Navigate(s.URL+"/dead"))
 	if n := rows(t, ctx); n != 5 {
 		t.Fatalf("the dead letters page lists %d, want 5", n)
@@ -102,7 +109,6 @@ func testBrowser(t *testing.T, db string) {
 	if n := text(t, ctx, "count"); n != "2" {
 		t.Fatalf("the retry says it touched %s events, want 2", n)
 	}
-	s.publish(t)
 	recs := testenv.Consume(t, s.topic, 2, 30*time.Second)
 	if len(recs) != 2 || string(recs[0].Value) != "k/0" || string(recs[1].Value) != "k/2" {
 		t.Fatalf("Kafka got %d records after the retry: %v; want k/0 then k/2", len(recs), values(recs))
@@ -183,7 +189,8 @@ func (s *site) publish(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r, err := relay.New(s.Store, pub, &relay.Config{LeaseTTL: 3 * time.Second})
+	// MaxAttempts 1: a poison event dies at its first permanent failure.
+	r, err := relay.New(s.Store, pub, &relay.Config{LeaseTTL: 3 * time.Second, MaxAttempts: 1})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -49,6 +49,13 @@ type Config struct {
 	// asks it whether a broker answers, and turns red when none does. Default none: the
 	// overview then sees Kafka only through the oldest pending event's age.
 	Kafka *kgo.Client
+	// PrometheusURL, when set, is the Prometheus that scrapes the relays: the overview
+	// charts their publish rate (outbox_relay_events_total{outcome="sent"}) over the
+	// last fifteen minutes. Default none: the database keeps no count of what was sent.
+	PrometheusURL string
+	// PrometheusSelector narrows the relays' series to this outbox's, as label
+	// matchers: job="orders-relay". Default none (every relay Prometheus scrapes).
+	PrometheusSelector string
 	// Tokens sign users in. New refuses none unless InsecureNoAuth is set.
 	Tokens []Token
 	// InsecureNoAuth lets anyone on the same machine in as an operator: the console then
@@ -116,6 +123,9 @@ func (c *Config) validate() error {
 	}
 	if c.TraceURL != "" && !strings.Contains(c.TraceURL, "{trace_id}") {
 		errs = append(errs, fmt.Errorf("TraceURL %q has no {trace_id}", c.TraceURL))
+	}
+	if strings.ContainsAny(c.PrometheusSelector, "{}") {
+		errs = append(errs, fmt.Errorf("PrometheusSelector %q: give the label matchers without braces, as in job=\"orders-relay\"", c.PrometheusSelector))
 	}
 	if c.Prefix != "" && (!strings.HasPrefix(c.Prefix, "/") || strings.HasSuffix(c.Prefix, "/")) {
 		errs = append(errs, fmt.Errorf("Prefix %q: start it with / and end it without, as in /outbox", c.Prefix))

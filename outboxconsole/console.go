@@ -4,6 +4,7 @@ import (
 	"embed"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"html/template"
 	"io/fs"
 	"net/http"
@@ -30,6 +31,7 @@ type console struct {
 	cfg   Config
 	auth  *auth
 	pages *template.Template
+	rater *rater // nil without Config.PrometheusURL
 }
 
 // New returns the console's handler, cfg validated and its defaults filled in.
@@ -39,6 +41,9 @@ func New(cfg Config) (http.Handler, error) {
 	}
 	c := &console{cfg: cfg, auth: newAuth(&cfg)}
 	var err error
+	if c.rater, err = newRater(&cfg); err != nil {
+		return nil, fmt.Errorf("outboxconsole: %w: %w", outbox.ErrInvalidConfig, err)
+	}
 	c.pages, err = template.New("").Funcs(funcs).ParseFS(templateFS, "templates/*.html")
 	if err != nil {
 		return nil, err
@@ -58,6 +63,7 @@ func New(cfg Config) (http.Handler, error) {
 	page("GET /events/{id}", c.eventPage)
 	page("GET /find", c.find)
 	page("GET /relays", c.relaysPage)
+	page("GET /topics", c.topicsPage)
 	page("POST /actions", c.action)
 	api := func(pattern string, h func(http.ResponseWriter, *http.Request, user)) {
 		mux.HandleFunc(pattern, c.signedIn(h, true))
@@ -68,6 +74,7 @@ func New(cfg Config) (http.Handler, error) {
 	})
 	api("GET /api/v1/overview", c.apiOverview)
 	api("GET /api/v1/relays", c.apiRelays)
+	api("GET /api/v1/topics", c.apiTopics)
 	api("GET /api/v1/dead", c.apiDead)
 	api("GET /api/v1/inbox/{group}/dead", c.apiDead)
 	api("POST /api/v1/inbox/{group}/dead/retry", c.apiAct("retry"))

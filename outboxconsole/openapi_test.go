@@ -46,6 +46,8 @@ func TestOpenAPI(t *testing.T) {
 		{table, "GET", "/overview", viewerSecret, "", 200},
 		{wal, "GET", "/overview", viewerSecret, "", 200},
 		{table, "GET", "/relays", viewerSecret, "", 200},
+		{table, "GET", "/topics", viewerSecret, "", 200},
+		{wal, "GET", "/topics", viewerSecret, "", 200},
 		{wal, "GET", "/relays", viewerSecret, "", 200},
 		{table, "GET", "/dead?topic=" + table.topic + "&error=topic&limit=2", viewerSecret, "", 200},
 		{table, "GET", "/dead?since=2020-01-01T00:00:00Z&until=2100-01-01T00:00:00Z", viewerSecret, "", 200},

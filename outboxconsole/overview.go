@@ -23,6 +23,8 @@ type Overview struct {
 	CountLimit int64 `json:"count_limit"`
 	// Slot is WAL mode's replication slot; nil in table mode.
 	Slot *outboxstore.Slot `json:"slot,omitempty"`
+	// Rate is the relays' publish rate, when the console has a Prometheus.
+	Rate *PublishRate `json:"rate,omitempty"`
 	// Kafka is whether a broker answers, when the console has a Kafka client.
 	Kafka *KafkaState `json:"kafka,omitempty"`
 	// Inboxes are the dead letters of each inbox group the console shows.
@@ -46,6 +48,9 @@ func (c *console) overview(ctx context.Context) (Overview, error) {
 		}
 		o.Slot = &sl
 		o.Problems = append(o.Problems, slotProblems(sl)...)
+	}
+	if c.rater != nil {
+		o.Rate = c.rater.rate(ctx)
 	}
 	if c.cfg.Kafka != nil {
 		if o.Kafka = c.kafka(ctx); !o.Kafka.Reachable {

@@ -2,6 +2,7 @@ package outboxconsole_test
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -19,6 +20,7 @@ import (
 	"github.com/firstunicorn/outbox"
 	"github.com/firstunicorn/outbox/inbox"
 	"github.com/firstunicorn/outbox/outboxpgx"
+	"github.com/firstunicorn/outbox/outboxstore"
 
 	"github.com/firstunicorn/outbox/outboxconsole"
 	"github.com/firstunicorn/outbox/relay/source"
@@ -71,46 +73,87 @@ const (
 )
 
 // seed writes events and kills them as a relay does, and returns their ids in write
-// order: four of key "k" (payloads k/0..k/3), dead as their topic was missing; then one
-// whose key, payload, header and error carry markup, dead as too large.
+// order: four of key "k" (payloads k/0..k/3), dead as their topic was missing; then the
+// one of markup.
 func (s *site) seed(t *testing.T) []string {
 	t.Helper()
-	ctx := context.Background()
 	var ms []outbox.Message
 	for i := range 4 {
-		ms = append(ms, outbox.Message{Topic: s.topic, Key: []byte("k"), Type: "order.created", Payload: []byte("k/" + string(rune('0'+i)))})
+		ms = append(ms, outbox.Message{Topic: s.topic, Key: []byte("k"), Type: "order.created", Payload: []byte(fmt.Sprint("k/", i))})
 	}
-	ms = append(ms, outbox.Message{Topic: s.topic, Key: []byte(xssAttr), Type: "xss", Payload: []byte(xssScript),
-		Headers: map[string]string{"x-evil": xssScript, "traceparent": "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"}})
+	ids := s.kill(t, "UNKNOWN_TOPIC_OR_PARTITION: This server does not host this topic-partition.", ms...)
+	return append(ids, s.markup(t))
+}
+
+// markup writes one event whose key, payload and header carry markup and kills it with
+// an error that carries markup too; it returns its id.
+func (s *site) markup(t *testing.T) string {
+	t.Helper()
+	m := outbox.Message{Topic: s.topic, Key: []byte(xssAttr), Type: "xss", Payload: []byte(xssScript),
+		Headers: map[string]string{"x-evil": xssScript, "traceparent": "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"}}
+	return s.kill(t, "MESSAGE_TOO_LARGE "+xssScript+" "+xssAttr, m)[0]
+}
+
+// kill writes ms and dead-letters them with cause, through the relay's own calls (a
+// batch's MarkFailed, as for a permanent failure), and returns their ids in write order.
+func (s *site) kill(t *testing.T, cause string, ms ...outbox.Message) []string {
+	t.Helper()
+	ctx := context.Background()
 	if err := s.Write(ctx, ms...); err != nil {
 		t.Fatal(err)
 	}
-	var ids []string
 	tbl := testenv.Table(t, s.Store)
 	buckets := make([]int, tbl.Buckets())
 	for i := range buckets {
 		buckets[i] = i
 	}
-	b, err := tbl.Claim(ctx, &source.ClaimParams{Buckets: buckets, Limit: 10})
-	if err != nil || b == nil {
+	b, err := tbl.Claim(ctx, &source.ClaimParams{Buckets: buckets, Limit: 100})
+	if err != nil || b == nil || len(b.Records()) != len(ms) {
 		t.Fatalf("claim: %v", err)
 	}
-	recs := b.Records()
-	var seqs []int64
-	for _, r := range recs {
+	var (
+		ids  []string
+		seqs []int64
+	)
+	for _, r := range b.Records() {
 		ids, seqs = append(ids, r.Message.ID.String()), append(seqs, r.Seq)
 	}
-	for _, f := range []source.FailParams{
-		{Seqs: seqs[:4], Error: "UNKNOWN_TOPIC_OR_PARTITION: This server does not host this topic-partition."},
-		{Seqs: seqs[4:], Error: "MESSAGE_TOO_LARGE " + xssScript + " " + xssAttr},
-	} {
-		f.MaxAttempts, f.Permanent = 1, true
-		if _, err := b.MarkFailed(ctx, &f); err != nil {
-			t.Fatal(err)
-		}
+	if _, err := b.MarkFailed(ctx, &source.FailParams{Seqs: seqs, Error: cause, MaxAttempts: 1, Permanent: true}); err != nil {
+		t.Fatal(err)
 	}
 	if err := b.Commit(ctx); err != nil {
 		t.Fatal(err)
+	}
+	return ids
+}
+
+// poison writes n events of key "k" (payloads k/0, k/1, ...) to a topic that does not
+// exist yet, the poison of make chaos, and runs a relay, which dead-letters them; then
+// it creates the topic, so that a retry can succeed. It returns their ids in write order.
+func (s *site) poison(t *testing.T, n int) []string {
+	t.Helper()
+	ctx := context.Background()
+	s.topic = testenv.Name("late")
+	var ms []outbox.Message
+	for i := range n {
+		ms = append(ms, outbox.Message{Topic: s.topic, Key: []byte("k"), Type: "order.created", Payload: []byte(fmt.Sprint("k/", i))})
+	}
+	if err := s.Write(ctx, ms...); err != nil {
+		t.Fatal(err)
+	}
+	s.publish(t)
+	var dead outboxstore.DeadPage
+	waitUntil(t, "the relay's dead letters", func() bool {
+		dead, _ = s.Store.Admin().FindDead(ctx, outboxstore.DeadQuery{Topic: s.topic})
+		return len(dead.Events) == n
+	})
+	testenv.CreateTopic(t, s.topic, 1, nil)
+	var ids []string
+	for _, e := range dead.Events {
+		if !strings.Contains(e.Error, "UNKNOWN_TOPIC") {
+			t.Fatalf("a poison event died of %q, want an unknown topic", e.Error)
+		}
+		ids = append(ids, e.ID)
 	}
 	return ids
 }

@@ -1,8 +1,6 @@
 package outboxconsole_test
 
 import (
-	"context"
-	"fmt"
 	"testing"
 	"time"
 
@@ -10,7 +8,6 @@ import (
 
 	"github.com/firstunicorn/outbox"
 	"github.com/firstunicorn/outbox/outboxconsole"
-	"github.com/firstunicorn/outbox/outboxstore"
 	"github.com/firstunicorn/outbox/testkit/testenv"
 )
 
@@ -21,21 +18,7 @@ import (
 func TestBrowserWAL(t *testing.T) {
 	t.Parallel()
 	s := newSite(t, testenv.NewWALOutbox(t, outbox.Limits{}), outboxconsole.Config{})
-	s.topic = testenv.Name("late")
-	var ms []outbox.Message
-	for i := range 3 {
-		ms = append(ms, outbox.Message{Topic: s.topic, Key: []byte("k"), Type: "order.created", Payload: []byte(fmt.Sprint("k/", i))})
-	}
-	if err := s.Write(context.Background(), ms...); err != nil {
-		t.Fatal(err)
-	}
-	s.publish(t)
-	var dead outboxstore.DeadPage
-	waitUntil(t, "three dead letters from the relay", func() bool {
-		dead, _ = s.Store.Admin().FindDead(context.Background(), outboxstore.DeadQuery{})
-		return len(dead.Events) == 3
-	})
-	testenv.CreateTopic(t, s.topic, 1, nil)
+	ids := s.poison(t, 3)
 
 	ctx, dialogs := browser(t)
 	steps(t, ctx, "sign in", chromedp.Navigate(s.URL+"/"), chromedp.SendKeys(chromedp.ID("token"), operatorSecret),
@@ -49,8 +32,8 @@ func TestBrowserWAL(t *testing.T) {
 	screenshots(t, "postgres")(ctx, "overview-wal")
 	steps(t, ctx, "retry two",
 		chromedp.Navigate(s.URL+"/dead"),
-		chromedp.Click(chromedp.CSS(`input[value="`+dead.Events[2].ID+`"]`)),
-		chromedp.Click(chromedp.CSS(`input[value="`+dead.Events[0].ID+`"]`)),
+		chromedp.Click(chromedp.CSS(`input[value="`+ids[2]+`"]`)),
+		chromedp.Click(chromedp.CSS(`input[value="`+ids[0]+`"]`)),
 		chromedp.Click(chromedp.ID("retry-selected")),
 		chromedp.Click(chromedp.ID("confirm")))
 	if n := text(t, ctx, "count"); n != "2" {

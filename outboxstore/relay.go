@@ -34,7 +34,7 @@ func (t table) Buckets() int { return buckets }
 // Heartbeat implements source.Store. It also forgets relays silent for 10 TTLs, so the
 // table does not grow with every process that ever ran.
 func (t table) Heartbeat(ctx context.Context, owner string, ttl time.Duration) (int, error) {
-	if _, err := sqldb.Exec(ctx, t.c.db, t.c.q["heartbeat"], owner); err != nil {
+	if _, err := sqldb.Exec(ctx, t.c.db, t.c.q["heartbeat"], owner, version()); err != nil {
 		return 0, fmt.Errorf("heartbeat: %w", err)
 	}
 	if _, err := sqldb.Exec(ctx, t.c.db, t.c.q["forget"], "", (10 * ttl).Microseconds()); err != nil {

@@ -13,6 +13,9 @@ type Relay struct {
 	// negative when its heartbeat is gone (another relay forgot it) while its leases
 	// last.
 	HeartbeatAge time.Duration `json:"heartbeat_age"`
+	// Version is its go-outbox version: a module version, "(devel)" when built inside
+	// go-outbox's own checkout; "" when it predates the column (or is gone).
+	Version string `json:"version"`
 	// Buckets are the key buckets it holds a live lease on: the keys it publishes.
 	Buckets []int `json:"buckets"`
 }
@@ -39,7 +42,7 @@ func (a *Admin) Leases(ctx context.Context) (Leases, error) {
 			r   Relay
 			age float64
 		)
-		if err := rows.Scan(&r.ID, &age); err != nil {
+		if err := rows.Scan(&r.ID, &age, &r.Version); err != nil {
 			rows.Close()
 			return l, fmt.Errorf("outbox: relays: %w", err)
 		}

@@ -36,6 +36,8 @@ func cmdConsole(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		groups     = f.String("inbox-groups", "", "comma-separated consumer groups whose inbox dead letters to show too, from the inbox in the same database and schema; default none")
 		inboxTable = f.String("inbox-table", inbox.DefaultTable, "inbox table name, for --inbox-groups")
 		brokers    = f.String("kafka-brokers", "", "Kafka brokers the relays publish to: the overview turns red when none answers; default none (not checked)")
+		promURL    = f.String("prometheus-url", "", "the Prometheus that scrapes the relays: the overview charts their publish rate; default none")
+		promSel    = f.String("prometheus-selector", "", `label matchers for this outbox's relays in Prometheus, as job="orders-relay"; default none (every relay)`)
 		logJSON    = f.Bool("log-json", false, "log JSON lines")
 	)
 	if err := f.Parse(args); err != nil {
@@ -85,7 +87,7 @@ func cmdConsole(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		}
 		defer kafka.Close()
 	}
-	h, err := outboxconsole.New(outboxconsole.Config{Outbox: o.Admin, Inboxes: inboxes, Kafka: kafka, Tokens: toks, InsecureNoAuth: *insecure,
+	h, err := outboxconsole.New(outboxconsole.Config{Outbox: o.Admin, Inboxes: inboxes, Kafka: kafka, PrometheusURL: *promURL, PrometheusSelector: *promSel, Tokens: toks, InsecureNoAuth: *insecure,
 		TraceURL: *traceURL, StaleAfter: *staleAfter, Logger: log})
 	if err != nil {
 		return err

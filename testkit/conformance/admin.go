@@ -23,6 +23,7 @@ func adminTests[TTx any]() []test[Harness[TTx]] {
 		{"FindDead", testFindDead[TTx]},
 		{"RetrySelection", testRetrySelection[TTx]},
 		{"AdminLeases", testAdminLeases[TTx]},
+		{"Topics", testTopics[TTx]},
 	}
 }
 
@@ -189,8 +190,33 @@ func testAdminLeases[TTx any](t *testing.T, h Harness[TTx]) {
 	must(t, err)
 	if len(l.Relays) != 3 || l.Relays[0].ID != "a" || len(l.Relays[0].Buckets) != len(a) || l.Relays[1].ID != "b" ||
 		len(l.Relays[1].Buckets) != len(b) || l.Relays[2].ID != "c" || len(l.Relays[2].Buckets) != len(c) ||
-		l.Relays[2].HeartbeatAge >= 0 || l.Relays[0].HeartbeatAge < 0 || l.Relays[0].HeartbeatAge > time.Minute ||
+		l.Relays[2].HeartbeatAge >= 0 || l.Relays[0].HeartbeatAge < 0 || l.Relays[0].Version == "" || l.Relays[0].HeartbeatAge > time.Minute ||
 		len(l.Unowned) != n-len(a)-len(b)-len(c) {
 		t.Fatalf("leases: %+v; want a with %d buckets, b with %d, c (no heartbeat) with %d, %d unowned", l, len(a), len(b), len(c), n-len(a)-len(b)-len(c))
+	}
+}
+
+// Topics counts each topic's pending and dead events and its oldest pending age, and
+// leaves out a topic whose events were all published.
+func testTopics[TTx any](t *testing.T, h Harness[TTx]) {
+	s := h.migrated(t, &outboxstore.Config{})
+	ctx := context.Background()
+	ms := msgs(6, func(i int) string { return string(rune('a' + i)) })
+	for i := range ms {
+		ms[i].Topic = []string{"alpha", "alpha", "alpha", "beta", "beta", "gamma"}[i]
+	}
+	must(t, h.writer(s)(ctx, ms...))
+	time.Sleep(20 * time.Millisecond)
+	settle(t, testenv.Table(t, s), source.ClaimParams{}, func(b source.Batch, r []source.Record) {
+		_, err := b.MarkFailed(ctx, &source.FailParams{Seqs: seqs(r[:1]), Error: "too large", MaxAttempts: 1, Permanent: true})
+		must(t, err)
+		must(t, b.MarkPublished(ctx, seqs(r[3:4]), true))
+		must(t, b.MarkPublished(ctx, seqs(r[5:6]), false))
+	})
+	got, err := s.Admin().Topics(ctx)
+	must(t, err)
+	if len(got) != 2 || got[0].Topic != "alpha" || got[0].Pending != 2 || got[0].Dead != 1 || got[0].OldestPendingAge < 20*time.Millisecond ||
+		got[1].Topic != "beta" || got[1].Pending != 1 || got[1].Dead != 0 || got[1].OldestPendingAge > time.Minute {
+		t.Fatalf("topics: %+v; want alpha 2 pending 1 dead, beta 1 pending, no gamma", got)
 	}
 }

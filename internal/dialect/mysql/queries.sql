@@ -71,8 +71,9 @@ WHERE status = 'published' AND published_at < UTC_TIMESTAMP(6) - INTERVAL $1 MIC
 ORDER BY seq LIMIT $2;
 
 -- name: heartbeat
-INSERT INTO {{relays}} (id, seen_at) VALUES ($1, UTC_TIMESTAMP(6))
-ON DUPLICATE KEY UPDATE seen_at = UTC_TIMESTAMP(6);
+-- $2 is the relay's go-outbox version (migration: relay_version).
+INSERT INTO {{relays}} (id, seen_at, version) VALUES ($1, UTC_TIMESTAMP(6), $2)
+ON DUPLICATE KEY UPDATE seen_at = UTC_TIMESTAMP(6), version = VALUES(version);
 
 -- name: forget
 DELETE FROM {{relays}} WHERE id = $1 OR seen_at < UTC_TIMESTAMP(6) - INTERVAL $2 MICROSECOND;
@@ -82,8 +83,8 @@ SELECT COUNT(*) FROM {{relays}} WHERE seen_at > UTC_TIMESTAMP(6) - INTERVAL $1 M
 
 -- name: relays
 -- The relays that send heartbeats, each with its heartbeat's age (seconds, by the
--- database's clock): the console's relays page.
-SELECT id, TIMESTAMPDIFF(MICROSECOND, seen_at, UTC_TIMESTAMP(6)) / 1e6 FROM {{relays}} ORDER BY id;
+-- database's clock) and its version: the console's relays page.
+SELECT id, TIMESTAMPDIFF(MICROSECOND, seen_at, UTC_TIMESTAMP(6)) / 1e6, version FROM {{relays}} ORDER BY id;
 
 -- name: leases
 -- Each bucket's owner, and whether its lease is live.
@@ -137,6 +138,14 @@ SELECT
 	COALESCE(TIMESTAMPDIFF(MICROSECOND, (SELECT MIN((SELECT t.created_at FROM {{table}} t
 		WHERE t.status = 'pending' AND t.bucket = l.bucket ORDER BY t.seq LIMIT 1)) FROM {{leases}} l),
 		UTC_TIMESTAMP(6)) / 1e6, 0);
+
+-- name: topics
+-- Pending and dead events by topic, with each topic's oldest pending event's age
+-- (seconds, by the database's clock): the console's topics page. It reads every row
+-- not yet published, so it is an operator's page, not a metric to poll.
+SELECT topic, SUM(status = 'pending'), SUM(status = 'dead'),
+	COALESCE(TIMESTAMPDIFF(MICROSECOND, MIN(IF(status = 'pending', created_at, NULL)), UTC_TIMESTAMP(6)) / 1e6, 0)
+FROM {{table}} WHERE status IN ('pending', 'dead') GROUP BY topic ORDER BY topic;
 
 -- name: list_dead
 -- Dead events after seq $2, in seq order, at most $1, filtered: exact topic ($3), event

@@ -82,8 +82,9 @@ DELETE FROM {{table}} WHERE seq IN (
 	LIMIT $2);
 
 -- name: heartbeat
-INSERT INTO {{relays}} (id, seen_at) VALUES ($1, now())
-ON CONFLICT (id) DO UPDATE SET seen_at = now();
+-- $2 is the relay's go-outbox version (migration: relay_version).
+INSERT INTO {{relays}} (id, seen_at, version) VALUES ($1, now(), $2)
+ON CONFLICT (id) DO UPDATE SET seen_at = now(), version = $2;
 
 -- name: forget
 DELETE FROM {{relays}} WHERE id = $1 OR seen_at < now() - $2::bigint * interval '1 microsecond';
@@ -93,8 +94,8 @@ SELECT count(*) FROM {{relays}} WHERE seen_at > now() - $1::bigint * interval '1
 
 -- name: relays
 -- The relays that send heartbeats, each with its heartbeat's age (seconds, by the
--- database's clock): the console's relays page.
-SELECT id, extract(epoch FROM now() - seen_at)::float8 FROM {{relays}} ORDER BY id;
+-- database's clock) and its version: the console's relays page.
+SELECT id, extract(epoch FROM now() - seen_at)::float8, version FROM {{relays}} ORDER BY id;
 
 -- name: leases
 -- Each bucket's owner, and whether its lease is live.
@@ -160,6 +161,14 @@ SELECT
 	(SELECT count(*) FROM (SELECT 1 FROM {{table}} WHERE status = 'dead' LIMIT $1) d),
 	coalesce(extract(epoch FROM now() - (SELECT min((SELECT t.created_at FROM {{table}} t
 		WHERE t.status = 'pending' AND t.bucket = l.bucket ORDER BY t.seq LIMIT 1)) FROM {{leases}} l)), 0)::float8;
+
+-- name: topics
+-- Pending and dead events by topic, with each topic's oldest pending event's age
+-- (seconds, by the database's clock): the console's topics page. It reads every row
+-- not yet published, so it is an operator's page, not a metric to poll.
+SELECT topic, count(*) FILTER (WHERE status = 'pending'), count(*) FILTER (WHERE status = 'dead'),
+	coalesce(extract(epoch FROM now() - min(created_at) FILTER (WHERE status = 'pending')), 0)::float8
+FROM {{table}} WHERE status <> 'published' GROUP BY topic ORDER BY topic;
 
 -- name: list_dead
 -- Dead events after seq $2, in seq order, at most $1, filtered: exact topic ($3), event

@@ -1,0 +1,3 @@
+-- Each relay's go-outbox version, which its heartbeat writes: the operator console shows
+-- it, to tell relays left behind in a rolling upgrade.
+ALTER TABLE {{relays}} ADD COLUMN version TEXT NOT NULL DEFAULT '';
