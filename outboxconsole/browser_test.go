@@ -100,8 +100,7 @@ func testBrowser(t *testing.T, db string) {
 	// Retry key k's third and first events, ticked in that order.
 	steps(t, ctx, "retry a selection",
 		chromedp.Navigate(s.URL+"/dead?key=k"),
-		chromedp.Click(chromedp.CSS(`input[value="`+ids[2]+`"]`)),
-		chromedp.Click(chromedp.CSS(`input[value="`+ids[0]+`"]`)),
+		tick(ids[2], ids[0]),
 		chromedp.Click(chromedp.ID("retry-selected")),
 		chromedp.WaitVisible(chromedp.ID("confirm")))
 	shots(ctx, "confirm")
@@ -121,7 +120,7 @@ func testBrowser(t *testing.T, db string) {
 
 	steps(t, ctx, "purge one",
 		chromedp.Navigate(s.URL+"/dead?key=k"),
-		chromedp.Click(chromedp.CSS(`input[value="`+ids[1]+`"]`)),
+		tick(ids[1]),
 		chromedp.Click(chromedp.ID("purge-selected")),
 		chromedp.Click(chromedp.ID("confirm")))
 	if n := text(t, ctx, "count"); n != "1" {
@@ -152,6 +151,15 @@ func steps(t *testing.T, ctx context.Context, step string, actions ...chromedp.A
 	if err := chromedp.Do(ctx, actions...); err != nil {
 		t.Fatalf("%s: %v", step, err)
 	}
+}
+
+// tick ticks the list's boxes of the events ids, in the order given.
+func tick(ids ...string) chromedp.Action[chromedp.Void] {
+	var clicks []chromedp.Action[chromedp.Void]
+	for _, id := range ids {
+		clicks = append(clicks, chromedp.Click(chromedp.CSS(`input[value="`+id+`"]`)))
+	}
+	return chromedp.Steps(clicks...)
 }
 
 func text(t *testing.T, ctx context.Context, id string) string {

@@ -78,8 +78,7 @@ func TestBrowserInbox(t *testing.T) {
 	screenshots(t, "postgres")(ctx, "inbox")
 	fixed.Store(true)
 	steps(t, ctx, "retry a selection",
-		chromedp.Click(chromedp.CSS(`input[value="`+dead[2].ID+`"]`)),
-		chromedp.Click(chromedp.CSS(`input[value="`+dead[0].ID+`"]`)),
+		tick(dead[2].ID, dead[0].ID),
 		chromedp.Click(chromedp.ID("retry-selected")),
 		chromedp.Click(chromedp.ID("confirm")))
 	if n := text(t, ctx, "count"); n != "2" {

@@ -32,8 +32,7 @@ func TestBrowserWAL(t *testing.T) {
 	screenshots(t, "postgres")(ctx, "overview-wal")
 	steps(t, ctx, "retry two",
 		chromedp.Navigate(s.URL+"/dead"),
-		chromedp.Click(chromedp.CSS(`input[value="`+ids[2]+`"]`)),
-		chromedp.Click(chromedp.CSS(`input[value="`+ids[0]+`"]`)),
+		tick(ids[2], ids[0]),
 		chromedp.Click(chromedp.ID("retry-selected")),
 		chromedp.Click(chromedp.ID("confirm")))
 	if n := text(t, ctx, "count"); n != "2" {
