@@ -188,10 +188,6 @@ SELECT seq, status, topic, COALESCE(`key`, ''), event_type, aggregate_type, aggr
 	TIMESTAMPDIFF(MICROSECOND, '1970-01-01', COALESCE(dead_at, published_at, created_at))
 FROM {{table}} WHERE id = $1;
 
--- name: retry_one
-UPDATE {{table}} SET status = 'pending', attempts = 0, available_at = '1970-01-01 00:00:00', dead_at = NULL
-WHERE status = 'dead' AND id = $1;
-
 -- name: retry_all
 UPDATE {{table}} SET status = 'pending', attempts = 0, available_at = '1970-01-01 00:00:00', dead_at = NULL
 WHERE status = 'dead';
@@ -205,9 +201,6 @@ WHERE status = 'dead' AND seq IN ($1);
 -- name: purge_dead
 -- Dead events that died more than $1 microseconds ago.
 DELETE FROM {{table}} WHERE status = 'dead' AND COALESCE(dead_at, created_at) < UTC_TIMESTAMP(6) - INTERVAL $1 MICROSECOND;
-
--- name: purge_dead_one
-DELETE FROM {{table}} WHERE status = 'dead' AND id = $1;
 
 -- name: purge_dead_seqs
 DELETE FROM {{table}} WHERE status = 'dead' AND seq IN ($1);

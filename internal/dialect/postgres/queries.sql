@@ -210,10 +210,6 @@ SELECT seq, status, topic, coalesce(encode(key, 'escape'), ''), event_type, aggr
 	coalesce(dead_at, published_at, created_at)
 FROM {{table}} WHERE id = $1::uuid;
 
--- name: retry_one
-UPDATE {{table}} SET status = 'pending', attempts = 0, available_at = '-infinity', dead_at = NULL
-WHERE status = 'dead' AND id = $1::uuid;
-
 -- name: retry_all
 UPDATE {{table}} SET status = 'pending', attempts = 0, available_at = '-infinity', dead_at = NULL
 WHERE status = 'dead';
@@ -227,9 +223,6 @@ WHERE status = 'dead' AND seq = ANY($1::bigint[]);
 -- name: purge_dead
 -- Dead events that died more than $1 microseconds ago.
 DELETE FROM {{table}} WHERE status = 'dead' AND coalesce(dead_at, created_at) < now() - $1::bigint * interval '1 microsecond';
-
--- name: purge_dead_one
-DELETE FROM {{table}} WHERE status = 'dead' AND id = $1::uuid;
 
 -- name: purge_dead_seqs
 DELETE FROM {{table}} WHERE status = 'dead' AND seq = ANY($1::bigint[]);

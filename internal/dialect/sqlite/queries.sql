@@ -188,9 +188,6 @@ SELECT seq, status, topic, coalesce(CAST(key AS TEXT), ''), event_type, aggregat
 	coalesce(dead_at, published_at, created_at)
 FROM {{table}} WHERE id = $1;
 
--- name: retry_one
-UPDATE {{table}} SET status = 'pending', attempts = 0, available_at = 0, dead_at = NULL WHERE status = 'dead' AND id = $1;
-
 -- name: retry_all
 UPDATE {{table}} SET status = 'pending', attempts = 0, available_at = 0, dead_at = NULL WHERE status = 'dead';
 
@@ -202,9 +199,6 @@ UPDATE {{table}} SET status = 'pending', attempts = 0, available_at = 0, dead_at
 -- name: purge_dead
 -- Dead events that died more than $1 microseconds ago.
 DELETE FROM {{table}} WHERE status = 'dead' AND coalesce(dead_at, created_at) <= {{now}} - $1;
-
--- name: purge_dead_one
-DELETE FROM {{table}} WHERE status = 'dead' AND id = $1;
 
 -- name: purge_dead_seqs
 DELETE FROM {{table}} WHERE status = 'dead' AND seq IN ($1);
