@@ -2,6 +2,7 @@ package outboxstore
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strconv"
@@ -117,15 +118,16 @@ func (a *Admin) findDead(ctx context.Context, q DeadQuery, after int64, limit in
 func (a *Admin) deadSeqs(ctx context.Context, ids []string) ([]int64, error) {
 	seqs := make([]int64, 0, len(ids))
 	for _, id := range ids {
-		if _, err := uuid.Parse(id); err != nil {
+		u, err := uuid.Parse(id)
+		if err != nil {
 			return nil, badID(id)
 		}
-		ev, err := a.Event(ctx, id)
-		if err != nil {
+		var seq int64
+		switch err := sqldb.QueryRow(ctx, a.c.db, a.c.q["dead_seq"], []any{u.String()}, &seq); {
+		case err == nil:
+			seqs = append(seqs, seq)
+		case !errors.Is(err, sqldb.ErrNoRow):
 			return nil, err
-		}
-		if ev.State == StateDead {
-			seqs = append(seqs, ev.seq)
 		}
 	}
 	slices.Sort(seqs)

@@ -45,8 +45,6 @@ type EventInfo struct {
 	WrittenAt time.Time `json:"written_at,omitzero"`
 	// Since is when it entered State: when it died or was published, or was written.
 	Since time.Time `json:"since,omitzero"`
-
-	seq int64
 }
 
 // Event finds the event id, whatever its state; StateUnknown when no row has it.
@@ -60,7 +58,7 @@ func (a *Admin) Event(ctx context.Context, id string) (EventInfo, error) {
 		headers        string
 		written, since sqldb.Time
 	)
-	err = sqldb.QueryRow(ctx, a.c.db, a.c.q["event"], []any{ev.ID}, &ev.seq, &ev.State, &ev.Topic, &ev.Key, &ev.Type,
+	err = sqldb.QueryRow(ctx, a.c.db, a.c.q["event"], []any{ev.ID}, &ev.State, &ev.Topic, &ev.Key, &ev.Type,
 		&ev.AggregateType, &ev.AggregateID, &ev.Payload, &headers, &ev.Attempts, &ev.Error, &written, &since)
 	switch {
 	case errors.Is(err, sqldb.ErrNoRow):

@@ -178,6 +178,6 @@ func newDialect(db Database, cfg *Config) (dialect, error) {
 // results (see internal/dialect/*/queries.sql), which the store runs as they are.
 var engineQueries = []string{
 	"heartbeat", "forget", "alive", "relays", "leases", "renew", "held", "pick", "take", "release", "release_all",
-	"purge", "watermark", "status", "backlog", "topics", "list_dead", "list_dead_key", "event", "retry_all",
+	"purge", "watermark", "status", "backlog", "topics", "list_dead", "list_dead_key", "event", "dead_seq", "retry_all",
 	"retry_seqs", "purge_dead", "purge_dead_seqs", "pending", "version",
 }

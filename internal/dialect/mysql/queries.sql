@@ -182,7 +182,7 @@ ORDER BY seq LIMIT $1;
 -- name: event
 -- One event by id, whatever its state: the operator's "where is it". The last column is
 -- when it entered its state: died, was published, or (pending) was written.
-SELECT seq, status, topic, COALESCE(`key`, ''), event_type, aggregate_type, aggregate_id,
+SELECT status, topic, COALESCE(`key`, ''), event_type, aggregate_type, aggregate_id,
 	COALESCE(payload, ''), headers, attempts, COALESCE(last_error, ''),
 	TIMESTAMPDIFF(MICROSECOND, '1970-01-01', created_at),
 	TIMESTAMPDIFF(MICROSECOND, '1970-01-01', COALESCE(dead_at, published_at, created_at))
@@ -191,6 +191,11 @@ FROM {{table}} WHERE id = $1;
 -- name: retry_all
 UPDATE {{table}} SET status = 'pending', attempts = 0, available_at = '1970-01-01 00:00:00', dead_at = NULL
 WHERE status = 'dead';
+
+-- name: dead_seq
+-- The seq of the dead event $1, if it is one: what a retry or purge of a selection
+-- needs of each event, without its payload.
+SELECT seq FROM {{table}} WHERE id = $1 AND status = 'dead';
 
 -- name: retry_seqs
 -- The dead events of a selection ($1, their seqs) back to pending; they keep their seq,

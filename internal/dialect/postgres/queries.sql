@@ -205,7 +205,7 @@ ORDER BY seq LIMIT $1;
 -- name: event
 -- One event by id, whatever its state: the operator's "where is it". The last column is
 -- when it entered its state: died, was published, or (pending) was written.
-SELECT seq, status, topic, coalesce(encode(key, 'escape'), ''), event_type, aggregate_type, aggregate_id,
+SELECT status, topic, coalesce(encode(key, 'escape'), ''), event_type, aggregate_type, aggregate_id,
 	coalesce(payload, ''::bytea), headers::text, attempts, coalesce(last_error, ''), created_at,
 	coalesce(dead_at, published_at, created_at)
 FROM {{table}} WHERE id = $1::uuid;
@@ -213,6 +213,11 @@ FROM {{table}} WHERE id = $1::uuid;
 -- name: retry_all
 UPDATE {{table}} SET status = 'pending', attempts = 0, available_at = '-infinity', dead_at = NULL
 WHERE status = 'dead';
+
+-- name: dead_seq
+-- The seq of the dead event $1, if it is one: what a retry or purge of a selection
+-- needs of each event, without its payload.
+SELECT seq FROM {{table}} WHERE id = $1::uuid AND status = 'dead';
 
 -- name: retry_seqs
 -- The dead events of a selection ($1, their seqs) back to pending; they keep their seq,
