@@ -25,7 +25,7 @@ const (
 type PublishRate struct {
 	// Query is the PromQL the points come from.
 	Query string `json:"query"`
-	// Now is the latest point, events per second; PerMinute the points, oldest first.
+	// Now is the latest point, events per second; Points are all of them, oldest first.
 	Now    float64     `json:"now"`
 	Points []RatePoint `json:"points"`
 	// Error says why there are no points.
@@ -34,10 +34,18 @@ type PublishRate struct {
 
 // RatePoint is the publish rate at one time.
 type RatePoint struct {
-	At      time.Time `json:"at"`
-	PerSec  float64   `json:"per_second"`
-	Percent int       `json:"-"` // of the window's highest, for the chart
+	At     time.Time `json:"at"`
+	PerSec float64   `json:"per_second"`
+	// X, Y and Height place the point's bar in the overview's chart.
+	X, Y, Height int `json:"-"`
 }
+
+// The chart's size: a bar every barStep (16 wide, in the template), the highest point
+// chartHeight tall.
+const (
+	chartHeight = 60
+	barStep     = 20
+)
 
 type rater struct {
 	api   promv1.API
@@ -80,9 +88,11 @@ func (r *rater) rate(ctx context.Context) *PublishRate {
 		top = max(top, float64(s.Value))
 	}
 	for i := range pr.Points {
+		p := &pr.Points[i]
 		if top > 0 {
-			pr.Points[i].Percent = int(pr.Points[i].PerSec / top * 100)
+			p.Height = int(p.PerSec / top * chartHeight)
 		}
+		p.X, p.Y = i*barStep, chartHeight-p.Height
 	}
 	pr.Now = pr.Points[len(pr.Points)-1].PerSec
 	return pr

@@ -36,9 +36,6 @@ func (c *console) render(w http.ResponseWriter, r *http.Request, u user, name st
 }
 
 var funcs = template.FuncMap{
-	"mul": func(a, b int) int { return a * b },
-	"div": func(a, b int) int { return a / b },
-	"sub": func(a, b int) int { return a - b },
 	"when": func(t time.Time) string {
 		if t.IsZero() {
 			return ""
