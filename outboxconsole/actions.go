@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"time"
 
 	"github.com/firstunicorn/outbox/outboxstore"
 )
@@ -133,7 +132,7 @@ func formAct(r *http.Request) (act, error) {
 func (c *console) countMatching(r *http.Request, group string, q outboxstore.DeadQuery) (n int, more bool) {
 	q.Limit = 1000
 	for range 10 {
-		rows, next, err := c.findDead(r, group, q)
+		_, rows, next, err := c.findDead(r, group, q)
 		if err != nil {
 			return n, false
 		}
@@ -149,17 +148,8 @@ func (c *console) countMatching(r *http.Request, group string, q outboxstore.Dea
 // apiBody is what POST /api/v1/dead/retry and /purge take: ids, or a filter (whose
 // empty form selects every dead event).
 type apiBody struct {
-	IDs    []string   `json:"ids"`
-	Filter *apiFilter `json:"filter"`
-}
-
-type apiFilter struct {
-	Topic string    `json:"topic"`
-	Type  string    `json:"type"`
-	Key   string    `json:"key"`
-	Error string    `json:"error"`
-	Since time.Time `json:"since"`
-	Until time.Time `json:"until"`
+	IDs    []string               `json:"ids"`
+	Filter *outboxstore.DeadQuery `json:"filter"`
 }
 
 func (c *console) apiAct(verb string) func(http.ResponseWriter, *http.Request, user) {
@@ -171,15 +161,11 @@ func (c *console) apiAct(verb string) func(http.ResponseWriter, *http.Request, u
 			c.apiError(w, http.StatusBadRequest, fmt.Errorf("body: %w: send {\"ids\": [...]} or {\"filter\": {...}}", err))
 			return
 		}
-		a := act{verb: verb, group: r.PathValue("group"), ids: b.IDs}
-		switch {
-		case (len(b.IDs) == 0) == (b.Filter == nil):
+		if (len(b.IDs) == 0) == (b.Filter == nil) {
 			c.apiError(w, http.StatusBadRequest, errors.New(`send either "ids" or "filter" ({} selects every dead event)`))
 			return
-		case b.Filter != nil:
-			f := b.Filter
-			a.filter = &outboxstore.DeadQuery{Topic: f.Topic, Type: f.Type, Key: f.Key, Error: f.Error, Since: f.Since, Until: f.Until}
 		}
+		a := act{verb: verb, group: r.PathValue("group"), ids: b.IDs, filter: b.Filter}
 		n, err := c.do(r.Context(), u, a)
 		if err != nil {
 			c.apiError(w, status(err), err)

@@ -85,31 +85,37 @@ type deadView struct {
 	NextURL, FirstURL string
 }
 
-// findDead reads a page of the outbox's dead letters, or of group's in its inbox.
-func (c *console) findDead(r *http.Request, group string, q outboxstore.DeadQuery) ([]deadRow, string, error) {
-	var rows []deadRow
+// findDead reads a page of the outbox's dead letters, or of group's in its inbox: the
+// page as the API gives it, its rows as the list shows them, and the next page's cursor.
+func (c *console) findDead(r *http.Request, group string, q outboxstore.DeadQuery) (page any, rows []deadRow, next string, err error) {
 	if group == "" {
 		p, err := c.cfg.Outbox.FindDead(r.Context(), q)
+		if p.Events == nil {
+			p.Events = []outboxstore.DeadEvent{}
+		}
 		for _, e := range p.Events {
 			rows = append(rows, deadRow{ID: e.ID, Topic: e.Topic, Key: e.Key, Type: e.Type, Error: e.Error, Attempts: e.Attempts,
 				DeadAt: e.DeadAt, Page: c.cfg.Prefix + "/events/" + url.PathEscape(e.ID)})
 		}
-		return rows, p.Next, err
+		return p, rows, p.Next, err
 	}
 	ib, err := c.inbox(group)
 	if err != nil {
-		return nil, "", err
+		return nil, nil, "", err
 	}
 	iq, err := inboxQuery(q)
 	if err != nil {
-		return nil, "", err
+		return nil, nil, "", err
 	}
 	p, err := ib.FindDead(r.Context(), group, iq)
+	if p.Events == nil {
+		p.Events = []inbox.DeadEvent{}
+	}
 	for _, e := range p.Events {
 		rows = append(rows, deadRow{ID: e.ID, Topic: e.Topic, Key: e.Key, Error: e.Error, Attempts: e.Attempts, DeadAt: e.DeadAt,
 			RetryAsked: e.RetryAsked})
 	}
-	return rows, p.Next, err
+	return p, rows, p.Next, err
 }
 
 func (c *console) deadPage(w http.ResponseWriter, r *http.Request, u user) {
@@ -119,7 +125,7 @@ func (c *console) deadPage(w http.ResponseWriter, r *http.Request, u user) {
 		c.fail(w, r, u, false, http.StatusBadRequest, err)
 		return
 	}
-	rows, next, err := c.findDead(r, group, q)
+	_, rows, next, err := c.findDead(r, group, q)
 	if err != nil {
 		c.fail(w, r, u, false, status(err), err)
 		return
@@ -144,24 +150,7 @@ func (c *console) apiDead(w http.ResponseWriter, r *http.Request, _ user) {
 		c.apiError(w, http.StatusBadRequest, err)
 		return
 	}
-	var page any
-	if group := r.PathValue("group"); group == "" {
-		p, ferr := c.cfg.Outbox.FindDead(r.Context(), q)
-		if p.Events == nil {
-			p.Events = []outboxstore.DeadEvent{}
-		}
-		page, err = p, ferr
-	} else if ib, ierr := c.inbox(group); ierr != nil {
-		err = ierr
-	} else if iq, qerr := inboxQuery(q); qerr != nil {
-		err = qerr
-	} else {
-		p, ferr := ib.FindDead(r.Context(), group, iq)
-		if p.Events == nil {
-			p.Events = []inbox.DeadEvent{}
-		}
-		page, err = p, ferr
-	}
+	page, _, _, err := c.findDead(r, r.PathValue("group"), q)
 	if err != nil {
 		c.apiError(w, status(err), err)
 		return

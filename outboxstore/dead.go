@@ -32,18 +32,22 @@ type DeadEvent struct {
 }
 
 // DeadQuery selects dead events: those that match every field set. The zero DeadQuery
-// selects them all.
+// selects them all. Its JSON form is the filter alone.
 type DeadQuery struct {
 	// Topic, Type and Key match exactly; Error is a case-insensitive part of the last
 	// error.
-	Topic, Type, Key, Error string
+	Topic string `json:"topic"`
+	Type  string `json:"type"`
+	Key   string `json:"key"`
+	Error string `json:"error"`
 	// Since and Until bound when the events died: Since included, Until not. The zero
 	// time leaves that end open.
-	Since, Until time.Time
+	Since time.Time `json:"since"`
+	Until time.Time `json:"until"`
 	// After is the Next of the page before, to read the page after it.
-	After string
+	After string `json:"-"`
 	// Limit is the most events a page holds; 0 means 100, at most 1000.
-	Limit int
+	Limit int `json:"-"`
 }
 
 // DeadPage is one page of dead events, oldest first.
