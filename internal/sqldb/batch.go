@@ -77,6 +77,22 @@ func (b *TxBatch) MarkFailed(ctx context.Context, p *source.FailParams) (int, er
 	return b.Marks.MarkFailed(ctx, b.Tx, p)
 }
 
+// aliveSQL is a statement that succeeds only in a live transaction: a batch's locks
+// are the transaction's, held while it lives.
+const aliveSQL = "SELECT 1"
+
+// Keep implements source.Batch.
+func (b *TxBatch) Keep(ctx context.Context) error {
+	rows, err := b.Tx.Query(ctx, aliveSQL)
+	if err != nil {
+		return fmt.Errorf("batch transaction: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+	}
+	return rows.Err()
+}
+
 func (b *TxBatch) Commit(ctx context.Context) error {
 	if b.End != nil {
 		b.End(ctx, b.Tx)

@@ -83,6 +83,10 @@ type WALEvent struct {
 	Committed time.Time
 	// LSN is the message's position in the WAL.
 	LSN uint64
+	// Commit is its transaction's commit position, and Index its place among the
+	// transaction's events: together they order events as the stream does.
+	Commit uint64
+	Index  uint32
 }
 
 // Recorder is a Querier that records the statements it is given instead of running

@@ -18,7 +18,7 @@ import (
 // RawRecord is a claimed row as every dialect's claim returns it, in this column order:
 // seq, id (text), topic, key, key IS NULL, event_type, aggregate_type, aggregate_id,
 // payload, payload IS NULL, headers (JSON text), occurred_at (a time, or Unix
-// microseconds), attempts, created_at (as occurred_at). The IS NULL columns keep an empty key or payload apart from none, which
+// microseconds), attempts, created_at (as occurred_at), bucket. The IS NULL columns keep an empty key or payload apart from none, which
 // some drivers return alike: Kafka reads a record without a value as a tombstone.
 type RawRecord struct {
 	Seq                           int64
@@ -27,19 +27,19 @@ type RawRecord struct {
 	Key, Payload                  []byte
 	KeyNull, PayloadNull          bool
 	Headers                       string
-	Attempts                      int64
+	Attempts, Bucket              int64
 }
 
 // Dest returns where Rows.Scan puts the columns.
 func (r *RawRecord) Dest() []any {
 	return []any{&r.Seq, &r.ID, &r.Topic, &r.Key, &r.KeyNull, &r.Type, &r.AggType, &r.Agg,
-		&r.Payload, &r.PayloadNull, &r.Headers, &r.OccurredAt, &r.Attempts, &r.WrittenAt}
+		&r.Payload, &r.PayloadNull, &r.Headers, &r.OccurredAt, &r.Attempts, &r.WrittenAt, &r.Bucket}
 }
 
 // Record decodes the row. A row that cannot be a message (written by hand, say) keeps
 // the reason in DecodeErr, for the relay to dead-letter it.
 func (r *RawRecord) Record() source.Record {
-	rec := source.Record{Seq: r.Seq, Attempts: int(r.Attempts), WrittenAt: time.Time(r.WrittenAt)}
+	rec := source.Record{Seq: r.Seq, Bucket: int(r.Bucket), Attempts: int(r.Attempts), WrittenAt: time.Time(r.WrittenAt)}
 	m := &rec.Message
 	m.Topic, m.Key, m.Type, m.AggregateType, m.AggregateID, m.Payload = r.Topic, r.Key, r.Type, r.AggType, r.Agg, r.Payload
 	switch {

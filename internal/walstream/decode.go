@@ -15,7 +15,7 @@ import (
 // frame each transaction: its messages carry its commit time, and its end is a marker.
 // A keepalive is a marker too when it falls between transactions, as PostgreSQL's own
 // subscriber treats it, so that a slot whose database writes no events still advances.
-func (r *Reader) decode(data []byte, inTxn *bool, committed *time.Time, st *status) (*item, error) {
+func (r *Reader) decode(data []byte, tx *txn, st *status) (*item, error) {
 	if len(data) == 0 {
 		return nil, nil
 	}
@@ -30,7 +30,7 @@ func (r *Reader) decode(data []byte, inTxn *bool, committed *time.Time, st *stat
 				return nil, err
 			}
 		}
-		if *inTxn {
+		if tx.in {
 			return nil, nil
 		}
 		return &item{pos: uint64(k.ServerWALEnd)}, nil
@@ -48,19 +48,31 @@ func (r *Reader) decode(data []byte, inTxn *bool, committed *time.Time, st *stat
 	}
 	switch m := msg.(type) {
 	case *pglogrepl.BeginMessage:
-		*inTxn, *committed = true, m.CommitTime
+		*tx = txn{in: true, committed: m.CommitTime, commit: uint64(m.FinalLSN)}
 	case *pglogrepl.CommitMessage:
-		*inTxn = false
+		tx.in = false
 		return &item{pos: uint64(m.TransactionEndLSN)}, nil
 	case *pglogrepl.LogicalDecodingMessage:
 		switch {
 		case m.Transactional && m.Prefix == r.opt.Prefix:
-			return &item{event: &sqldb.WALEvent{Content: bytes.Clone(m.Content), Committed: *committed, LSN: uint64(m.LSN)}}, nil
-		case !m.Transactional && m.Prefix == r.opt.HeartbeatPrefix && !*inTxn:
+			e := &sqldb.WALEvent{Content: bytes.Clone(m.Content), Committed: tx.committed, LSN: uint64(m.LSN),
+				Commit: tx.commit, Index: tx.next}
+			tx.next++
+			return &item{event: e}, nil
+		case !m.Transactional && m.Prefix == r.opt.HeartbeatPrefix && !tx.in:
 			return &item{pos: uint64(m.LSN)}, nil
 		}
 	}
 	return nil, nil
+}
+
+// txn is the transaction being decoded: Begin gives its commit time and position, and
+// its events are counted in order.
+type txn struct {
+	in        bool
+	committed time.Time
+	commit    uint64
+	next      uint32
 }
 
 // status reports the confirmed position: as soon as it moves, and every

@@ -152,9 +152,8 @@ func (r *Reader) run(ctx context.Context) {
 	}()
 	st := status{r: r, last: time.Now()}
 	var (
-		inTxn     bool
-		committed time.Time
-		window    time.Time
+		tx     txn
+		window time.Time
 	)
 	// A read deadline rather than a context per read: the loop wakes every 100 ms to
 	// report the position, and a timed-out read leaves the connection usable.
@@ -185,7 +184,7 @@ func (r *Reader) run(ctx context.Context) {
 		var it *item
 		switch m := msg.(type) {
 		case *pgproto3.CopyData:
-			it, err = r.decode(m.Data, &inTxn, &committed, &st)
+			it, err = r.decode(m.Data, &tx, &st)
 		case *pgproto3.ErrorResponse:
 			err = pgconn.ErrorResponseToPgError(m)
 		case *pgproto3.CopyDone:

@@ -66,6 +66,10 @@ type Batch interface {
 	// for a permanent failure, moves the messages to the dead-letter state once they
 	// reach MaxAttempts. It returns how many it dead-lettered.
 	MarkFailed(ctx context.Context, p *FailParams) (dead int, err error)
+	// Keep returns nil when the batch still holds its buckets, so that no other batch
+	// has claimed them since this one did, and goes on holding them; an error means it
+	// may have lost them.
+	Keep(ctx context.Context) error
 	Commit(ctx context.Context) error
 	Rollback(ctx context.Context) error
 }
@@ -96,7 +100,11 @@ type FailParams struct {
 
 // Record is a claimed message.
 type Record struct {
-	Seq      int64
+	Seq int64
+	// Bucket is the key bucket of a table's record (table mode).
+	Bucket int
+	// Pos is a stream's record's place in the stream (WAL mode).
+	Pos      Pos
 	Attempts int
 	// WrittenAt is when the writer's transaction stored the message, by the database's
 	// clock (PostgreSQL: the transaction's start).

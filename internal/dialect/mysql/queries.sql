@@ -35,7 +35,7 @@ SELECT `key` FROM {{table}} WHERE $2 AND status = 'dead' AND bucket IN ($1) AND 
 -- name: claim_rows
 SELECT t.seq, t.id, t.topic, t.`key`, t.`key` IS NULL, t.event_type, t.aggregate_type, t.aggregate_id,
 	t.payload, t.payload IS NULL, t.headers, TIMESTAMPDIFF(MICROSECOND, '1970-01-01', t.occurred_at), t.attempts,
-	TIMESTAMPDIFF(MICROSECOND, '1970-01-01', t.created_at)
+	TIMESTAMPDIFF(MICROSECOND, '1970-01-01', t.created_at), t.bucket
 FROM picked p JOIN {{table}} t ON t.seq = p.seq ORDER BY t.seq;
 
 -- name: mark_deleted

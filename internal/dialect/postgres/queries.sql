@@ -48,7 +48,7 @@ WITH blocked AS (
 	LIMIT $2
 ), claimed AS (
 	SELECT seq, id::text, topic, key, key IS NULL, event_type, aggregate_type, aggregate_id, payload,
-		payload IS NULL, headers::text, occurred_at, attempts, created_at
+		payload IS NULL, headers::text, occurred_at, attempts, created_at, bucket
 	FROM {{table}} WHERE seq IN (SELECT seq FROM picked)
 )
 SELECT *, set_config('application_name', '{{batch_tag}}' || (SELECT count(*) FROM claimed), true)

@@ -83,6 +83,18 @@ func (b *batch) MarkFailed(ctx context.Context, p *source.FailParams) (int, erro
 	return b.d.Marks.MarkFailed(ctx, b.tx, p)
 }
 
+// Keep implements source.Batch: the hold, still the batch's own, is renewed.
+func (b *batch) Keep(ctx context.Context) error {
+	if b.tx != nil {
+		return nil // the settlement renewed it, and its write lock keeps others out
+	}
+	n, err := sqldb.Exec(ctx, b.db, b.d.Queries()["keep"], b.held, b.token, b.idle.Microseconds())
+	if err == nil && n != int64(len(b.held)) {
+		err = ErrHoldLost
+	}
+	return err
+}
+
 // begin opens the settlement: its first statement renews the hold, if still the
 // batch's own, and takes the write lock.
 func (b *batch) begin(ctx context.Context) error {

@@ -53,7 +53,7 @@ SELECT seq FROM (
 
 -- name: claim_rows
 SELECT seq, id, topic, key, key IS NULL, event_type, aggregate_type, aggregate_id, payload, payload IS NULL,
-	headers, occurred_at, attempts, created_at
+	headers, occurred_at, attempts, created_at, bucket
 FROM {{table}} WHERE seq IN (SELECT seq FROM picked) ORDER BY seq;
 
 -- name: mark_deleted
