@@ -95,9 +95,22 @@ func (p *Publisher) PublishAcked(ctx context.Context, msgs []outbox.Message, ack
 	if acks != nil && len(acks) != len(msgs) {
 		return fmt.Errorf("outboxkafka: %d acks for %d messages", len(acks), len(msgs))
 	}
+	errs, _ := p.produce(ctx, msgs, acks)
+	if errors.Join(errs...) == nil {
+		return nil
+	}
+	p.markMissingTopics(ctx, msgs, errs)
+	return &outbox.BatchError{Errs: errs}
+}
+
+// produce hands msgs to the client, in order, and waits for their outcomes. produced[i]
+// says whether msgs[i] went to the client at all: a message that fails its checks (too
+// large, a missing topic, a key that failed before it) does not.
+func (p *Publisher) produce(ctx context.Context, msgs []outbox.Message, acks []outbox.Ack) (errs []error, produced []bool) {
 	// pending starts with a token for this loop, so callbacks of records already sent
 	// cannot bring it to zero before every record has been handed to the client.
 	res := &results{errs: make([]error, len(msgs)), acks: acks, done: make(chan struct{}), pending: 1}
+	produced = make([]bool, len(msgs))
 	failedKeys := map[string]bool{}
 	fail := func(i int, err error) { // and keep the key's later messages back, in order
 		res.errs[i] = err
@@ -124,15 +137,11 @@ func (p *Publisher) PublishAcked(ctx context.Context, msgs []outbox.Message, ack
 		}
 		rec.Partition = -1 // franz-go sets it once it buffers the record; until then an error names none
 		res.add()
+		produced[i] = true
 		p.client.Produce(ctx, rec, func(r *kgo.Record, err error) { res.set(i, r, p.locate(r, classify(err))) })
 	}
 	res.release()
-	errs := res.wait(ctx)
-	if errors.Join(errs...) == nil {
-		return nil
-	}
-	p.markMissingTopics(ctx, msgs, errs)
-	return &outbox.BatchError{Errs: errs}
+	return res.wait(ctx), produced
 }
 
 // locate adds to a record's failure where it was headed: its partition, and that
