@@ -15,8 +15,9 @@ import (
 // batch claims up to BatchSize messages from buckets, publishes them and settles each
 // in the batch's transaction: published, failed (retry or dead), or left pending. Once
 // claimed, a batch is finished even if ctx is cancelled, within ShutdownTimeout, so a
-// graceful stop loses and duplicates nothing.
-func (r *Relay) batch(ctx context.Context, buckets []int) (int, error) {
+// graceful stop loses and duplicates nothing. With ExactlyOnce, u holds the worker's
+// fenced buckets, and each bucket's messages go in a transaction of its own.
+func (r *Relay) batch(ctx context.Context, buckets []int, u units) (int, error) {
 	if ctx.Err() != nil {
 		return 0, nil
 	}
@@ -41,9 +42,18 @@ func (r *Relay) batch(ctx context.Context, buckets []int) (int, error) {
 	}()
 	recs := b.Records()
 
-	var o outcome
+	var (
+		o    outcome
+		send sendFunc
+		todo = recs
+	)
+	if u != nil {
+		if todo, o.settled, err = r.prepare(finish, b, recs, u); err != nil {
+			return 0, err
+		}
+	}
 	wellFormed := make([]source.Record, 0, len(recs))
-	for _, rec := range recs {
+	for _, rec := range todo {
 		if rec.DecodeErr != nil {
 			o.add(rec.Seq, failKey{msg: fmt.Sprintf("%v: malformed row: %v", outbox.ErrPermanent, rec.DecodeErr), permanent: true, malformed: true})
 			r.event(EventStats{Topic: rec.Message.Topic, Outcome: Dead, Failure: Malformed, Attempt: rec.Attempts + 1})
@@ -51,13 +61,19 @@ func (r *Relay) batch(ctx context.Context, buckets []int) (int, error) {
 		}
 		wellFormed = append(wellFormed, rec)
 	}
+	if u != nil {
+		send = r.sendTx(wellFormed, u)
+	}
 	if len(wellFormed) > 0 {
-		r.publish(finish, wellFormed, &o)
+		r.publish(finish, wellFormed, &o, send)
 	}
 	stats, err := r.settle(finish, b, &o)
 	if err == nil {
 		err = b.Commit(finish)
 		committed = err == nil
+	}
+	if committed && u != nil {
+		u.settled(recs)
 	}
 	stats.Claimed, stats.Duration = len(recs), time.Since(start)
 	if r.cfg.Hooks.Batch != nil {
@@ -82,6 +98,7 @@ func (r *Relay) batch(ctx context.Context, buckets []int) (int, error) {
 // outcome sorts a batch's messages by what happens to them next.
 type outcome struct {
 	published []int64
+	settled   []int64 // carried by a committed transaction before: published, not sent
 	skipped   []int64
 	failed    map[failKey][]int64
 	transient int
@@ -136,8 +153,8 @@ func (o *outcome) add(seq int64, k failKey) {
 // settle records the outcome in the batch; skipped messages are left as they are.
 func (r *Relay) settle(ctx context.Context, b source.Batch, o *outcome) (BatchStats, error) {
 	st := BatchStats{Published: len(o.published), Skipped: len(o.skipped)}
-	if len(o.published) > 0 {
-		if err := b.MarkPublished(ctx, o.published, r.cfg.Retention > 0); err != nil {
+	if done := append(o.published, o.settled...); len(done) > 0 {
+		if err := b.MarkPublished(ctx, done, r.cfg.Retention > 0); err != nil {
 			return st, err
 		}
 	}

@@ -71,6 +71,13 @@ type Config struct {
 	// ShutdownTimeout bounds finishing the batches in flight and releasing the leases
 	// once Run's context is cancelled. Default 10s.
 	ShutdownTimeout time.Duration
+	// ExactlyOnce publishes in Kafka transactions, fenced per key bucket (WAL mode: per
+	// stream), with each transaction's progress beside its events: a consumer reading
+	// with isolation level read_committed then sees each event once, even when relays
+	// crash between Kafka's commit and the database's or stall past their leases. The
+	// publisher must publish in transactions (outboxkafka.NewExactlyOnce). Default
+	// false: at least once, with duplicates after a crash. See docs/reliability.md.
+	ExactlyOnce bool
 	// Logger receives the relay's logs. Default slog.Default().
 	Logger *slog.Logger
 	// Hooks receive metrics. Default none.

@@ -17,7 +17,9 @@ import (
 // record of its key goes to the next round after a backoff. Nothing later in the stream moves on
 // meanwhile, so no key is ever reordered. It returns an error when ctx ends between
 // rounds, or dead letters cannot be stored: the stretch is then left unconfirmed.
-func (r *Relay) deliver(ctx context.Context, rd source.StreamReader, recs []source.Record, h *holds) error {
+// With ExactlyOnce, s is the stream's progress: each round is a transaction, and one
+// that fails ends the delivery too.
+func (r *Relay) deliver(ctx context.Context, rd source.StreamReader, recs []source.Record, h *holds, s *streamTx) error {
 	start := time.Now()
 	stats := BatchStats{Claimed: len(recs)}
 	defer func() {
@@ -49,7 +51,11 @@ func (r *Relay) deliver(ctx context.Context, rd source.StreamReader, recs []sour
 		}
 		var o outcome
 		if len(send) > 0 {
-			r.publish(finish, send, &o)
+			var tx sendFunc
+			if s != nil {
+				tx = r.sendStream(s, recs, send)
+			}
+			r.publish(finish, send, &o, tx)
 		}
 		stats.Published += len(o.published)
 		retry := r.sortFailed(send, &o, &dead, &stats)
@@ -57,6 +63,12 @@ func (r *Relay) deliver(ctx context.Context, rd source.StreamReader, recs []sour
 		cancel()
 		if err != nil {
 			return err
+		}
+		if s != nil {
+			*s = s.with(recs, dead.positions()...)
+			if o.transient > 0 { // in a transaction, only the transaction's failure is transient
+				return fmt.Errorf("%w: %s", errLeaveStream, o.causes())
+			}
 		}
 		stats.Dead += len(dead.recs)
 		if len(retry) == 0 {
@@ -111,6 +123,14 @@ type deadLetters struct {
 
 func (d *deadLetters) add(rec source.Record, reason string) {
 	d.recs, d.reasons = append(d.recs, rec), append(d.reasons, reason)
+}
+
+func (d *deadLetters) positions() []source.Pos {
+	ps := make([]source.Pos, len(d.recs))
+	for i := range d.recs {
+		ps[i] = d.recs[i].Pos
+	}
+	return ps
 }
 
 func (d *deadLetters) store(ctx context.Context, rd source.StreamReader, h *holds) error {

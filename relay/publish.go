@@ -9,6 +9,9 @@ import (
 	"github.com/firstunicorn/outbox/relay/source"
 )
 
+// sendFunc sends msgs, filling acks, with Publish's result.
+type sendFunc func(ctx context.Context, msgs []outbox.Message, acks []outbox.Ack) error
+
 // ackPublisher is a publisher that also says where each acknowledged message landed
 // (outboxkafka.Publisher); the relay puts it on the message's send span.
 type ackPublisher interface {
@@ -17,7 +20,8 @@ type ackPublisher interface {
 
 // publish sends the batch's well-formed records, in order, and sorts each into o. Each
 // message has a send span; each failure a log record that carries the event's trace id.
-func (r *Relay) publish(ctx context.Context, recs []source.Record, o *outcome) {
+// send, when not nil, sends them instead of the publisher's Publish: in transactions.
+func (r *Relay) publish(ctx context.Context, recs []source.Record, o *outcome, send sendFunc) {
 	msgs := make([]outbox.Message, len(recs))
 	attempts := make([]int, len(recs))
 	for i := range recs {
@@ -27,10 +31,14 @@ func (r *Relay) publish(ctx context.Context, recs []source.Record, o *outcome) {
 	var acks []outbox.Ack
 	pctx, cancel := context.WithTimeout(ctx, r.cfg.PublishTimeout)
 	var err error
-	if ap, ok := r.pub.(ackPublisher); ok {
+	switch ap, ok := r.pub.(ackPublisher); {
+	case send != nil:
+		acks = make([]outbox.Ack, len(msgs))
+		err = send(pctx, msgs, acks)
+	case ok:
 		acks = make([]outbox.Ack, len(msgs))
 		err = ap.PublishAcked(pctx, msgs, acks)
-	} else {
+	default:
 		err = r.pub.Publish(pctx, msgs)
 	}
 	cancel()

@@ -27,6 +27,7 @@ import (
 type Relay struct {
 	store  source.Store // table mode; nil in WAL mode
 	pub    outbox.Publisher
+	tx     transactor // with Config.ExactlyOnce; nil otherwise
 	cfg    Config
 	log    *slog.Logger
 	leases atomic.Pointer[leases]
@@ -79,6 +80,15 @@ func newRelay(pub outbox.Publisher, cfg *Config) (*Relay, error) {
 	}
 	r := &Relay{pub: pub, cfg: c, log: c.Logger.With("relay", c.ID), synced: make(chan struct{}),
 		retry: backoff{base: c.Backoff, max: c.MaxBackoff, settle: logEvery}, wake: newWaker()}
+	tx, ok := pub.(transactor)
+	switch {
+	case c.ExactlyOnce && !ok:
+		return nil, fmt.Errorf("%w: relay: ExactlyOnce needs a publisher that publishes in transactions: outboxkafka.NewExactlyOnce", outbox.ErrInvalidConfig)
+	case ok && !c.ExactlyOnce:
+		return nil, fmt.Errorf("%w: relay: the publisher publishes only in transactions: set Config.ExactlyOnce, or use outboxkafka.New", outbox.ErrInvalidConfig)
+	case ok:
+		r.tx = tx
+	}
 	tp := c.TracerProvider
 	if tp == nil {
 		tp = otel.GetTracerProvider()
@@ -144,6 +154,11 @@ func (r *Relay) leaseLoop(ctx context.Context) error {
 
 // work relays the leased buckets b with b % Workers == w, one batch at a time.
 func (r *Relay) work(ctx context.Context, w int) error {
+	var u units // the buckets this worker fenced, with ExactlyOnce
+	if r.tx != nil {
+		u = units{}
+		defer u.prune(r.tx, nil)
+	}
 	select { // the first sync decides what to relay
 	case <-r.synced:
 	case <-ctx.Done():
@@ -155,7 +170,7 @@ func (r *Relay) work(ctx context.Context, w int) error {
 			continue
 		}
 		woken := r.wake.wait()
-		n, err := r.step(ctx, w)
+		n, err := r.step(ctx, w, u)
 		switch {
 		case ctx.Err() != nil:
 			return nil
@@ -175,7 +190,10 @@ func (r *Relay) work(ctx context.Context, w int) error {
 }
 
 // step relays one batch of worker w's buckets and returns its size.
-func (r *Relay) step(ctx context.Context, w int) (int, error) {
+func (r *Relay) step(ctx context.Context, w int, u units) (int, error) {
+	if u != nil {
+		u.prune(r.tx, r.leases.Load().buckets)
+	}
 	// A batch needs its leases for the whole publish, with a heartbeat to spare.
 	var buckets []int
 	for _, b := range r.leases.Load().valid(r.cfg.PublishTimeout + r.cfg.LeaseTTL/3) {
@@ -186,7 +204,7 @@ func (r *Relay) step(ctx context.Context, w int) (int, error) {
 	if len(buckets) == 0 {
 		return 0, nil
 	}
-	return r.batch(ctx, buckets)
+	return r.batch(ctx, buckets, u)
 }
 
 func (r *Relay) purgeLoop(ctx context.Context) error {

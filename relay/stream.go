@@ -68,6 +68,14 @@ func (r *Relay) heartbeats(ctx context.Context) {
 
 // readStream relays rd until ctx ends or rd fails.
 func (r *Relay) readStream(ctx context.Context, rd source.StreamReader) error {
+	var s *streamTx // with ExactlyOnce: fenced once the slot is this relay's
+	if r.tx != nil {
+		var err error
+		if s, err = r.fenceStream(ctx); err != nil {
+			return err
+		}
+		defer r.tx.Release(streamUnit)
+	}
 	h := holds{on: r.cfg.HoldKeyOnDead}
 	if h.on {
 		keys, err := rd.DeadKeys(ctx)
@@ -84,8 +92,14 @@ func (r *Relay) readStream(ctx context.Context, rd source.StreamReader) error {
 		if err != nil {
 			return err
 		}
+		if s != nil {
+			n := len(recs)
+			if recs = s.unhandled(recs); len(recs) < n {
+				r.log.Info("skipping events a committed transaction carried", "count", n-len(recs))
+			}
+		}
 		if len(recs) > 0 {
-			if err := r.deliver(ctx, rd, recs, &h); err != nil {
+			if err := r.deliver(ctx, rd, recs, &h, s); err != nil {
 				return err
 			}
 		}

@@ -25,7 +25,9 @@ func newWALEnv(t *testing.T, partitions int32) *env {
 // startStream runs a WAL-mode relay like start does a table-mode one.
 func startStream(t *testing.T, e *env, pub outbox.Publisher, cfg relay.Config) (stop func()) {
 	t.Helper()
-	cfg.Logger = quietLogger()
+	if cfg.Logger == nil {
+		cfg.Logger = quietLogger()
+	}
 	if cfg.LeaseTTL == 0 {
 		cfg.LeaseTTL = 3 * time.Second
 	}

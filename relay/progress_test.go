@@ -1,0 +1,64 @@
+package relay
+
+import (
+	"bytes"
+	"slices"
+	"testing"
+
+	"github.com/firstunicorn/outbox/relay/source"
+)
+
+func TestTableProgress(t *testing.T) {
+	for _, seqs := range [][]int64{nil, {1}, {0, 5, 1 << 40, 1<<63 - 1}, {3, 4, 5, 900}} {
+		got, err := decodeTableProgress(tableProgress(seqs))
+		if err != nil || !slices.Equal(got, seqs) && len(seqs) > 0 {
+			t.Errorf("%v: decoded %v, %v", seqs, got, err)
+		}
+	}
+	for _, bad := range [][]byte{{2, 't', 0}, {1, 's', 0}, {1, 't', 5, 1}, {1, 't', 2, 1, 0}, {1, 't', 0, 7}} {
+		if _, err := decodeTableProgress(bad); err == nil {
+			t.Errorf("%v decoded", bad)
+		}
+	}
+}
+
+func TestStreamProgress(t *testing.T) {
+	done := source.Pos{Commit: 100, Index: 3}
+	sent := []source.Pos{{Commit: 100, Index: 5}, {Commit: 180, Index: 0}, {Commit: 180, Index: 1}}
+	d, s, err := decodeStreamProgress(streamProgress(done, sent))
+	if err != nil || d != done || !slices.Equal(s, sent) {
+		t.Fatalf("decoded %v %v, %v", d, s, err)
+	}
+	for _, c := range []struct {
+		p    source.Pos
+		want bool
+	}{{source.Pos{Commit: 90, Index: 9}, true}, {done, true}, {source.Pos{Commit: 100, Index: 4}, false},
+		{sent[0], true}, {sent[2], true}, {source.Pos{Commit: 180, Index: 2}, false}} {
+		if got := handled(c.p, d, s); got != c.want {
+			t.Errorf("handled(%v) = %v", c.p, got)
+		}
+	}
+	if _, _, err := decodeStreamProgress(tableProgress([]int64{1})); err == nil {
+		t.Error("a table's progress decoded as a stream's")
+	}
+}
+
+// FuzzProgress checks that the decoders never panic, and that what they accept
+// encodes back to the same bytes.
+func FuzzProgress(f *testing.F) {
+	f.Add(tableProgress([]int64{1, 2, 300}))
+	f.Add(streamProgress(source.Pos{Commit: 7}, []source.Pos{{Commit: 9, Index: 2}}))
+	f.Add([]byte{1, 't', 255, 255, 255, 255, 255, 255, 255, 255, 255, 1})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		if seqs, err := decodeTableProgress(b); err == nil && len(b) > 0 {
+			if again := tableProgress(seqs); !bytes.Equal(again, b) {
+				t.Errorf("table %x decoded to %v, encoded to %x", b, seqs, again)
+			}
+		}
+		if done, sent, err := decodeStreamProgress(b); err == nil && len(b) > 0 {
+			if again := streamProgress(done, sent); !bytes.Equal(again, b) {
+				t.Errorf("stream %x decoded to %v %v, encoded to %x", b, done, sent, again)
+			}
+		}
+	})
+}
