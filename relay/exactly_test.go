@@ -21,10 +21,15 @@ import (
 // exactlyOnce is an exactly-once publisher with a progress topic of the test's own.
 func exactlyOnce(t *testing.T) *outboxkafka.ExactlyOnce {
 	t.Helper()
+	return exactlyOnceAs(t, outboxkafka.ExactlyOnceConfig{ID: testenv.Name("eos"), ProgressTopic: testenv.Name("progress"), ProgressPartitions: 8})
+}
+
+// exactlyOnceAs is an exactly-once publisher of the outbox cfg names: several of them
+// are several relays' of one outbox.
+func exactlyOnceAs(t *testing.T, cfg outboxkafka.ExactlyOnceConfig) *outboxkafka.ExactlyOnce {
+	t.Helper()
 	testenv.Client(t) // Kafka is up, or the test fails (CI) or skips
-	p, err := outboxkafka.NewExactlyOnce([]kgo.Opt{kgo.SeedBrokers(testenv.Brokers()...)}, &outboxkafka.ExactlyOnceConfig{
-		ID: testenv.Name("eos"), ProgressTopic: testenv.Name("progress"), ProgressPartitions: 8,
-	})
+	p, err := outboxkafka.NewExactlyOnce([]kgo.Opt{kgo.SeedBrokers(testenv.Brokers()...)}, &cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -157,4 +162,79 @@ func (h *logRecorder) dump(t *testing.T) {
 		r.Attrs(func(a slog.Attr) bool { sb.WriteString(" " + a.String()); return true })
 		t.Logf("relay: %s %s%s", r.Level, r.Message, sb.String())
 	}
+}
+
+// stall holds its first transaction open, its events sent but not committed, until
+// resumed: a relay frozen mid-batch, past its leases.
+type stall struct {
+	*outboxkafka.ExactlyOnce
+	once            atomic.Bool
+	stalled, resume chan struct{}
+	err             error // the stalled transaction's result
+	done            chan struct{}
+}
+
+func (s *stall) PublishTx(ctx context.Context, unit int, msgs []outbox.Message, acks []outbox.Ack, progress func([]bool) []byte) error {
+	if !s.once.CompareAndSwap(false, true) {
+		return s.ExactlyOnce.PublishTx(ctx, unit, msgs, acks, progress)
+	}
+	// Frozen, the relay's publish deadline would pass unseen: its commit is attempted.
+	s.err = s.ExactlyOnce.PublishTx(context.WithoutCancel(ctx), unit, msgs, acks, func(sent []bool) []byte {
+		close(s.stalled)
+		<-s.resume
+		return progress(sent)
+	})
+	close(s.done)
+	return s.err
+}
+
+// A relay that stalls with a transaction open, its events sent, past its leases: the
+// relay that takes its buckets over fences it, so its late commit fails and nothing
+// it sent is visible to a read_committed consumer, while a read_uncommitted one sees
+// it. The stalled batch's other buckets committed in Kafka but never in the database:
+// the new owner settles them from the progress.
+func TestExactlyOnceFencesStalledRelay(t *testing.T) { testenv.EachDB(t, testFencesStalled) }
+
+func testFencesStalled(t *testing.T, db string) {
+	e := newEnv(t, db, outbox.Limits{})
+	for range 20 {
+		e.commit(t, keys(50)...)
+	}
+	cfg := outboxkafka.ExactlyOnceConfig{ID: testenv.Name("eos"), ProgressTopic: testenv.Name("progress"), ProgressPartitions: 8}
+	a := &stall{ExactlyOnce: exactlyOnceAs(t, cfg), stalled: make(chan struct{}), resume: make(chan struct{}), done: make(chan struct{})}
+	ra, err := relay.New(e.Store, a, &relay.Config{ID: "stalled", ExactlyOnce: true, BatchSize: 100, LeaseTTL: 3 * time.Second, Logger: quietLogger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	actx, stopA := context.WithCancel(context.Background())
+	aDone := make(chan error, 1)
+	go func() { aDone <- ra.Run(actx) }()
+	select {
+	case <-a.stalled:
+	case <-time.After(30 * time.Second):
+		t.Fatal("relay A never stalled")
+	}
+	stopA() // its leases are no longer renewed; its stalled batch goes on holding them
+
+	start(t, e.Store, exactlyOnceAs(t, cfg), relay.Config{ID: "successor", ExactlyOnce: true, BatchSize: 100})
+	e.waitDrained(t, 60*time.Second)
+	close(a.resume)
+	<-a.done
+	if a.err == nil {
+		t.Error("the stalled relay's late commit succeeded: it was not fenced")
+	}
+	select {
+	case <-aDone:
+	case <-time.After(30 * time.Second):
+		t.Error("relay A did not stop")
+	}
+	recs := consumeCommitted(t, e.topic, 1000)
+	if rep := testenv.Verify(e.ledger, recs); rep.Lost+rep.Duplicates+rep.OrderViolations+rep.Foreign > 0 || rep.Received != 1000 {
+		t.Fatalf("want 1000 events once each in order: %v", rep)
+	}
+	uncommitted := testenv.ConsumeAll(t, e.topic, 1000, time.Second, 30*time.Second)
+	if len(uncommitted) <= 1000 {
+		t.Errorf("a read_uncommitted reader saw %d records: the stalled transaction's should be among them", len(uncommitted))
+	}
+	t.Logf("%s: stalled commit failed with %v; read_committed %d, read_uncommitted %d", db, a.err, len(recs), len(uncommitted))
 }
