@@ -16,6 +16,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/firstunicorn/outbox"
 	"github.com/firstunicorn/outbox/cmd/internal/envflag"
 	"github.com/firstunicorn/outbox/outboxkafka"
 	"github.com/firstunicorn/outbox/outboxprom"
@@ -34,6 +35,7 @@ type relayOptions struct {
 	metricsAddr, cpuProfile string
 	backlogEvery            time.Duration
 	otlp                    otlpConfig
+	exactlyOnce             *outboxkafka.ExactlyOnceConfig // nil: at least once
 }
 
 // parseRelay parses the relay's flags and checks everything that needs no connection.
@@ -53,6 +55,9 @@ func parseRelay(args []string, stderr io.Writer) (relayOptions, error) {
 		backoff     = f.Duration("backoff", relay.DefaultBackoff, "first retry delay, doubled per attempt")
 		maxBackoff  = f.Duration("max-backoff", relay.DefaultMaxBackoff, "longest retry delay")
 		holdKey     = f.Bool("hold-key-on-dead", false, "stop a key's later events while one of its events is dead")
+		exactly     = f.Bool("exactly-once", false, "publish in Kafka transactions fenced per key bucket, so read_committed consumers see each event once (needs --outbox-id)")
+		outboxID    = f.String("outbox-id", "", "with --exactly-once, this outbox's name in Kafka, unique per cluster: transactional ids and progress keys")
+		progress    = f.String("progress-topic", outboxkafka.DefaultProgressTopic, "with --exactly-once, the compacted topic of each bucket's progress")
 		retention   = f.Duration("retention", 0, "keep published events this long (0 = delete at once)")
 		purgeEvery  = f.Duration("purge-interval", relay.DefaultPurgeInterval, "how often kept published events are purged")
 		shutdown    = f.Duration("shutdown-timeout", relay.DefaultShutdownTimeout, "bound on finishing the batches in flight after SIGTERM")
@@ -82,6 +87,12 @@ func parseRelay(args []string, stderr io.Writer) (relayOptions, error) {
 			return o, fmt.Errorf("bad --metrics-addr %q: use host:port or :port, e.g. :9100", *metricsAddr)
 		}
 	}
+	if *exactly {
+		if *outboxID == "" {
+			return o, errors.New("--exactly-once needs --outbox-id: name this outbox, uniquely per Kafka cluster")
+		}
+		o.exactlyOnce = &outboxkafka.ExactlyOnceConfig{ID: *outboxID, ProgressTopic: *progress}
+	}
 	if *backlog < 0 {
 		return o, fmt.Errorf("bad --backlog-interval %s: use a positive duration, or 0 for no backlog gauges", *backlog)
 	}
@@ -95,7 +106,7 @@ func parseRelay(args []string, stderr io.Writer) (relayOptions, error) {
 	o.cfg = &relay.Config{
 		ID: *id, BatchSize: *batch, Workers: *workers, PollInterval: *poll, LeaseTTL: *leaseTTL, PublishTimeout: *publishTO,
 		MaxAttempts: *attempts, Backoff: *backoff, MaxBackoff: *maxBackoff, HoldKeyOnDead: *holdKey, Retention: *retention,
-		PurgeInterval: *purgeEvery, ShutdownTimeout: *shutdown, Logger: log, Hooks: hooks,
+		PurgeInterval: *purgeEvery, ShutdownTimeout: *shutdown, Logger: log, Hooks: hooks, ExactlyOnce: *exactly,
 	}
 	return o, o.cfg.Validate()
 }
@@ -144,9 +155,12 @@ func cmdRelay(ctx context.Context, args []string, _, stderr io.Writer) error {
 	if standby != nil {
 		defer standby.Close()
 	}
-	pub, err := outboxkafka.New(client, nil)
+	pub, err := o.publisher(client)
 	if err != nil {
 		return err
+	}
+	if c, ok := pub.(interface{ Close() }); ok {
+		defer c.Close()
 	}
 	if o.otlp.on {
 		tp, stop, err := startTracing(ctx, o.otlp, o.cfg.Logger)
@@ -232,4 +246,16 @@ func serveMetrics(addr string, m *metrics, ready http.Handler, log *slog.Logger)
 		defer cancel()
 		_ = srv.Shutdown(ctx)
 	}, nil
+}
+
+// publisher is the relay's publisher over client, or with --exactly-once a
+// transactional one whose clients take the same options, but for the Kafka client
+// metrics: their hook registers one client's collectors, and there is one client per
+// bucket.
+func (o *relayOptions) publisher(client *kgo.Client) (outbox.Publisher, error) {
+	if o.exactlyOnce == nil {
+		return outboxkafka.New(client, nil)
+	}
+	return outboxkafka.NewExactlyOnce([]kgo.Opt{kgo.SeedBrokers(o.brokers...), kgo.DialTimeout(kafkaDialTimeout),
+		kgo.ProducerBatchMaxBytes(int32(o.maxRecord))}, o.exactlyOnce)
 }

@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kgo"
+
 	"github.com/firstunicorn/outbox"
 	"github.com/firstunicorn/outbox/relay"
 	"github.com/firstunicorn/outbox/testkit/testenv"
@@ -138,12 +140,22 @@ func testThreeRelaysHealthy(t *testing.T, db string) {
 
 // Relays killed with SIGKILL, or frozen past their lease and thawed, lose nothing and
 // keep every key in order; each such fault may duplicate at most its batches in flight.
-func TestRelaysKilledAndStalled(t *testing.T) { testenv.EachDB(t, testRelaysKilledAndStalled) }
+func TestRelaysKilledAndStalled(t *testing.T) {
+	testenv.EachDB(t, func(t *testing.T, db string) { testRelaysKilledAndStalled(t, db, false) })
+}
 
-func testRelaysKilledAndStalled(t *testing.T, db string) {
+// The same faults with --exactly-once: a read_committed consumer sees no duplicate.
+func TestExactlyOnceRelaysKilledAndStalled(t *testing.T) {
+	testenv.EachDB(t, func(t *testing.T, db string) { testRelaysKilledAndStalled(t, db, true) })
+}
+
+func testRelaysKilledAndStalled(t *testing.T, db string, exactly bool) {
 	c := newCluster(t, db)
 	const batch, workers = 50, 4
 	args := []string{"--lease-ttl", "2s", "--batch-size", fmt.Sprint(batch), "--workers", fmt.Sprint(workers)}
+	if exactly {
+		args = append(args, "--exactly-once", "--outbox-id", testenv.Name("eos"), "--progress-topic", testenv.Name("progress"))
+	}
 	relays := []*proc{c.relay(args...), c.relay(args...), c.relay(args...)}
 	faults := 0
 	var fmu sync.Mutex
@@ -171,6 +183,14 @@ func testRelaysKilledAndStalled(t *testing.T, db string) {
 	fmu.Lock()
 	bound := faults * workers * batch // the documented bound: the batches in flight, per fault
 	fmu.Unlock()
+	if exactly {
+		uncommitted := rep
+		cl := testenv.Client(t, kgo.ConsumeTopics(c.topic), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
+			kgo.FetchIsolationLevel(kgo.ReadCommitted()))
+		rep = testenv.Verify(ledger, testenv.Drain(cl, total(ledger), 3*time.Second, 90*time.Second))
+		t.Logf("exactly once: read_uncommitted %v", uncommitted)
+		bound = 0
+	}
 	t.Logf("%d events, %d faults (3 SIGKILL, 1 SIGSTOP past lease): %v; duplicate bound %d", total(ledger), faults, rep, bound)
 	if rep.Lost != 0 || rep.OrderViolations != 0 || rep.Foreign != 0 {
 		t.Fatalf("after kills and stalls: %v", rep)
