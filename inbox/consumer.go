@@ -94,7 +94,9 @@ func (c *Consumer[TTx]) Run(ctx context.Context) error {
 	}
 	c.ran, c.base = true, context.WithoutCancel(ctx)
 	c.mu.Unlock()
-	opts := append(append([]kgo.Opt(nil), c.opts...),
+	// read_committed unless the caller's client says otherwise: an exactly-once relay's
+	// aborted transactions stay unseen, and without transactions nothing changes.
+	opts := append(append([]kgo.Opt{kgo.FetchIsolationLevel(kgo.ReadCommitted())}, c.opts...),
 		kgo.ConsumerGroup(c.cfg.Group),
 		kgo.ConsumeTopics(c.cfg.Topics...),
 		kgo.Balancers(kgo.CooperativeStickyBalancer()),

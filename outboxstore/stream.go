@@ -93,7 +93,7 @@ func (r *reader) Next(ctx context.Context, max int) ([]source.Record, uint64, er
 		if derr != nil {
 			r.keepMalformed(r.seq, &e)
 		}
-		recs[i] = source.Record{Seq: r.seq, WrittenAt: e.Committed, Message: m, DecodeErr: derr,
+		recs[i] = source.Record{Seq: r.seq, Pos: source.Pos{Commit: e.Commit, Index: e.Index}, WrittenAt: e.Committed, Message: m, DecodeErr: derr,
 			Redelivered: flags&walenvelope.FlagRedelivered != 0}
 	}
 	return recs, through, nil
