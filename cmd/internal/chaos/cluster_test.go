@@ -37,6 +37,9 @@ type options struct {
 	// KafkaCluster runs the scenario on the three-node cluster (services.sh up
 	// kafka-cluster), its topic replicated 3 times with min.insync.replicas=2.
 	KafkaCluster bool
+	// ExactlyOnce runs the relays with --exactly-once; the verifier then reads
+	// read_committed, expects no duplicate, and counts what read_uncommitted shows.
+	ExactlyOnce bool
 }
 
 // cluster is one scenario run: an outbox schema, a topic, relay processes, the proxies
@@ -69,6 +72,9 @@ type cluster struct {
 	// committed is the table the writers record their events in, on the HA pair: what
 	// the promoted primary holds, against which ghost events are counted.
 	committedTable string
+	// outboxID and progress are the exactly-once relays' --outbox-id and
+	// --progress-topic.
+	outboxID, progress string
 }
 
 func newCluster(t *testing.T, rng *rand.Rand, dbName string, opt options) *cluster {
@@ -82,6 +88,16 @@ func newCluster(t *testing.T, rng *rand.Rand, dbName string, opt options) *clust
 		c.topic = clusterTopic(t, opt.Partitions, map[string]*string{"message.timestamp.type": &lat})
 	} else {
 		c.topic = testenv.Topic(t, opt.Partitions, map[string]*string{"message.timestamp.type": &lat})
+	}
+	if opt.ExactlyOnce {
+		c.outboxID = testenv.Name("eos")
+		compact := "compact"
+		cfg := map[string]*string{"cleanup.policy": &compact}
+		if opt.KafkaCluster {
+			c.progress = clusterTopic(t, 64, cfg)
+		} else {
+			c.progress = testenv.Topic(t, 64, cfg)
+		}
 	}
 	if out, err := c.outbox("migrate"); err != nil {
 		t.Fatalf("migrate: %v\n%s", err, out)
@@ -176,6 +192,9 @@ func (c *cluster) startRelay(i int, extra ...string) *proc {
 		"--schema=" + c.schema, "--lease-ttl", c.opt.LeaseTTL.String(),
 		"--workers", fmt.Sprint(c.opt.Workers), "--batch-size", fmt.Sprint(c.opt.Batch),
 		"--backoff", "100ms", "--max-backoff", "2s", "--max-attempts", "3", "--metrics-addr", metrics}, extra...)
+	if c.opt.ExactlyOnce {
+		args = append(args, "--exactly-once", "--outbox-id", c.outboxID, "--progress-topic", c.progress)
+	}
 	args = append(args, c.db.flags()...)
 	c.n++
 	p := c.start(fmt.Sprintf("relay-%d", c.n), exec.Command(outboxBin, args...))
@@ -192,6 +211,9 @@ func (c *cluster) startRelay(i int, extra ...string) *proc {
 func (c *cluster) bound(rate float64) int {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if c.opt.ExactlyOnce {
+		return 0
+	}
 	if _, wal := c.db.(*walDB); wal {
 		return c.hit*2*c.opt.Batch + c.rewinds*int(math.Ceil(rate*(0.5+c.lag.Seconds())))
 	}
@@ -253,7 +275,7 @@ func (c *cluster) waitDrained(timeout time.Duration) {
 func (c *cluster) verify(ledgers []string, poison bool, topics ...string) verdict {
 	c.mu.Lock()
 	cfg := verifierConfig{Brokers: c.brokers, Topics: append([]string{c.topic}, topics...), Ledgers: ledgers,
-		Poison: poison, Marks: c.marks, Quiet: 2 * time.Second, Timeout: 3 * time.Minute}
+		Poison: poison, Marks: c.marks, Quiet: 2 * time.Second, Timeout: 3 * time.Minute, ReadCommitted: c.opt.ExactlyOnce}
 	c.mu.Unlock()
 	if c.committedTable != "" {
 		cfg.Database = c.dumpCommitted()

@@ -131,6 +131,9 @@ func (s scenario) once(t *testing.T, rng *rand.Rand, db string) {
 	took := time.Since(began)
 	bound := c.bound(float64(v.Committed) / took.Seconds())
 	ha := ""
+	if c.opt.ExactlyOnce {
+		ha = fmt.Sprintf(" | read_uncommitted %d", v.Uncommitted)
+	}
 	if c.committedTable != "" {
 		ha = fmt.Sprintf(" | ghosts %d | lost by the database %d | unpublished %d", v.Ghosts, v.LostByDatabase, v.Unpublished)
 	}

@@ -31,6 +31,9 @@ type verifierConfig struct {
 	Database string
 	Quiet    time.Duration
 	Timeout  time.Duration
+	// ReadCommitted reads as an exactly-once relay's consumers do; the records a
+	// read_uncommitted reader gets are counted too, for contrast.
+	ReadCommitted bool
 }
 
 // verdict is the verifier's report, printed as JSON.
@@ -45,6 +48,8 @@ type verdict struct {
 	// transactions left out.
 	P50, P99, MaxLatency time.Duration
 	databaseCheck
+	// Uncommitted is how many records a read_uncommitted reader got (ReadCommitted runs).
+	Uncommitted int
 }
 
 // databaseCheck compares the topic and the writers' ledgers with what the database
@@ -160,9 +165,16 @@ func verify(cfg verifierConfig) (verdict, error) {
 			expect += len(ns)
 		}
 	}
-	recs, err := consume(cfg, expect)
+	recs, err := consume(cfg, expect, cfg.ReadCommitted)
 	if err != nil {
 		return v, err
+	}
+	if cfg.ReadCommitted {
+		uncommitted, err := consume(cfg, len(recs), false)
+		if err != nil {
+			return v, err
+		}
+		v.Uncommitted = len(uncommitted)
 	}
 	v.Report = ledger.Verify(all, recs)
 	v.timing(recs, cfg.Marks)
@@ -174,9 +186,13 @@ func verify(cfg verifierConfig) (verdict, error) {
 
 // consume reads the topics from the start until it has n records and none more come
 // for cfg.Quiet (so late duplicates count), or until cfg.Timeout.
-func consume(cfg verifierConfig, n int) ([]*kgo.Record, error) {
+func consume(cfg verifierConfig, n int, committed bool) ([]*kgo.Record, error) {
+	isolation := kgo.ReadUncommitted()
+	if committed {
+		isolation = kgo.ReadCommitted()
+	}
 	cl, err := kgo.NewClient(kgo.SeedBrokers(cfg.Brokers...), kgo.ConsumeTopics(cfg.Topics...),
-		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.FetchIsolationLevel(isolation))
 	if err != nil {
 		return nil, err
 	}
