@@ -109,10 +109,15 @@ func (e *env) drained(ctx context.Context) (bool, error) {
 	return !pending, err
 }
 
-// verify reads the whole topic and checks it against l: nothing lost or reordered.
+// verify reads the whole topic and checks it against l: nothing lost or reordered, and
+// for exactly-once relays (read_committed) nothing twice.
 func (e *env) verify(ctx context.Context, topic string, l ledger.Ledger) (ledger.Report, error) {
+	isolation := kgo.ReadUncommitted()
+	if e.readCommitted {
+		isolation = kgo.ReadCommitted()
+	}
 	cl, err := kgo.NewClient(kgo.SeedBrokers(e.cfg.Brokers...), kgo.ConsumeTopics(topic),
-		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.FetchMaxBytes(64<<20))
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.FetchMaxBytes(64<<20), kgo.FetchIsolationLevel(isolation))
 	if err != nil {
 		return ledger.Report{}, err
 	}
@@ -140,6 +145,9 @@ func (e *env) verify(ctx context.Context, topic string, l ledger.Ledger) (ledger
 	rep := ledger.Verify(l, recs)
 	if !rep.OK() {
 		return rep, fmt.Errorf("events lost or reordered: %v", rep)
+	}
+	if e.readCommitted && rep.Duplicates > 0 {
+		return rep, fmt.Errorf("exactly-once relays, yet a read_committed reader got duplicates: %v", rep)
 	}
 	return rep, nil
 }

@@ -54,7 +54,7 @@ type Config struct {
 	ProxiedListener, ProxyAddr string
 	RemoteDelay                time.Duration
 	// Only runs just the named scenarios (limits, drain, overhead, latency, scale,
-	// remote, observability); empty = all.
+	// remote, observability, exactly_once); empty = all.
 	Only []string
 	// Modes are the store modes measured, one after the other in the same run: "table"
 	// (default) and "wal" (PostgreSQL; drain, overhead and latency, as rows "wal.…").
@@ -140,6 +140,7 @@ type env struct {
 	url                      string           // the current scenario's database URL
 	resets                   int              // outboxes made so far (SQLite: a file each)
 	walMark                  string           // WAL mode: the LSN prefill's events end before
+	readCommitted            bool             // the latency consumer reads read_committed
 }
 
 // benchSchema is where the bench's outbox lives: a schema on PostgreSQL, a database on
@@ -172,7 +173,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 
 // walScenarios are those that apply to WAL mode: one slot has one reader, so there is
 // no scale-out, and the limits are the table mode's (Kafka's is shared).
-var walScenarios = []string{"drain", "overhead", "latency"}
+var walScenarios = []string{"drain", "overhead", "latency", "exactly_once"}
 
 // pass runs the selected scenarios in e.mode; WAL mode's rows are named "wal.…".
 func (e *env) pass(ctx context.Context, rep *Report) error {
@@ -187,6 +188,7 @@ func (e *env) pass(ctx context.Context, rep *Report) error {
 		{"scale", e.scale},
 		{"remote", e.remote},
 		{"observability", e.observability},
+		{"exactly_once", e.exactlyOnce},
 	} {
 		if !selected(e.cfg.Only, s.name) || e.mode == outboxstore.WALMode && !selected(walScenarios, s.name) {
 			continue

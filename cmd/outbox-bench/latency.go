@@ -82,8 +82,12 @@ func (e *env) latency(ctx context.Context, rep *Report) error {
 	}
 	defer drop()
 	warm := false
+	isolation := kgo.ReadUncommitted()
+	if e.readCommitted {
+		isolation = kgo.ReadCommitted()
+	}
 	consumer, err := kgo.NewClient(kgo.SeedBrokers(e.cfg.Brokers...), kgo.ConsumeTopics(topic),
-		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.FetchMaxWait(100*time.Millisecond))
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.FetchMaxWait(100*time.Millisecond), kgo.FetchIsolationLevel(isolation))
 	if err != nil {
 		return err
 	}

@@ -53,7 +53,7 @@ func bench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		duration = f.Duration("duration", 5*time.Second, "length of each timed write scenario")
 		rates    = f.String("rates", "1000,5000,10000,20000", "sustained end-to-end rates, events/s")
 		scale    = f.String("scale", "1,2,4", "relay process counts for scale-out")
-		only     = f.String("only", "", "comma-separated scenarios to run: limits,drain,overhead,latency,scale,remote,observability (default all)")
+		only     = f.String("only", "", "comma-separated scenarios to run: limits,drain,overhead,latency,scale,remote,observability,exactly_once (default all)")
 		modes    = f.String("mode", "table", "store modes to measure, in one run: table, wal (PostgreSQL) or table,wal")
 		asJSON   = f.Bool("json", false, "print JSON")
 		report   = f.String("report", "", "also write the report as JSON to this file")
