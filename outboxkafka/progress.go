@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -48,30 +49,41 @@ func (e *ExactlyOnce) progressTopic(ctx context.Context) error {
 	return nil
 }
 
-// readProgress returns the value of the unit's last committed progress record. All
-// writes to the progress topic are transactional, so the record just before the last
-// stable offset is a commit or abort marker; the partition is read back from there in
-// growing windows until the unit's key turns up.
+// readProgress returns the value of the unit's last committed progress record, once
+// the unit is fenced: every record of the unit is then below the partition's end, and
+// decided once the last stable offset reaches that end (another unit's transaction
+// open on a shared partition holds it back a moment). The partition is read back from
+// the end in growing windows until the unit's key turns up; all writes to it are
+// transactional, so a commit or abort marker ends it.
 func (e *ExactlyOnce) readProgress(ctx context.Context, unit int) ([]byte, error) {
 	adm := kadm.NewClient(e.admin)
 	topic, part := e.cfg.ProgressTopic, e.partition(unit)
-	ends, err := adm.ListCommittedOffsets(ctx, topic)
+	end, err := offset(ctx, adm.ListEndOffsets, topic, part)
 	if err != nil {
 		return nil, err
 	}
-	starts, err := adm.ListStartOffsets(ctx, topic)
+	for {
+		stable, err := offset(ctx, adm.ListCommittedOffsets, topic, part)
+		if err != nil {
+			return nil, err
+		}
+		if stable >= end {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			return nil, fmt.Errorf("%s/%d: a transaction stays open below offset %d: %w", topic, part, end, ctx.Err())
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+	start, err := offset(ctx, adm.ListStartOffsets, topic, part)
 	if err != nil {
 		return nil, err
-	}
-	end, ok := ends.Lookup(topic, part)
-	start, ok2 := starts.Lookup(topic, part)
-	if !ok || !ok2 || end.Err != nil || start.Err != nil {
-		return nil, fmt.Errorf("offsets of %s/%d: %w", topic, part, errors.Join(end.Err, start.Err))
 	}
 	key := e.progressKey(unit)
-	to := end.Offset
-	for window := int64(64); to > start.Offset; window *= 4 {
-		from := max(start.Offset, to-window)
+	to := end
+	for window := int64(64); to > start; window *= 4 {
+		from := max(start, to-window)
 		value, found, err := e.scan(ctx, part, from, to, key)
 		if err != nil || found {
 			return value, err
@@ -81,8 +93,26 @@ func (e *ExactlyOnce) readProgress(ctx context.Context, unit int) ([]byte, error
 	return nil, nil
 }
 
+// offset is one partition's offset as list reports it.
+func offset(ctx context.Context, list func(context.Context, ...string) (kadm.ListedOffsets, error), topic string, part int32) (int64, error) {
+	listed, err := list(ctx, topic)
+	if err != nil {
+		return 0, err
+	}
+	o, ok := listed.Lookup(topic, part)
+	if !ok {
+		return 0, fmt.Errorf("no offsets for %s/%d", topic, part)
+	}
+	if o.Err != nil {
+		return 0, fmt.Errorf("offsets of %s/%d: %w", topic, part, o.Err)
+	}
+	return o.Offset, nil
+}
+
 // scan reads [from, to) of the progress partition, committed records only, and returns
-// the last value under key.
+// the last value under key. It stops at the first record it sees at or past to-1:
+// records past to are visible (the partition is stable there), and one of them comes
+// when the record at to-1 is an aborted one, which a read_committed fetch leaves out.
 func (e *ExactlyOnce) scan(ctx context.Context, part int32, from, to int64, key []byte) (value []byte, found bool, err error) {
 	topic := e.cfg.ProgressTopic
 	cl, err := kgo.NewClient(append(slices.Clone(e.opts),
@@ -109,7 +139,7 @@ func (e *ExactlyOnce) scan(ctx context.Context, part int32, from, to int64, key 
 			if !r.Attrs.IsControl() && bytes.Equal(r.Key, key) {
 				value, found = r.Value, true
 			}
-			done = r.Offset == to-1
+			done = r.Offset >= to-1
 		})
 		if done {
 			return value, found, nil

@@ -62,3 +62,28 @@ func FuzzProgress(f *testing.F) {
 		}
 	})
 }
+
+// A stream's progress moves done over the stretch as far as every record is handled,
+// keeps the records sent past a gap, and drops them once done passes them.
+func TestStreamTxWith(t *testing.T) {
+	p := func(c uint64, i uint32) source.Pos { return source.Pos{Commit: c, Index: i} }
+	stretch := []source.Record{{Pos: p(10, 0)}, {Pos: p(10, 1)}, {Pos: p(20, 0)}, {Pos: p(30, 0)}}
+	s := streamTx{done: p(5, 3)}
+	// The first round sends all but the second record (it failed permanently).
+	s = s.with(stretch, p(10, 0), p(20, 0), p(30, 0))
+	if s.done != p(10, 0) || !slices.Equal(s.sent, []source.Pos{p(20, 0), p(30, 0)}) {
+		t.Fatalf("after the round: %+v", s)
+	}
+	if handled(p(10, 1), s.done, s.sent) || !handled(p(20, 0), s.done, s.sent) {
+		t.Fatal("the failed record counts as handled, or a sent one does not")
+	}
+	// Its dead letter stored, the whole stretch is handled.
+	s = s.with(stretch, p(10, 1))
+	if s.done != p(30, 0) || len(s.sent) != 0 {
+		t.Fatalf("after the dead letter: %+v", s)
+	}
+	// A replay of the stretch skips all of it; the next one sends.
+	if n := len(s.unhandled(append(stretch, source.Record{Pos: p(40, 0)}))); n != 1 {
+		t.Fatalf("%d records left of a replay, want the one new", n)
+	}
+}
