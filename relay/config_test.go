@@ -1,6 +1,7 @@
 package relay
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"strings"
@@ -135,3 +136,36 @@ func TestBackoffPacesLogs(t *testing.T) {
 		t.Errorf("ok without settle ended a run of %d failures, want 1", n)
 	}
 }
+
+// txFake is a publisher with a transactor's methods, for the configuration checks.
+type txFake struct{ outbox.Publisher }
+
+func (txFake) Fence(context.Context, int) ([]byte, error) { return nil, nil }
+func (txFake) PublishTx(context.Context, int, []outbox.Message, []outbox.Ack, func([]bool) []byte) error {
+	return nil
+}
+func (txFake) Release(int) {}
+
+// ExactlyOnce needs a transactional publisher, and a transactional publisher needs
+// ExactlyOnce: each mismatch is refused with its fix.
+func TestExactlyOnceNeedsATransactionalPublisher(t *testing.T) {
+	t.Parallel()
+	var plain plainPub
+	for _, c := range []struct {
+		pub     outbox.Publisher
+		exactly bool
+		fix     string
+	}{{plain, true, "outboxkafka.NewExactlyOnce"}, {txFake{plain}, false, "set Config.ExactlyOnce"}} {
+		_, err := newRelay(c.pub, &Config{ExactlyOnce: c.exactly})
+		if !errors.Is(err, outbox.ErrInvalidConfig) || !strings.Contains(err.Error(), c.fix) {
+			t.Errorf("ExactlyOnce %v: %v, want ErrInvalidConfig naming %q", c.exactly, err, c.fix)
+		}
+	}
+	if r, err := newRelay(txFake{plain}, &Config{ExactlyOnce: true}); err != nil || r.tx == nil {
+		t.Fatalf("a transactional publisher with ExactlyOnce: %v", err)
+	}
+}
+
+type plainPub struct{}
+
+func (plainPub) Publish(context.Context, []outbox.Message) error { return nil }
