@@ -42,18 +42,7 @@ func TestExactlyOnce(t *testing.T) {
 		t.Run("killed_"+phase, func(t *testing.T) {
 			opt := eos(relaysOpt)
 			opt.ProxyDB, opt.ProxyKafka = 1, 1
-			scenario{opt: opt, fault: func(c *cluster) {
-				p := c.kafkaProxy
-				if phase == "settling" {
-					p = c.dbProxy
-				}
-				for range pick(2, 4) {
-					p.Blackhole()
-					time.Sleep(c.opt.LeaseTTL/4 + between(c.rng, 200*time.Millisecond, 600*time.Millisecond))
-					c.killRelay(0, p.Heal)
-					time.Sleep(between(c.rng, time.Second, 3*time.Second))
-				}
-			}}.run(t)
+			scenario{opt: opt, fault: killedInPhase(phase)}.run(t)
 		})
 	}
 	// A relay frozen (SIGSTOP) past its lease and thawed: its successor fenced it, so

@@ -207,19 +207,25 @@ func TestRelayKilledInPhase(t *testing.T) {
 		t.Run(phase, func(t *testing.T) {
 			opt := relaysOpt
 			opt.ProxyDB, opt.ProxyKafka = 1, 1
-			scenario{dbs: pick([]string{"postgres"}, chaosDatabases), opt: opt, fault: func(c *cluster) {
-				p := c.kafkaProxy
-				if phase == "settling" {
-					p = c.dbProxy
-				}
-				for range pick(2, 4) {
-					p.Blackhole()
-					time.Sleep(c.opt.LeaseTTL/4 + between(c.rng, 200*time.Millisecond, 600*time.Millisecond))
-					c.killRelay(0, p.Heal)
-					time.Sleep(between(c.rng, time.Second, 3*time.Second))
-				}
-			}}.run(t)
+			scenario{dbs: pick([]string{"postgres"}, chaosDatabases), opt: opt, fault: killedInPhase(phase)}.run(t)
 		})
+	}
+}
+
+// killedInPhase kills relay 0 again and again in phase: "publishing" (its Kafka
+// blackholed) or "settling" (its database blackholed after Kafka's ack).
+func killedInPhase(phase string) func(c *cluster) {
+	return func(c *cluster) {
+		p := c.kafkaProxy
+		if phase == "settling" {
+			p = c.dbProxy
+		}
+		for range pick(2, 4) {
+			p.Blackhole()
+			time.Sleep(c.opt.LeaseTTL/4 + between(c.rng, 200*time.Millisecond, 600*time.Millisecond))
+			c.killRelay(0, p.Heal)
+			time.Sleep(between(c.rng, time.Second, 3*time.Second))
+		}
 	}
 }
 
