@@ -46,11 +46,13 @@ func (r *Relay) batch(ctx context.Context, buckets []int, u units) (int, error) 
 		o    outcome
 		send sendFunc
 		todo = recs
+		tb   txBatch
 	)
 	if u != nil {
-		if todo, o.settled, err = r.prepare(finish, b, recs, u); err != nil {
+		if todo, tb, err = r.prepare(finish, b, recs, u); err != nil {
 			return 0, err
 		}
+		o.settled = tb.settled
 	}
 	wellFormed := make([]source.Record, 0, len(recs))
 	for _, rec := range todo {
@@ -73,7 +75,7 @@ func (r *Relay) batch(ctx context.Context, buckets []int, u units) (int, error) 
 		committed = err == nil
 	}
 	if committed && u != nil {
-		u.settled(recs)
+		u.settled(recs, tb)
 	}
 	stats.Claimed, stats.Duration = len(recs), time.Since(start)
 	if r.cfg.Hooks.Batch != nil {

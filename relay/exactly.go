@@ -26,9 +26,9 @@ type transactor interface {
 }
 
 // units are the key buckets a worker has fenced, each with the rows that committed
-// transactions carried and the database may not have settled. A bucket is always
-// relayed by the same worker, so a worker's units need no lock.
-type units map[int][]int64
+// transactions carried and the database may not have settled, sorted by seq. A bucket
+// is always relayed by the same worker, so a worker's units need no lock.
+type units map[int][]carried
 
 // prune releases the units whose buckets this relay no longer holds.
 func (u units) prune(tx transactor, held []int) {
@@ -40,19 +40,69 @@ func (u units) prune(tx transactor, held []int) {
 	}
 }
 
+// txBatch is what an exactly-once batch settles beyond what it sends: the claimed rows
+// a committed transaction carried (published, not sent again), and per bucket the
+// carried rows still to come.
+type txBatch struct {
+	settled []int64
+	later   map[int][]carried
+}
+
 // prepare fences the batch's buckets not yet fenced and reads their progress, then
 // checks that the batch still holds its buckets: a relay that stalled after its claim
 // may have fenced the producer of a bucket another relay claimed since, and must not
-// publish it. It returns the records to send and the rows to settle as published
-// without sending: those a committed transaction already carried.
-func (r *Relay) prepare(ctx context.Context, b source.Batch, recs []source.Record, u units) ([]source.Record, []int64, error) {
+// publish it. It returns the records to send.
+//
+// A claimed row that a committed transaction carried, the same event under the same
+// seq, is settled as published, not sent. A carried row that was not claimed is kept
+// for a later batch when its seq is past the bucket's claimed ones (the claim took the
+// bucket's first rows in seq order, up to a limit), and otherwise dropped: it is
+// settled already.
+func (r *Relay) prepare(ctx context.Context, b source.Batch, recs []source.Record, u units) ([]source.Record, txBatch, error) {
+	var tb txBatch
+	if err := r.fence(ctx, b, recs, u); err != nil {
+		return nil, tb, err
+	}
+	last := map[int]int64{} // each bucket's highest claimed seq
+	for _, rec := range recs {
+		last[rec.Bucket] = max(last[rec.Bucket], rec.Seq)
+	}
+	send := make([]source.Record, 0, len(recs))
+	for _, rec := range recs {
+		i, found := slices.BinarySearchFunc(u[rec.Bucket], carried{seq: rec.Seq}, compareCarried)
+		if found && u[rec.Bucket][i].id == rec.Message.ID {
+			tb.settled = append(tb.settled, rec.Seq)
+			continue
+		}
+		send = append(send, rec)
+	}
+	tb.later = map[int][]carried{}
+	for bucket, top := range last {
+		for _, c := range u[bucket] {
+			if c.seq > top {
+				tb.later[bucket] = append(tb.later[bucket], c)
+			}
+		}
+	}
+	if len(tb.settled) > 0 {
+		r.log.Info("settling events a committed transaction carried", "count", len(tb.settled))
+	}
+	return send, tb, nil
+}
+
+// fence fences the batch's buckets that are not yet, reading their progress into u,
+// and then checks the batch still holds them.
+func (r *Relay) fence(ctx context.Context, b source.Batch, recs []source.Record, u units) error {
 	var fence []int
 	for _, rec := range recs {
 		if _, ok := u[rec.Bucket]; !ok && !slices.Contains(fence, rec.Bucket) {
 			fence = append(fence, rec.Bucket)
 		}
 	}
-	progress := make([][]int64, len(fence))
+	if len(fence) == 0 {
+		return nil
+	}
+	progress := make([][]carried, len(fence))
 	errs := make([]error, len(fence))
 	var wg sync.WaitGroup
 	for i, bucket := range fence {
@@ -65,39 +115,28 @@ func (r *Relay) prepare(ctx context.Context, b source.Batch, recs []source.Recor
 		})
 	}
 	wg.Wait()
-	if err := errors.Join(errs...); err != nil {
-		return nil, nil, fmt.Errorf("fence buckets: %w", err)
+	err := errors.Join(errs...)
+	if err == nil {
+		if err = b.Keep(ctx); err != nil {
+			err = fmt.Errorf("batch lost its buckets while fencing them: %w", err)
+		}
 	}
 	for i, bucket := range fence {
+		if err != nil {
+			r.tx.Release(bucket)
+			continue
+		}
 		u[bucket] = progress[i]
 	}
-	if len(fence) > 0 {
-		if err := b.Keep(ctx); err != nil {
-			for _, bucket := range fence {
-				r.tx.Release(bucket)
-				delete(u, bucket)
-			}
-			return nil, nil, fmt.Errorf("batch lost its buckets while fencing them: %w", err)
-		}
+	if err != nil {
+		return fmt.Errorf("fence buckets: %w", err)
 	}
-	var settled []int64
-	send := make([]source.Record, 0, len(recs))
-	for _, bucket := range bucketsOf(recs) {
-		settled = append(settled, u[bucket]...)
-	}
-	for _, rec := range recs {
-		if _, found := slices.BinarySearch(u[rec.Bucket], rec.Seq); !found {
-			send = append(send, rec)
-		}
-	}
-	if n := len(recs) - len(send); n > 0 {
-		r.log.Info("settling events a committed transaction carried", "count", n)
-	}
-	return send, settled, nil
+	return nil
 }
 
 // sendTx returns the batch's send: one transaction per bucket, all at once. Each
-// transaction's progress is its sent rows with the bucket's rows not yet settled.
+// transaction's progress is its sent rows with the bucket's carried rows. A bucket whose
+// transaction failed is fenced again before its next batch.
 func (r *Relay) sendTx(recs []source.Record, u units) sendFunc {
 	return func(ctx context.Context, msgs []outbox.Message, acks []outbox.Ack) error {
 		byBucket := map[int][]int{} // indexes into msgs
@@ -106,9 +145,10 @@ func (r *Relay) sendTx(recs []source.Record, u units) sendFunc {
 		}
 		errs := make([]error, len(msgs))
 		var (
-			wg   sync.WaitGroup
-			mu   sync.Mutex
-			sent = map[int][]int64{}
+			wg     sync.WaitGroup
+			mu     sync.Mutex
+			sent   = map[int][]carried{}
+			failed []int
 		)
 		for bucket, idx := range byBucket {
 			wg.Go(func() {
@@ -117,14 +157,13 @@ func (r *Relay) sendTx(recs []source.Record, u units) sendFunc {
 					m[j] = msgs[i]
 				}
 				progress := func(ok []bool) []byte {
-					seqs := slices.Clone(u[bucket])
+					rows := slices.Clone(u[bucket])
 					for j, i := range idx {
 						if ok[j] {
-							seqs = append(seqs, recs[i].Seq)
+							rows = append(rows, carried{seq: recs[i].Seq, id: recs[i].Message.ID})
 						}
 					}
-					slices.Sort(seqs)
-					return tableProgress(slices.Compact(seqs))
+					return tableProgress(sortCarried(rows))
 				}
 				res := perMessage(r.tx.PublishTx(ctx, bucket, m, a, progress), len(idx))
 				mu.Lock()
@@ -132,23 +171,20 @@ func (r *Relay) sendTx(recs []source.Record, u units) sendFunc {
 				for j, i := range idx {
 					errs[i], acks[i] = res[j], a[j]
 					if res[j] == nil {
-						sent[bucket] = append(sent[bucket], recs[i].Seq)
+						sent[bucket] = append(sent[bucket], carried{seq: recs[i].Seq, id: recs[i].Message.ID})
 					}
 				}
 				if len(sent[bucket]) == 0 && errors.Join(res...) != nil {
-					sent[bucket] = nil // no commit: the unit is fenced again before its next batch
+					failed = append(failed, bucket)
 				}
 			})
 		}
 		wg.Wait()
-		for bucket, seqs := range sent {
-			if seqs == nil {
-				delete(u, bucket)
-				continue
-			}
-			seqs = append(seqs, u[bucket]...)
-			slices.Sort(seqs)
-			u[bucket] = slices.Compact(seqs)
+		for bucket, rows := range sent {
+			u[bucket] = sortCarried(append(rows, u[bucket]...))
+		}
+		for _, bucket := range failed {
+			delete(u, bucket) // fenced again, its progress read anew, before its next batch
 		}
 		if errors.Join(errs...) == nil {
 			return nil
@@ -157,22 +193,17 @@ func (r *Relay) sendTx(recs []source.Record, u units) sendFunc {
 	}
 }
 
-// settled forgets the unsettled rows of the batch's buckets once the database has
-// settled them.
-func (u units) settled(recs []source.Record) {
-	for _, b := range bucketsOf(recs) {
-		if _, ok := u[b]; ok {
-			u[b] = nil
-		}
-	}
+func sortCarried(rows []carried) []carried {
+	slices.SortFunc(rows, compareCarried)
+	return slices.CompactFunc(rows, func(a, b carried) bool { return a.seq == b.seq })
 }
 
-func bucketsOf(recs []source.Record) []int {
-	var bs []int
+// settled records that the database settled the batch: of its buckets' carried rows,
+// only those still to come remain.
+func (u units) settled(recs []source.Record, tb txBatch) {
 	for _, rec := range recs {
-		if !slices.Contains(bs, rec.Bucket) {
-			bs = append(bs, rec.Bucket)
+		if _, ok := u[rec.Bucket]; ok {
+			u[rec.Bucket] = tb.later[rec.Bucket]
 		}
 	}
-	return bs
 }

@@ -238,3 +238,24 @@ func testFencesStalled(t *testing.T, db string) {
 	}
 	t.Logf("%s: stalled commit failed with %v; read_committed %d, read_uncommitted %d", db, a.err, len(recs), len(uncommitted))
 }
+
+// An outbox made anew (its seqs start again) under the same exactly-once ID: the last
+// progress of the old one names seqs the new one uses again, for other events. They
+// are told apart by their event ids, so every new event is sent.
+func TestExactlyOnceOutboxMadeAnew(t *testing.T) { testenv.EachDB(t, testOutboxMadeAnew) }
+
+func testOutboxMadeAnew(t *testing.T, db string) {
+	cfg := outboxkafka.ExactlyOnceConfig{ID: testenv.Name("eos"), ProgressTopic: testenv.Name("progress"), ProgressPartitions: 8}
+	for range 2 {
+		e := newEnv(t, db, outbox.Limits{})
+		for range 4 {
+			e.commit(t, keys(50)...)
+		}
+		stop := start(t, e.Store, exactlyOnceAs(t, cfg), relay.Config{ExactlyOnce: true})
+		recs := consumeCommitted(t, e.topic, 200)
+		stop()
+		if rep := testenv.Verify(e.ledger, recs); rep.Lost+rep.Duplicates+rep.OrderViolations+rep.Foreign > 0 || rep.Received != 200 {
+			t.Fatalf("want 200 events once each in order: %v", rep)
+		}
+	}
+}

@@ -1,10 +1,13 @@
 package relay
 
 import (
+	"cmp"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"slices"
+
+	"github.com/google/uuid"
 
 	"github.com/firstunicorn/outbox/relay/source"
 )
@@ -16,9 +19,9 @@ import (
 // unsettled.
 //
 // Encoding: a version byte (1), a kind byte, then unsigned varints. A table's progress
-// ('t') is the set of rows, by seq, that committed transactions carried and the database
-// may not have settled yet: rows committed late with a lower seq are published after
-// higher ones, so no high-water mark would do. A stream's progress ('s') is the position
+// ('t') is the set of rows, by seq and event id, that committed transactions carried and
+// the database may not have settled yet: rows committed late with a lower seq are
+// published after higher ones, so no high-water mark would do. A stream's progress ('s') is the position
 // through which every record is handled (sent or dead-lettered), then the records sent
 // past it.
 const (
@@ -29,15 +32,25 @@ const (
 
 var errProgress = errors.New("malformed progress record")
 
-// tableProgress encodes a set of seqs; seqs must be sorted and distinct.
-func tableProgress(seqs []int64) []byte {
-	b := make([]byte, 0, 2+binary.MaxVarintLen64*(len(seqs)+1)/4)
+// carried is a row a committed transaction carried: its seq, and its event's id, so
+// that a seq used again (an outbox table made anew) is never taken for it.
+type carried struct {
+	seq int64
+	id  uuid.UUID
+}
+
+func compareCarried(a, b carried) int { return cmp.Compare(a.seq, b.seq) }
+
+// tableProgress encodes rows, sorted by seq and distinct.
+func tableProgress(rows []carried) []byte {
+	b := make([]byte, 0, 2+binary.MaxVarintLen64+len(rows)*(3+len(uuid.UUID{})))
 	b = append(b, progressVersion, kindTable)
-	b = binary.AppendUvarint(b, uint64(len(seqs)))
+	b = binary.AppendUvarint(b, uint64(len(rows)))
 	var prev int64
-	for _, s := range seqs {
-		b = binary.AppendUvarint(b, uint64(s-prev))
-		prev = s
+	for _, r := range rows {
+		b = binary.AppendUvarint(b, uint64(r.seq-prev))
+		b = append(b, r.id[:]...)
+		prev = r.seq
 	}
 	return b
 }
@@ -108,14 +121,14 @@ func (r *progressReader) end() error {
 }
 
 // decodeTableProgress decodes tableProgress's encoding; nil or empty is no progress.
-func decodeTableProgress(b []byte) ([]int64, error) {
+func decodeTableProgress(b []byte) ([]carried, error) {
 	if len(b) == 0 {
 		return nil, nil
 	}
 	r := progressReader{b: b}
 	r.header(kindTable)
-	n := r.count(1)
-	seqs := make([]int64, 0, n)
+	n := r.count(1 + len(uuid.UUID{}))
+	rows := make([]carried, 0, n)
 	var prev uint64
 	for i := 0; i < n && r.err == nil; i++ {
 		d := r.uvarint()
@@ -123,12 +136,18 @@ func decodeTableProgress(b []byte) ([]int64, error) {
 			r.err = fmt.Errorf("%w: seqs not increasing", errProgress)
 		}
 		prev += d
-		seqs = append(seqs, int64(prev))
+		c := carried{seq: int64(prev)}
+		if r.err == nil && len(r.b) >= len(c.id) {
+			r.b = r.b[copy(c.id[:], r.b):]
+		} else if r.err == nil {
+			r.err = errProgress
+		}
+		rows = append(rows, c)
 	}
 	if err := r.end(); err != nil {
 		return nil, err
 	}
-	return seqs, nil
+	return rows, nil
 }
 
 // decodeStreamProgress decodes streamProgress's encoding; nil or empty is no progress.

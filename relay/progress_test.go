@@ -5,17 +5,21 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/google/uuid"
+
 	"github.com/firstunicorn/outbox/relay/source"
 )
 
 func TestTableProgress(t *testing.T) {
-	for _, seqs := range [][]int64{nil, {1}, {0, 5, 1 << 40, 1<<63 - 1}, {3, 4, 5, 900}} {
-		got, err := decodeTableProgress(tableProgress(seqs))
-		if err != nil || !slices.Equal(got, seqs) && len(seqs) > 0 {
-			t.Errorf("%v: decoded %v, %v", seqs, got, err)
+	id := func(b byte) uuid.UUID { return uuid.UUID{b, 1, 2} }
+	for _, rows := range [][]carried{nil, {{1, id(1)}}, {{0, id(0)}, {5, id(5)}, {1 << 40, id(7)}, {1<<63 - 1, id(9)}}} {
+		got, err := decodeTableProgress(tableProgress(rows))
+		if err != nil || !slices.Equal(got, rows) && len(rows) > 0 {
+			t.Errorf("%v: decoded %v, %v", rows, got, err)
 		}
 	}
-	for _, bad := range [][]byte{{2, 't', 0}, {1, 's', 0}, {1, 't', 5, 1}, {1, 't', 2, 1, 0}, {1, 't', 0, 7}} {
+	one := tableProgress([]carried{{3, id(3)}})
+	for _, bad := range [][]byte{{2, 't', 0}, {1, 's', 0}, {1, 't', 5, 1}, one[:len(one)-1], append(one, 0)} {
 		if _, err := decodeTableProgress(bad); err == nil {
 			t.Errorf("%v decoded", bad)
 		}
@@ -38,7 +42,7 @@ func TestStreamProgress(t *testing.T) {
 			t.Errorf("handled(%v) = %v", c.p, got)
 		}
 	}
-	if _, _, err := decodeStreamProgress(tableProgress([]int64{1})); err == nil {
+	if _, _, err := decodeStreamProgress(tableProgress([]carried{{seq: 1}})); err == nil {
 		t.Error("a table's progress decoded as a stream's")
 	}
 }
@@ -46,13 +50,13 @@ func TestStreamProgress(t *testing.T) {
 // FuzzProgress checks that the decoders never panic, and that what they accept
 // encodes back to the same bytes.
 func FuzzProgress(f *testing.F) {
-	f.Add(tableProgress([]int64{1, 2, 300}))
+	f.Add(tableProgress([]carried{{seq: 1}, {seq: 2, id: uuid.UUID{9}}, {seq: 300}}))
 	f.Add(streamProgress(source.Pos{Commit: 7}, []source.Pos{{Commit: 9, Index: 2}}))
 	f.Add([]byte{1, 't', 255, 255, 255, 255, 255, 255, 255, 255, 255, 1})
 	f.Fuzz(func(t *testing.T, b []byte) {
-		if seqs, err := decodeTableProgress(b); err == nil && len(b) > 0 {
-			if again := tableProgress(seqs); !bytes.Equal(again, b) {
-				t.Errorf("table %x decoded to %v, encoded to %x", b, seqs, again)
+		if rows, err := decodeTableProgress(b); err == nil && len(b) > 0 {
+			if again := tableProgress(rows); !bytes.Equal(again, b) {
+				t.Errorf("table %x decoded to %v, encoded to %x", b, rows, again)
 			}
 		}
 		if done, sent, err := decodeStreamProgress(b); err == nil && len(b) > 0 {
