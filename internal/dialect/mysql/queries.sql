@@ -215,7 +215,7 @@ DELETE FROM {{table}} WHERE status = 'dead' AND seq IN ($1);
 -- an application's test reads through its own transaction (outboxtest).
 SELECT seq, id, topic, `key`, `key` IS NULL, event_type, aggregate_type, aggregate_id,
 	payload, payload IS NULL, headers, TIMESTAMPDIFF(MICROSECOND, '1970-01-01', occurred_at), attempts,
-	TIMESTAMPDIFF(MICROSECOND, '1970-01-01', created_at)
+	TIMESTAMPDIFF(MICROSECOND, '1970-01-01', created_at), bucket
 FROM {{table}} WHERE status = 'pending' ORDER BY seq LIMIT $1;
 
 -- name: version

@@ -236,7 +236,7 @@ DELETE FROM {{table}} WHERE status = 'dead' AND seq = ANY($1::bigint[]);
 -- The pending events in write order, at most $1, in the columns of a claimed row: what
 -- an application's test reads through its own transaction (outboxtest).
 SELECT seq, id::text, topic, key, key IS NULL, event_type, aggregate_type, aggregate_id, payload,
-	payload IS NULL, headers::text, occurred_at, attempts, created_at
+	payload IS NULL, headers::text, occurred_at, attempts, created_at, bucket
 FROM {{table}} WHERE status = 'pending' ORDER BY seq LIMIT $1;
 
 -- name: version

@@ -212,7 +212,7 @@ DELETE FROM {{table}} WHERE status = 'dead' AND seq IN ($1);
 -- The pending events in write order, at most $1, in the columns of a claimed row: what
 -- an application's test reads through its own transaction (outboxtest).
 SELECT seq, id, topic, key, key IS NULL, event_type, aggregate_type, aggregate_id, payload, payload IS NULL,
-	headers, occurred_at, attempts, created_at
+	headers, occurred_at, attempts, created_at, bucket
 FROM {{table}} WHERE status = 'pending' ORDER BY seq LIMIT $1;
 
 -- name: version
