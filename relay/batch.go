@@ -8,6 +8,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/google/uuid"
+
 	"github.com/firstunicorn/outbox"
 	"github.com/firstunicorn/outbox/relay/source"
 )
@@ -52,7 +54,7 @@ func (r *Relay) batch(ctx context.Context, buckets []int, u units) (int, error) 
 		if todo, tb, err = r.prepare(finish, b, recs, u); err != nil {
 			return 0, err
 		}
-		o.settled = tb.settled
+		o.carried = tb.carried
 	}
 	wellFormed := make([]source.Record, 0, len(recs))
 	for _, rec := range todo {
@@ -75,7 +77,7 @@ func (r *Relay) batch(ctx context.Context, buckets []int, u units) (int, error) 
 		committed = err == nil
 	}
 	if committed && u != nil {
-		u.settled(recs, tb)
+		u.settled(recs)
 	}
 	stats.Claimed, stats.Duration = len(recs), time.Since(start)
 	if r.cfg.Hooks.Batch != nil {
@@ -100,7 +102,7 @@ func (r *Relay) batch(ctx context.Context, buckets []int, u units) (int, error) 
 // outcome sorts a batch's messages by what happens to them next.
 type outcome struct {
 	published []int64
-	settled   []int64 // carried by a committed transaction before: published, not sent
+	carried   []carried // by committed transactions before (ExactlyOnce): published, not sent
 	skipped   []int64
 	failed    map[failKey][]int64
 	transient int
@@ -155,8 +157,17 @@ func (o *outcome) add(seq int64, k failKey) {
 // settle records the outcome in the batch; skipped messages are left as they are.
 func (r *Relay) settle(ctx context.Context, b source.Batch, o *outcome) (BatchStats, error) {
 	st := BatchStats{Published: len(o.published), Skipped: len(o.skipped)}
-	if done := append(o.published, o.settled...); len(done) > 0 {
-		if err := b.MarkPublished(ctx, done, r.cfg.Retention > 0); err != nil {
+	if len(o.published) > 0 {
+		if err := b.MarkPublished(ctx, o.published, r.cfg.Retention > 0); err != nil {
+			return st, err
+		}
+	}
+	if len(o.carried) > 0 {
+		seqs, ids := make([]int64, len(o.carried)), make([]uuid.UUID, len(o.carried))
+		for i, c := range o.carried {
+			seqs[i], ids[i] = c.seq, c.id
+		}
+		if err := b.MarkCarried(ctx, seqs, ids, r.cfg.Retention > 0); err != nil {
 			return st, err
 		}
 	}

@@ -40,52 +40,35 @@ func (u units) prune(tx transactor, held []int) {
 	}
 }
 
-// txBatch is what an exactly-once batch settles beyond what it sends: the claimed rows
-// a committed transaction carried (published, not sent again), and per bucket the
-// carried rows still to come.
+// txBatch is what an exactly-once batch settles beyond what it sends: the rows its
+// buckets' committed transactions carried, as published, whether it claimed them or
+// not (waiting for a retry, say), if they still are the same events.
 type txBatch struct {
-	settled []int64
-	later   map[int][]carried
+	carried []carried
 }
 
 // prepare fences the batch's buckets not yet fenced and reads their progress, then
 // checks that the batch still holds its buckets: a relay that stalled after its claim
 // may have fenced the producer of a bucket another relay claimed since, and must not
-// publish it. It returns the records to send.
-//
-// A claimed row that a committed transaction carried, the same event under the same
-// seq, is settled as published, not sent. A carried row that was not claimed is kept
-// for a later batch when its seq is past the bucket's claimed ones (the claim took the
-// bucket's first rows in seq order, up to a limit), and otherwise dropped: it is
-// settled already.
+// publish it. It returns the records to send: those no committed transaction carried
+// (the same event under the same seq).
 func (r *Relay) prepare(ctx context.Context, b source.Batch, recs []source.Record, u units) ([]source.Record, txBatch, error) {
 	var tb txBatch
 	if err := r.fence(ctx, b, recs, u); err != nil {
 		return nil, tb, err
 	}
-	last := map[int]int64{} // each bucket's highest claimed seq
-	for _, rec := range recs {
-		last[rec.Bucket] = max(last[rec.Bucket], rec.Seq)
+	for _, bucket := range bucketsOf(recs) {
+		tb.carried = append(tb.carried, u[bucket]...)
 	}
 	send := make([]source.Record, 0, len(recs))
 	for _, rec := range recs {
 		i, found := slices.BinarySearchFunc(u[rec.Bucket], carried{seq: rec.Seq}, compareCarried)
-		if found && u[rec.Bucket][i].id == rec.Message.ID {
-			tb.settled = append(tb.settled, rec.Seq)
-			continue
-		}
-		send = append(send, rec)
-	}
-	tb.later = map[int][]carried{}
-	for bucket, top := range last {
-		for _, c := range u[bucket] {
-			if c.seq > top {
-				tb.later[bucket] = append(tb.later[bucket], c)
-			}
+		if !found || u[rec.Bucket][i].id != rec.Message.ID {
+			send = append(send, rec)
 		}
 	}
-	if len(tb.settled) > 0 {
-		r.log.Info("settling events a committed transaction carried", "count", len(tb.settled))
+	if n := len(recs) - len(send); n > 0 {
+		r.log.Info("settling events a committed transaction carried", "count", n)
 	}
 	return send, tb, nil
 }
@@ -198,12 +181,22 @@ func sortCarried(rows []carried) []carried {
 	return slices.CompactFunc(rows, func(a, b carried) bool { return a.seq == b.seq })
 }
 
-// settled records that the database settled the batch: of its buckets' carried rows,
-// only those still to come remain.
-func (u units) settled(recs []source.Record, tb txBatch) {
-	for _, rec := range recs {
-		if _, ok := u[rec.Bucket]; ok {
-			u[rec.Bucket] = tb.later[rec.Bucket]
+// settled records that the database settled the batch, and with it every row its
+// buckets' transactions carried.
+func (u units) settled(recs []source.Record) {
+	for _, b := range bucketsOf(recs) {
+		if _, ok := u[b]; ok {
+			u[b] = nil
 		}
 	}
+}
+
+func bucketsOf(recs []source.Record) []int {
+	var bs []int
+	for _, rec := range recs {
+		if !slices.Contains(bs, rec.Bucket) {
+			bs = append(bs, rec.Bucket)
+		}
+	}
+	return bs
 }

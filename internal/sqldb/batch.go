@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/google/uuid"
+
 	"github.com/firstunicorn/outbox/relay/source"
 )
 
@@ -14,17 +16,37 @@ import (
 //	mark_failed    ($1 seqs, $2 error, $3 max attempts, $4 backoff µs,
 //	                $5 max backoff µs, $6 permanent)
 //	count_dead     ($1 seqs)             how many of them are dead now
+//	mark_carried_deleted, mark_carried_published ($1 seqs, $2 event ids)
+//	               as mark_deleted and mark_published, for the rows with both
 type Marks struct {
-	Deleted, Published, Failed, CountDead *Stmt
+	Deleted, Published, Failed, CountDead, CarriedDeleted, CarriedPublished *Stmt
 }
 
 // MarksOf picks the mark statements out of q.
 func MarksOf(q Queries) Marks {
-	return Marks{Deleted: q["mark_deleted"], Published: q["mark_published"], Failed: q["mark_failed"], CountDead: q["count_dead"]}
+	return Marks{Deleted: q["mark_deleted"], Published: q["mark_published"], Failed: q["mark_failed"], CountDead: q["count_dead"],
+		CarriedDeleted: q["mark_carried_deleted"], CarriedPublished: q["mark_carried_published"]}
 }
 
 // MarkNames are the statements MarksOf needs.
-var MarkNames = []string{"mark_deleted", "mark_published", "mark_failed", "count_dead"}
+var MarkNames = []string{"mark_deleted", "mark_published", "mark_failed", "count_dead", "mark_carried_deleted", "mark_carried_published"}
+
+// MarkCarried marks published through q the rows that have both one of seqs and one of
+// ids.
+func (m Marks) MarkCarried(ctx context.Context, q Querier, seqs []int64, ids []uuid.UUID, keep bool) error {
+	s := m.CarriedDeleted
+	if keep {
+		s = m.CarriedPublished
+	}
+	strs := make(Strings, len(ids))
+	for i, id := range ids {
+		strs[i] = id.String()
+	}
+	if _, err := Exec(ctx, q, s, Int64s(seqs), strs); err != nil {
+		return fmt.Errorf("mark carried rows published: %w", err)
+	}
+	return nil
+}
 
 // MarkPublished marks seqs published through q.
 func (m Marks) MarkPublished(ctx context.Context, q Querier, seqs []int64, keep bool) error {
@@ -71,6 +93,10 @@ func (b *TxBatch) Records() []source.Record { return b.Recs }
 
 func (b *TxBatch) MarkPublished(ctx context.Context, seqs []int64, keep bool) error {
 	return b.Marks.MarkPublished(ctx, b.Tx, seqs, keep)
+}
+
+func (b *TxBatch) MarkCarried(ctx context.Context, seqs []int64, ids []uuid.UUID, keep bool) error {
+	return b.Marks.MarkCarried(ctx, b.Tx, seqs, ids, keep)
 }
 
 func (b *TxBatch) MarkFailed(ctx context.Context, p *source.FailParams) (int, error) {

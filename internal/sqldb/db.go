@@ -76,6 +76,23 @@ func (a Int64s) Value() (driver.Value, error) {
 	return b.String(), nil
 }
 
+// Strings is a list argument of strings without quotes, commas or braces (event ids):
+// a PostgreSQL text array, or one placeholder per element.
+type Strings []string
+
+// Value implements driver.Valuer with PostgreSQL's array literal.
+func (a Strings) Value() (driver.Value, error) {
+	return "{" + strings.Join(a, ",") + "}", nil
+}
+
+func (a Strings) elems() []any {
+	out := make([]any, len(a))
+	for i, v := range a {
+		out[i] = v
+	}
+	return out
+}
+
 // Keys is a list argument of keys: in the ? dialects, one placeholder per key.
 type Keys [][]byte
 

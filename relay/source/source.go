@@ -14,6 +14,8 @@ import (
 	"context"
 	"time"
 
+	"github.com/google/uuid"
+
 	"github.com/firstunicorn/outbox"
 )
 
@@ -62,6 +64,10 @@ type Batch interface {
 	Records() []Record
 	// MarkPublished deletes the messages, or keeps them as published when keep is true.
 	MarkPublished(ctx context.Context, seqs []int64, keep bool) error
+	// MarkCarried marks published those rows that have one of seqs and one of ids
+	// (kept as published when keep is true): rows a committed Kafka transaction
+	// carried, whatever their state, if they still are the same events.
+	MarkCarried(ctx context.Context, seqs []int64, ids []uuid.UUID, keep bool) error
 	// MarkFailed records a failed attempt with its error and schedules the next one, or,
 	// for a permanent failure, moves the messages to the dead-letter state once they
 	// reach MaxAttempts. It returns how many it dead-lettered.

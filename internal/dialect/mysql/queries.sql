@@ -50,6 +50,15 @@ STRAIGHT_JOIN {{table}} t ON t.seq = s.seq;
 -- name: mark_published
 UPDATE {{table}} SET status = 'published', published_at = UTC_TIMESTAMP(6) WHERE seq IN ($1);
 
+-- name: mark_carried_deleted
+-- Rows a committed Kafka transaction carried, by seq and event id alike (a seq of an
+-- outbox made anew names another event), reached from their list as mark_deleted does.
+DELETE t FROM JSON_TABLE(JSON_ARRAY($1), '$[*]' COLUMNS (seq BIGINT PATH '$')) s
+STRAIGHT_JOIN {{table}} t ON t.seq = s.seq WHERE t.id IN ($2);
+
+-- name: mark_carried_published
+UPDATE {{table}} SET status = 'published', published_at = UTC_TIMESTAMP(6) WHERE seq IN ($1) AND id IN ($2);
+
 -- name: mark_failed
 -- Only permanent failures ($6) count towards the dead-letter state. MySQL assigns left
 -- to right, each assignment seeing the ones before: attempts is counted up last.

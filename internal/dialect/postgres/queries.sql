@@ -60,6 +60,15 @@ DELETE FROM {{table}} WHERE seq = ANY($1::bigint[]);
 -- name: mark_published
 UPDATE {{table}} SET status = 'published', published_at = now() WHERE seq = ANY($1::bigint[]);
 
+-- name: mark_carried_deleted
+-- Rows a committed Kafka transaction carried, by seq and event id alike: a seq of an
+-- outbox made anew names another event.
+DELETE FROM {{table}} WHERE seq = ANY($1::bigint[]) AND id::text = ANY($2::text[]);
+
+-- name: mark_carried_published
+UPDATE {{table}} SET status = 'published', published_at = now()
+WHERE seq = ANY($1::bigint[]) AND id::text = ANY($2::text[]);
+
 -- name: mark_failed
 -- Only permanent failures ($6) count towards the dead-letter state; transient ones (broker
 -- down) back off for ever, so an outage loses nothing.

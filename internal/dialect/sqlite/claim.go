@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/google/uuid"
+
 	"github.com/firstunicorn/outbox/internal/sqldb"
 	"github.com/firstunicorn/outbox/relay/source"
 )
@@ -74,6 +76,13 @@ func (b *batch) MarkPublished(ctx context.Context, seqs []int64, keep bool) erro
 		return err
 	}
 	return b.d.Marks.MarkPublished(ctx, b.tx, seqs, keep)
+}
+
+func (b *batch) MarkCarried(ctx context.Context, seqs []int64, ids []uuid.UUID, keep bool) error {
+	if err := b.begin(ctx); err != nil {
+		return err
+	}
+	return b.d.Marks.MarkCarried(ctx, b.tx, seqs, ids, keep)
 }
 
 func (b *batch) MarkFailed(ctx context.Context, p *source.FailParams) (int, error) {

@@ -62,6 +62,14 @@ DELETE FROM {{table}} WHERE seq IN ($1);
 -- name: mark_published
 UPDATE {{table}} SET status = 'published', published_at = {{now}} WHERE seq IN ($1);
 
+-- name: mark_carried_deleted
+-- Rows a committed Kafka transaction carried, by seq and event id alike: a seq of an
+-- outbox made anew names another event.
+DELETE FROM {{table}} WHERE seq IN ($1) AND id IN ($2);
+
+-- name: mark_carried_published
+UPDATE {{table}} SET status = 'published', published_at = {{now}} WHERE seq IN ($1) AND id IN ($2);
+
 -- name: mark_failed
 -- Only permanent failures ($6) count towards the dead-letter state. random() is a
 -- signed 64-bit integer: the jitter is [0.5, 1).
