@@ -50,8 +50,8 @@ type ExactlyOnce struct {
 	cfg   ExactlyOnceConfig
 	admin *kgo.Client // the progress topic's creation and reads
 
-	topicOnce sync.Mutex
-	parts     int32 // the progress topic's partitions, once known
+	topicMu sync.Mutex
+	parts   int32 // the progress topic's partitions, once known
 
 	mu    sync.Mutex
 	units map[int]*Publisher // each over a client with the unit's transactional id

@@ -23,8 +23,8 @@ func (e *ExactlyOnce) partition(unit int) int32 { return int32(unit % int(e.part
 // progressTopic creates the progress topic if it is missing and learns its partition
 // count, once.
 func (e *ExactlyOnce) progressTopic(ctx context.Context) error {
-	e.topicOnce.Lock()
-	defer e.topicOnce.Unlock()
+	e.topicMu.Lock()
+	defer e.topicMu.Unlock()
 	if e.parts > 0 {
 		return nil
 	}
