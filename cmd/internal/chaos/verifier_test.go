@@ -14,6 +14,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/firstunicorn/outbox"
 	"github.com/firstunicorn/outbox/testkit/ledger"
 	"github.com/firstunicorn/outbox/testkit/testenv"
 )
@@ -50,6 +51,10 @@ type verdict struct {
 	databaseCheck
 	// Uncommitted is how many records a read_uncommitted reader got (ReadCommitted runs).
 	Uncommitted int
+	// SameEvent counts the duplicates that repeat an event id: sent twice by the relays.
+	// The others are events the writers wrote twice, under two ids, after a commit that
+	// failed yet took effect.
+	SameEvent int
 }
 
 // databaseCheck compares the topic and the writers' ledgers with what the database
@@ -177,6 +182,7 @@ func verify(cfg verifierConfig) (verdict, error) {
 		v.Uncommitted = len(uncommitted)
 	}
 	v.Report = ledger.Verify(all, recs)
+	v.SameEvent = sameEvent(recs)
 	v.timing(recs, cfg.Marks)
 	if held != nil {
 		v.databaseCheck.check(held, all, recs)
@@ -258,4 +264,22 @@ func readLedger(f string) (writerLedger, error) {
 		return l, fmt.Errorf("ledger %s: %w", f, err)
 	}
 	return l, nil
+}
+
+// sameEvent counts the records whose event id an earlier record had.
+func sameEvent(recs []*kgo.Record) int {
+	seen := map[string]bool{}
+	n := 0
+	for _, r := range recs {
+		for _, h := range r.Headers {
+			if h.Key != outbox.HeaderEventID {
+				continue
+			}
+			if seen[string(h.Value)] {
+				n++
+			}
+			seen[string(h.Value)] = true
+		}
+	}
+	return n
 }
