@@ -30,7 +30,7 @@ func (r *Relay) batch(ctx context.Context, buckets []int, u units) (int, error) 
 	defer cancel()
 	cctx, ccancel := context.WithTimeout(finish, r.cfg.PublishTimeout)
 	b, err := r.store.Claim(cctx, &source.ClaimParams{
-		Buckets: buckets, Limit: r.cfg.BatchSize, HoldDeadKeys: r.cfg.HoldKeyOnDead, IdleTimeout: r.cfg.LeaseTTL,
+		Buckets: buckets, Limit: r.cfg.BatchSize, HoldDeadKeys: r.cfg.HoldKeyOnDead, IdleTimeout: r.cfg.LeaseTTL, Durable: u != nil,
 	})
 	ccancel()
 	if err != nil || b == nil {

@@ -90,6 +90,11 @@ type ClaimParams struct {
 	// longer than this: a relay frozen mid-batch cannot hold its buckets for ever. The
 	// relay passes its LeaseTTL. Zero = no limit.
 	IdleTimeout time.Duration
+	// Durable makes the batch's commit wait until it is on disk, where a store would
+	// otherwise trade that for speed (PostgreSQL: synchronous_commit off): an
+	// exactly-once relay's events are in Kafka by then, and a settlement lost in a
+	// crash would send them again.
+	Durable bool
 }
 
 // FailParams describes one failed attempt for a group of messages.

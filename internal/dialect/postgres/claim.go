@@ -32,7 +32,11 @@ func (d *Dialect) Claim(ctx context.Context, db sqldb.DB, p *source.ClaimParams)
 func (d *Dialect) claim(ctx context.Context, tx sqldb.Tx, buckets sqldb.Int64s, p *source.ClaimParams) ([]source.Record, error) {
 	var timeout, syncCommit, locked string // set_config's results, read and dropped; the locked buckets
 	idle := strconv.FormatInt(p.IdleTimeout.Milliseconds(), 10)
-	if err := sqldb.QueryRow(ctx, tx, d.Queries()["lock"], []any{buckets, idle}, &timeout, &syncCommit, &locked); err != nil {
+	sync := "off"
+	if p.Durable {
+		sync = "on"
+	}
+	if err := sqldb.QueryRow(ctx, tx, d.Queries()["lock"], []any{buckets, idle, sync}, &timeout, &syncCommit, &locked); err != nil {
 		return nil, fmt.Errorf("lock buckets: %w", err)
 	}
 	held, err := parseArray(locked)

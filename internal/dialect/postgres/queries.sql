@@ -14,10 +14,11 @@ SELECT EXISTS (SELECT 1 FROM {{table}}
 -- left out. The idle timeout ($2, ms) lets the server end a batch whose relay froze.
 -- The batch's commit records only that published rows are gone (or a retry is due):
 -- losing the last few such commits in a crash means sending those events again, which
--- at-least-once allows, so it does not wait for the WAL flush. Writers' transactions keep
--- their own synchronous_commit.
+-- at-least-once allows, so it does not wait for the WAL flush ($3 'off'). Exactly-once
+-- relays pass 'on': their Kafka transaction has committed by then, and a lost settlement
+-- would send its rows again. Writers' transactions keep their own synchronous_commit.
 SELECT set_config('idle_in_transaction_session_timeout', $2, true),
-	set_config('synchronous_commit', 'off', true),
+	set_config('synchronous_commit', $3, true),
 	(SELECT coalesce(array_agg(b), '{}') FROM unnest($1::int[]) b
 	 WHERE pg_try_advisory_xact_lock({{lock_class}}, b))::text;
 
