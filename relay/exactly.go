@@ -62,8 +62,7 @@ func (r *Relay) prepare(ctx context.Context, b source.Batch, recs []source.Recor
 	}
 	send := make([]source.Record, 0, len(recs))
 	for _, rec := range recs {
-		i, found := slices.BinarySearchFunc(u[rec.Bucket], carried{seq: rec.Seq}, compareCarried)
-		if !found || u[rec.Bucket][i].id != rec.Message.ID {
+		if !u.carries(&rec) {
 			send = append(send, rec)
 		}
 	}
@@ -143,7 +142,7 @@ func (r *Relay) sendTx(recs []source.Record, u units) sendFunc {
 					rows := slices.Clone(u[bucket])
 					for j, i := range idx {
 						if ok[j] {
-							rows = append(rows, carried{seq: recs[i].Seq, id: recs[i].Message.ID})
+							rows = append(rows, carriedOf(&recs[i]))
 						}
 					}
 					return tableProgress(sortCarried(rows))
@@ -154,7 +153,7 @@ func (r *Relay) sendTx(recs []source.Record, u units) sendFunc {
 				for j, i := range idx {
 					errs[i], acks[i] = res[j], a[j]
 					if res[j] == nil {
-						sent[bucket] = append(sent[bucket], carried{seq: recs[i].Seq, id: recs[i].Message.ID})
+						sent[bucket] = append(sent[bucket], carriedOf(&recs[i]))
 					}
 				}
 				if len(sent[bucket]) == 0 && errors.Join(res...) != nil {
@@ -174,6 +173,15 @@ func (r *Relay) sendTx(recs []source.Record, u units) sendFunc {
 		}
 		return &outbox.BatchError{Errs: errs}
 	}
+}
+
+func carriedOf(rec *source.Record) carried { return carried{seq: rec.Seq, id: rec.Message.ID} }
+
+// carries reports whether a committed transaction carried rec: its seq, as the same event.
+func (u units) carries(rec *source.Record) bool {
+	rows := u[rec.Bucket]
+	i, found := slices.BinarySearchFunc(rows, carried{seq: rec.Seq}, compareCarried)
+	return found && rows[i].id == rec.Message.ID
 }
 
 func sortCarried(rows []carried) []carried {
