@@ -46,17 +46,18 @@ func consumeCommitted(t *testing.T, topic string, n int) []*kgo.Record {
 	return testenv.Drain(cl, n, 2*time.Second, 60*time.Second)
 }
 
-// lostAnswers commits the first transactions it is given, then tells the relay they
-// failed: as if the relay crashed between Kafka's commit and the database's, or lost
-// the answer to its commit.
+// lostAnswers commits the first transactions it is given once armed, then tells the
+// relay they failed: as if the relay crashed between Kafka's commit and the
+// database's, or lost the answer to its commit.
 type lostAnswers struct {
 	*outboxkafka.ExactlyOnce
-	left atomic.Int32
+	left  atomic.Int32
+	armed func() bool // nil: from the first transaction
 }
 
 func (l *lostAnswers) PublishTx(ctx context.Context, unit int, msgs []outbox.Message, acks []outbox.Ack, progress func([]bool) []byte) error {
 	err := l.ExactlyOnce.PublishTx(ctx, unit, msgs, acks, progress)
-	if err == nil && l.left.Add(-1) >= 0 {
+	if err == nil && (l.armed == nil || l.armed()) && l.left.Add(-1) >= 0 {
 		return errors.New("injected: the commit's answer was lost")
 	}
 	return err
@@ -114,19 +115,24 @@ func TestExactlyOnceFailurePoints(t *testing.T) {
 
 func testFailurePoints(t *testing.T, db string) {
 	e := newEnv(t, db, outbox.Limits{})
-	for range 5 {
-		e.commit(t, keys(200)...) // several keys a bucket: while a lost answer's rows wait for their retry, the bucket's others go on
+	// Many keys a bucket, and retries slower than the drain: while a lost answer's rows
+	// wait for their retry, the bucket's other keys go on, so their batches must settle
+	// the carried rows they did not claim.
+	for range 2 {
+		e.commit(t, keys(500)...)
 	}
 	pub := &lostAnswers{ExactlyOnce: exactlyOnce(t)}
 	pub.left.Store(3)
 	logs := &logRecorder{}
-	cfg := relay.Config{ExactlyOnce: true, BatchSize: 100, Logger: slog.New(logs)}
-	var failed *failedCommits
+	cfg := relay.Config{ExactlyOnce: true, BatchSize: 100, Backoff: 2 * time.Second, Logger: slog.New(logs)}
 	if db == "wal" {
 		startStream(t, e, pub, cfg)
 	} else {
-		failed = &failedCommits{Source: e.Store}
+		// The failed commits first, then the lost answers: a lost answer in a batch
+		// whose commit fails would be recovered as a failed commit is.
+		failed := &failedCommits{Source: e.Store}
 		failed.left.Store(3)
+		pub.armed = func() bool { return failed.left.Load() < 0 }
 		start(t, failed, pub, cfg)
 	}
 	recs := consumeCommitted(t, e.topic, 1000)
@@ -144,6 +150,9 @@ func testFailurePoints(t *testing.T, db string) {
 	})
 	if settled == 0 {
 		t.Error("no batch settled events from the progress: the failure points were not reached")
+	}
+	if pub.left.Load() >= 0 {
+		t.Error("fewer than 3 commits' answers were lost: the failure point was not reached")
 	}
 	uncommitted := len(testenv.ConsumeAll(t, e.topic, 1000, time.Second, 30*time.Second))
 	t.Logf("%s: %d events once each; %d recoveries from the progress; a read_uncommitted reader saw %d records",
