@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# services.sh up [jaeger] [prometheus] [kafka-cluster] [pg-ha] [chromium]|down|status|env, and
+# services.sh up [jaeger] [prometheus] [kafka-cluster] [pg-ha] [chromium] [registry]|down|status|env, and
 # partition kafka-cluster N|heal kafka-cluster (a network partition, see kafka-cluster.sh),
 # failover|rejoin|switchover pg-ha, replication pg-ha sync|async (see pg-ha.sh) — the real
 # PostgreSQL 15, MariaDB 10.11 and Apache Kafka 4.x the tests and the demo use.
@@ -22,7 +22,8 @@
 # `up prometheus` Prometheus (scripts/prometheus.sh), which the metrics tests need, and
 # `up kafka-cluster` a three-node Kafka cluster (scripts/kafka-cluster.sh), which the
 # chaos suite's cluster scenarios need, and `up pg-ha` a PostgreSQL 17 primary and hot
-# standby (scripts/pg-ha.sh), which the failover tests need; `down` stops them too.
+# standby (scripts/pg-ha.sh), which the failover tests need, and `up registry` Apicurio
+# Registry (scripts/registry.sh), which the schema tests need; `down` stops them too.
 #
 # Kafka has a second client listener for fault-injection tests, on OUTBOX_KAFKA_PORT+2,
 # which advertises OUTBOX_KAFKA_PORT+3: a test proxy listening there (internal/faultproxy)
@@ -53,6 +54,8 @@ log() { printf '[services] %s\n' "$*" >&2; }
 . "$here/kafka-cluster.sh"
 # shellcheck source=scripts/pg-ha.sh
 . "$here/pg-ha.sh"
+# shellcheck source=scripts/registry.sh
+. "$here/registry.sh"
 die() { log "error: $*"; exit 1; }
 
 as_postgres() {
@@ -330,6 +333,7 @@ print_env() {
 	prometheus_env
 	cluster_env
 	pgha_env
+	registry_env
 }
 
 status() {
@@ -341,6 +345,7 @@ status() {
 	if prometheus_running; then echo "prometheus: up 127.0.0.1:$prometheus_port"; else echo "prometheus: down (optional: up prometheus)"; fi
 	cluster_status
 	pgha_status
+	registry_status
 	echo "logs:     $logs"
 	return $rc
 }
@@ -354,7 +359,7 @@ reserve_ports() {
 	local f=/proc/sys/net/ipv4/ip_local_reserved_ports cur
 	[ -w "$f" ] || return 0
 	cur=$(cat "$f")
-	echo "${cur:+$cur,}$pg_port,$mariadb_port,$kafka_port-$proxy_port,$jaeger_query_port,$jaeger_otlp_port,$prometheus_port" >"$f" ||
+	echo "${cur:+$cur,}$pg_port,$mariadb_port,$kafka_port-$proxy_port,$jaeger_query_port,$jaeger_otlp_port,$prometheus_port,$registry_port-$registry_mgmt_port" >"$f" ||
 		log "could not reserve the services' ports in $f"
 }
 
@@ -372,13 +377,15 @@ up)
 		kafka-cluster) cluster_up ;;
 		pg-ha) pgha_up ;;
 		chromium) chromium_up ;;
-		*) die "unknown service $extra: the optional ones are jaeger, prometheus, kafka-cluster, pg-ha and chromium" ;;
+		registry) registry_up ;;
+		*) die "unknown service $extra: the optional ones are jaeger, prometheus, kafka-cluster, pg-ha, chromium and registry" ;;
 		esac
 	done
 	log "services up in $((SECONDS - start))s"
 	print_env
 	;;
 down)
+	registry_down
 	pgha_down
 	cluster_down
 	prometheus_down
@@ -398,7 +405,7 @@ failover | rejoin | switchover | replication | slotsync | upstream)
 status) status ;;
 env) print_env ;;
 *)
-	echo "usage: $0 up [jaeger] [prometheus] [kafka-cluster] [pg-ha]|down|status|env|partition kafka-cluster N|heal kafka-cluster|failover pg-ha|rejoin pg-ha|switchover pg-ha|replication pg-ha sync|async|slotsync pg-ha on|off|upstream pg-ha HOST:PORT" >&2
+	echo "usage: $0 up [jaeger] [prometheus] [kafka-cluster] [pg-ha] [chromium] [registry]|down|status|env|partition kafka-cluster N|heal kafka-cluster|failover pg-ha|rejoin pg-ha|switchover pg-ha|replication pg-ha sync|async|slotsync pg-ha on|off|upstream pg-ha HOST:PORT" >&2
 	exit 2
 	;;
 esac
