@@ -33,7 +33,7 @@ registry_fetch() {
 	# The plugin's markers (which say what it unpacked) go with the unpacked files, not
 	# into the repository's scripts/registry/target.
 	mvn -q -B -f "$here/registry/pom.xml" dependency:unpack -DoutputDirectory="$registry_home" \
-		-DmarkersDirectory="$registry_home/.markers" >"$state/mvn-registry.log" 2>&1 ||
+		-Dmarkers.dir="$registry_home/.markers" >"$state/mvn-registry.log" 2>&1 ||
 		{ tail -20 "$state/mvn-registry.log" >&2; die "mvn could not fetch Apicurio Registry (log: $state/mvn-registry.log)"; }
 	touch "$registry_home/.complete"
 }
