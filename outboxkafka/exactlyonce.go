@@ -34,6 +34,9 @@ type ExactlyOnceConfig struct {
 	// ProgressPartitions is the partition count of a progress topic this publisher
 	// creates. Default 64, one per key bucket.
 	ProgressPartitions int
+	// CloudEvents, when set, makes each record a CloudEvent, as Config.CloudEvents
+	// does. The progress records stay as they are.
+	CloudEvents *CloudEvents
 }
 
 // ExactlyOnce publishes for a relay with relay.Config.ExactlyOnce: in Kafka transactions,
@@ -90,7 +93,7 @@ func NewExactlyOnce(opts []kgo.Opt, cfg *ExactlyOnceConfig) (*ExactlyOnce, error
 		admin.Close()
 		return nil, fmt.Errorf("%w: outboxkafka: drop kgo.TransactionalID from the options: ExactlyOnce sets one per unit", outbox.ErrInvalidConfig)
 	}
-	if _, err := New(admin, nil); err != nil { // the same safety checks as a Publisher's
+	if _, err := New(admin, &Config{CloudEvents: c.CloudEvents}); err != nil { // the same checks as a Publisher's
 		admin.Close()
 		return nil, err
 	}
@@ -133,7 +136,7 @@ func (e *ExactlyOnce) Fence(ctx context.Context, unit int) ([]byte, error) {
 		cl.Close()
 		return nil, fmt.Errorf("outboxkafka: unit %d: read progress: %w", unit, err)
 	}
-	pub, _ := New(cl, nil)
+	pub, _ := New(cl, &Config{CloudEvents: e.cfg.CloudEvents}) // checked by NewExactlyOnce
 	e.mu.Lock()
 	e.units[unit] = pub
 	e.mu.Unlock()

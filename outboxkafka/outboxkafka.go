@@ -22,6 +22,9 @@ type Config struct {
 	// Default false: such a client can lose or reorder acknowledged records, which
 	// voids the outbox's guarantees.
 	AllowUnsafeClient bool
+	// CloudEvents, when set, makes each record a CloudEvent (binary mode unless
+	// Structured). Default nil: the payload and the outbox-* headers only.
+	CloudEvents *CloudEvents
 }
 
 // Publisher implements outbox.Publisher over a *kgo.Client. Records are keyed by the
@@ -33,6 +36,7 @@ type Publisher struct {
 	client   *kgo.Client
 	maxBytes int
 	topics   topics
+	ce       *CloudEvents // nil: plain records
 }
 
 var _ outbox.Publisher = (*Publisher)(nil)
@@ -54,8 +58,12 @@ func New(client *kgo.Client, cfg *Config) (*Publisher, error) {
 			return nil, fmt.Errorf("%w: outboxkafka: the client must keep idempotent writes: drop kgo.DisableIdempotentWrite", outbox.ErrInvalidConfig)
 		}
 	}
+	ce, err := cfg.CloudEvents.check()
+	if err != nil {
+		return nil, err
+	}
 	maxBytes, _ := client.OptValue(kgo.ProducerBatchMaxBytes).(int32)
-	return &Publisher{client: client, maxBytes: int(maxBytes), topics: topics{exists: map[string]bool{}}}, nil
+	return &Publisher{client: client, maxBytes: int(maxBytes), topics: topics{exists: map[string]bool{}}, ce: ce}, nil
 }
 
 // ProducerOpts are the client options the outbox is built for, to pass to kgo.NewClient
@@ -130,6 +138,12 @@ func (p *Publisher) produce(ctx context.Context, msgs []outbox.Message, acks []o
 			continue
 		}
 		rec := kafkarecord.New(m)
+		if p.ce != nil {
+			if err := p.ce.apply(rec, m); err != nil {
+				fail(i, fmt.Errorf("%w: %w", outbox.ErrPermanent, err))
+				continue
+			}
+		}
 		if size := kafkarecord.Size(rec); p.maxBytes > 0 && size > p.maxBytes {
 			fail(i, fmt.Errorf("%w: record of %d bytes is over the producer's %d-byte batch limit: %w",
 				outbox.ErrPermanent, size, p.maxBytes, kerr.MessageTooLarge))
