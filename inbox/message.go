@@ -1,7 +1,9 @@
 package inbox
 
 import (
+	"encoding/json"
 	"fmt"
+	"mime"
 	"time"
 
 	"github.com/google/uuid"
@@ -54,17 +56,40 @@ func newMessage(r *kgo.Record) *Message {
 }
 
 // OutboxEventID is the default ConsumerConfig.EventID: the outbox-event-id header, which must
-// be a UUID (as go-outbox writes it).
+// be a UUID (as go-outbox writes it); without it, a CloudEvent's id (a record of another
+// producer): the ce_id header in binary mode, or the id of an application/cloudevents+json
+// value in structured mode.
 func OutboxEventID(m *Message) (string, error) {
 	v, ok := m.Header(outbox.HeaderEventID)
 	if !ok {
-		return "", fmt.Errorf("no %s header: the record was not written by go-outbox; set ConsumerConfig.EventID to say which key dedupes it", outbox.HeaderEventID)
+		if id, ok := cloudEventID(m); ok {
+			return id, nil
+		}
+		return "", fmt.Errorf("no %s header and no CloudEvent id: the record was not written by go-outbox; set ConsumerConfig.EventID to say which key dedupes it", outbox.HeaderEventID)
 	}
 	id, err := uuid.Parse(v)
 	if err != nil {
 		return "", fmt.Errorf("malformed %s header %.64q: %v", outbox.HeaderEventID, v, err)
 	}
 	return id.String(), nil
+}
+
+// cloudEventID is the id of a CloudEvent record, in either mode of the Kafka binding.
+func cloudEventID(m *Message) (string, bool) {
+	if id, ok := m.Header("ce_id"); ok && id != "" {
+		return id, true
+	}
+	ct, _ := m.Header("content-type")
+	if mt, _, err := mime.ParseMediaType(ct); err != nil || mt != "application/cloudevents+json" {
+		return "", false
+	}
+	var ev struct {
+		ID string `json:"id"`
+	}
+	if json.Unmarshal(m.Value, &ev) != nil || ev.ID == "" {
+		return "", false
+	}
+	return ev.ID, true
 }
 
 // maxEventID is the longest event id the inbox stores (MySQL indexes 255 characters).
