@@ -137,6 +137,8 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"relay", db, "--kafka-brokers=127.0.0.1:1"}, 1, "cannot reach Kafka at 127.0.0.1:1"},
 		{[]string{"relay", db, "--kafka-brokers=a:1", "--metrics-addr=9100"}, 1, `bad --metrics-addr "9100": use host:port or :port`},
 		{[]string{"relay", db, "--kafka-brokers=a:1", "--backlog-interval=-1s"}, 1, "bad --backlog-interval"},
+		{[]string{"relay", db, "--kafka-brokers=a:1", "--cloudevents-source=/o", "--cloudevents-mode=json"}, 1, `bad --cloudevents-mode "json": use binary or structured`},
+		{[]string{"relay", db, "--kafka-brokers=a:1", "--cloudevents-source=%zz"}, 1, `CloudEvents.Source "%zz" is not a URI reference`},
 	}
 	for _, tt := range tests {
 		code, out := runCmd(t, tt.args...)

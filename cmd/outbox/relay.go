@@ -36,6 +36,7 @@ type relayOptions struct {
 	backlogEvery            time.Duration
 	otlp                    otlpConfig
 	exactlyOnce             *outboxkafka.ExactlyOnceConfig // nil: at least once
+	cloudEvents             *outboxkafka.CloudEvents       // nil: plain records
 }
 
 // parseRelay parses the relay's flags and checks everything that needs no connection.
@@ -58,6 +59,9 @@ func parseRelay(args []string, stderr io.Writer) (relayOptions, error) {
 		exactly     = f.Bool("exactly-once", false, "publish in Kafka transactions fenced per key bucket, so read_committed consumers see each event once (needs --outbox-id)")
 		outboxID    = f.String("outbox-id", "", "with --exactly-once, this outbox's name in Kafka, unique per cluster: transactional ids and progress keys")
 		progress    = f.String("progress-topic", outboxkafka.DefaultProgressTopic, "with --exactly-once, the compacted topic of each bucket's progress")
+		ceSource    = f.String("cloudevents-source", "", "make each record a CloudEvent (Kafka binding) with this source, a URI reference such as /orders (empty = off)")
+		ceMode      = f.String("cloudevents-mode", "binary", "with --cloudevents-source: binary (attributes in ce_* headers) or structured (application/cloudevents+json values)")
+		ceType      = f.String("cloudevents-content-type", outboxkafka.DefaultCloudEventsContentType, "with --cloudevents-source, the payload's datacontenttype when an event has no content-type header")
 		retention   = f.Duration("retention", 0, "keep published events this long (0 = delete at once)")
 		purgeEvery  = f.Duration("purge-interval", relay.DefaultPurgeInterval, "how often kept published events are purged")
 		shutdown    = f.Duration("shutdown-timeout", relay.DefaultShutdownTimeout, "bound on finishing the batches in flight after SIGTERM")
@@ -92,6 +96,18 @@ func parseRelay(args []string, stderr io.Writer) (relayOptions, error) {
 			return o, errors.New("--exactly-once needs --outbox-id: name this outbox, uniquely per Kafka cluster")
 		}
 		o.exactlyOnce = &outboxkafka.ExactlyOnceConfig{ID: *outboxID, ProgressTopic: *progress}
+	}
+	if *ceSource != "" {
+		if *ceMode != "binary" && *ceMode != "structured" {
+			return o, fmt.Errorf("bad --cloudevents-mode %q: use binary or structured", *ceMode)
+		}
+		o.cloudEvents = &outboxkafka.CloudEvents{Source: *ceSource, Structured: *ceMode == "structured", ContentType: *ceType}
+		if err := o.cloudEvents.Validate(); err != nil {
+			return o, err
+		}
+		if o.exactlyOnce != nil {
+			o.exactlyOnce.CloudEvents = o.cloudEvents
+		}
 	}
 	if *backlog < 0 {
 		return o, fmt.Errorf("bad --backlog-interval %s: use a positive duration, or 0 for no backlog gauges", *backlog)
@@ -254,7 +270,7 @@ func serveMetrics(addr string, m *metrics, ready http.Handler, log *slog.Logger)
 // bucket.
 func (o *relayOptions) publisher(client *kgo.Client) (outbox.Publisher, error) {
 	if o.exactlyOnce == nil {
-		return outboxkafka.New(client, nil)
+		return outboxkafka.New(client, &outboxkafka.Config{CloudEvents: o.cloudEvents})
 	}
 	return outboxkafka.NewExactlyOnce([]kgo.Opt{kgo.SeedBrokers(o.brokers...), kgo.DialTimeout(kafkaDialTimeout),
 		kgo.ProducerBatchMaxBytes(int32(o.maxRecord))}, o.exactlyOnce)
