@@ -24,10 +24,19 @@ type AggregateEvent interface {
 // AggregateEvent, the message carries its aggregate and is keyed by its AggregateID.
 // ID and OccurredAt are left zero for Write to fill in.
 func NewMessage(topic string, ev Event) (Message, error) {
+	return EncodeMessage(topic, ev, func(ev Event) ([]byte, error) { return json.Marshal(ev) })
+}
+
+// EncodeMessage is NewMessage with the payload encoded by encode instead of
+// encoding/json: a schema registry's serde (outboxschema), say.
+func EncodeMessage(topic string, ev Event, encode func(Event) ([]byte, error)) (Message, error) {
 	if ev == nil {
 		return Message{}, fmt.Errorf("%w: nil event", ErrInvalidMessage)
 	}
-	payload, err := json.Marshal(ev)
+	if err := ValidateTopic(topic); err != nil {
+		return Message{}, err
+	}
+	payload, err := encode(ev)
 	if err != nil {
 		return Message{}, fmt.Errorf("outbox: encode %s event: %w", ev.EventType(), err)
 	}
@@ -37,9 +46,6 @@ func NewMessage(topic string, ev Event) (Message, error) {
 		if m.AggregateID != "" {
 			m.Key = []byte(m.AggregateID)
 		}
-	}
-	if err := ValidateTopic(topic); err != nil {
-		return Message{}, err
 	}
 	return m, nil
 }
