@@ -7,13 +7,13 @@ ENV = eval "$$($(SERVICES) env | sed 's/^/export /')"
 
 ## test: start the services (Jaeger and Prometheus too, for the tracing and metrics tests; Jaeger is
 ## built once, a few minutes; the PostgreSQL 17 primary and standby for the failover tests; Debian's
-## Chromium for the console's browser tests), then gofmt,
+## Chromium for the console's browser tests; Apicurio Registry for the schema tests), then gofmt,
 ## go vet, every test (integration included) with the race detector, the conformance suite and the
 ## WAL-mode tests again on PostgreSQL 17, and last the short form of the fault-injection suite (it
 ## restarts the services, so alone)
 PG17_TESTS := TestConformance$$|TestConformancePostgreSQL|WAL|Slot|Stream
 test: check
-	$(SERVICES) up jaeger prometheus pg-ha chromium
+	$(SERVICES) up jaeger prometheus pg-ha chromium registry
 	$(ENV) && go test -race -count=1 -timeout 20m ./...
 	$(ENV) && OUTBOX_DATABASE_URL="$$OUTBOX_PG_HA_URL" go test -race -count=1 -timeout 10m -run '$(PG17_TESTS)' ./outboxpgx ./outboxsql ./relay
 	$(ENV) && go test -tags chaos -short -count=1 -p 1 -v -timeout 20m ./cmd/internal/chaos
