@@ -2,7 +2,6 @@ package protobuf_test
 
 import (
 	"context"
-	_ "embed"
 	"errors"
 	"slices"
 	"strings"
@@ -11,17 +10,10 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/firstunicorn/outbox/outboxschema"
+	"github.com/firstunicorn/outbox/outboxschema/internal/shoppb"
+	"github.com/firstunicorn/outbox/outboxschema/internal/shopv1pb"
 	"github.com/firstunicorn/outbox/outboxschema/protobuf"
-	"github.com/firstunicorn/outbox/outboxschema/protobuf/internal/shoppb"
-	"github.com/firstunicorn/outbox/outboxschema/protobuf/internal/shopv1pb"
 	"github.com/firstunicorn/outbox/testkit/testenv"
-)
-
-var (
-	//go:embed internal/shoppb/shop.proto
-	shopProto string
-	//go:embed internal/shopv1pb/shopv1.proto
-	shopV1Proto string
 )
 
 func must[T any](v T, err error) T {
@@ -38,7 +30,7 @@ func TestProtobufEvolution(t *testing.T) {
 	reg := testenv.Registry(t)
 	ctx := context.Background()
 	topic := testenv.Name("shipments")
-	writer := must(outboxschema.New(reg, &outboxschema.Config{AutoRegister: true}, must(protobuf.Codec[*shoppb.ShipmentSent](shopProto))))
+	writer := must(outboxschema.New(reg, &outboxschema.Config{AutoRegister: true}, must(protobuf.Codec[*shoppb.ShipmentSent](shoppb.Proto))))
 	sent := &shoppb.ShipmentSent{Id: "s-1", WeightGrams: 1200, To: &shoppb.Address{City: "Lyon"}, Carrier: "DHL",
 		Parcels: []*shoppb.ShipmentSent_Parcel{{Number: 1}, {Number: 2}}}
 	msg, err := writer.NewMessage(ctx, topic, sent)
@@ -50,7 +42,7 @@ func TestProtobufEvolution(t *testing.T) {
 	if string(msg.Key) != "s-1" || msg.Payload[0] != 0 || msg.Payload[5] != 2 || msg.Payload[6] != 2 {
 		t.Fatalf("message %+v: want the aggregate's key and the wire format with index [1]", msg)
 	}
-	old := must(outboxschema.New(reg, nil, must(protobuf.Codec[*shopv1pb.ShipmentSent](shopV1Proto))))
+	old := must(outboxschema.New(reg, nil, must(protobuf.Codec[*shopv1pb.ShipmentSent](shopv1pb.Proto))))
 	var got1 *shopv1pb.ShipmentSent
 	if err := old.Decode(ctx, msg.Payload, &got1); err != nil || got1.GetId() != "s-1" || got1.GetTo().GetCity() != "Lyon" || len(got1.GetParcels()) != 2 {
 		t.Fatalf("version 1's reader: %v, %v", got1, err)
@@ -63,12 +55,12 @@ func TestProtobufEvolution(t *testing.T) {
 
 func TestProtobufIndexAndRefusals(t *testing.T) {
 	t.Parallel()
-	c := must(protobuf.Codec[*shoppb.ShipmentSent_Parcel](shopProto))
+	c := must(protobuf.Codec[*shoppb.ShipmentSent_Parcel](shoppb.Proto))
 	if !slices.Equal(c.Index(), []int{1, 0}) || c.Name() != "shop.ShipmentSent.Parcel" {
 		t.Fatalf("nested message: index %v, name %s; want [1 0], shop.ShipmentSent.Parcel", c.Index(), c.Name())
 	}
 	reg := testenv.Registry(t)
-	s := must(outboxschema.New(reg, &outboxschema.Config{AutoRegister: true}, must(protobuf.Codec[*shoppb.ShipmentSent](shopProto))))
+	s := must(outboxschema.New(reg, &outboxschema.Config{AutoRegister: true}, must(protobuf.Codec[*shoppb.ShipmentSent](shoppb.Proto))))
 	for _, tc := range []struct {
 		m    *shoppb.ShipmentSent
 		want string
