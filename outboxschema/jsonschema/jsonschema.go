@@ -6,6 +6,7 @@ package jsonschema
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"reflect"
 	"strings"
@@ -24,10 +25,10 @@ func Codec[T any](schema string) (outboxschema.Codec, error) {
 		return nil, fmt.Errorf("outboxschema/jsonschema: schema of %v: %w", reflect.TypeFor[T](), err)
 	}
 	c := jsonschema.NewCompiler()
-	if err := c.AddResource("schema.json", doc); err != nil {
+	if err := c.AddResource(schemaURL, doc); err != nil {
 		return nil, fmt.Errorf("outboxschema/jsonschema: %w", err)
 	}
-	compiled, err := c.Compile("schema.json")
+	compiled, err := c.Compile(schemaURL)
 	if err != nil {
 		return nil, fmt.Errorf("outboxschema/jsonschema: schema of %v: %w", reflect.TypeFor[T](), err)
 	}
@@ -37,6 +38,10 @@ func Codec[T any](schema string) (outboxschema.Codec, error) {
 	}
 	return &codec{typ: reflect.TypeFor[T](), text: schema, schema: compiled, name: title}, nil
 }
+
+// schemaURL is where the compiler files the schema: a URL of no place, so that errors
+// do not name the process's working directory.
+const schemaURL = "https://outboxschema.invalid/schema.json"
 
 type codec struct {
 	typ    reflect.Type
@@ -62,9 +67,28 @@ func (c *codec) AppendEncode(b []byte, v any) ([]byte, error) {
 		return nil, err
 	}
 	if err := c.schema.Validate(inst); err != nil {
-		return nil, err
+		return nil, flatten(err)
 	}
 	return append(b, enc...), nil
+}
+
+// flatten turns a validation error's tree, whose first line names the schema's
+// location on disk, into its failures on one line: at '/cents': minimum: got 0, want 1.
+func flatten(err error) error {
+	var ve *jsonschema.ValidationError
+	if !errors.As(err, &ve) {
+		return err
+	}
+	var parts []string
+	for _, u := range ve.BasicOutput().Errors {
+		if u.Error != nil {
+			parts = append(parts, fmt.Sprintf("at '%s': %s", u.InstanceLocation, u.Error))
+		}
+	}
+	if len(parts) == 0 {
+		return err
+	}
+	return errors.New(strings.Join(parts, "; "))
 }
 
 // Reader decodes with encoding/json whatever the writer's schema: properties the

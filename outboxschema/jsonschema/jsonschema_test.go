@@ -60,6 +60,7 @@ func TestJSONSchema(t *testing.T) {
 	if !errors.Is(err, outboxschema.ErrSchema) || !strings.Contains(err.Error(), "/cents") {
 		t.Fatalf("a refund of 0 cents: %v; want ErrSchema naming /cents", err)
 	}
+	t.Logf("a refund of 0 cents: %v", err)
 	untitled := must(outboxschema.New(reg, &outboxschema.Config{Subjects: outboxschema.RecordName},
 		must(jsonschema.Codec[Refund](`{"type":"object"}`))))
 	if _, err := untitled.NewMessage(ctx, topic, Refund{}); !errors.Is(err, outboxschema.ErrSchema) || !strings.Contains(err.Error(), "a title") {
