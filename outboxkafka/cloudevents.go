@@ -1,14 +1,14 @@
 package outboxkafka
 
 import (
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"mime"
 	"net/url"
-	"slices"
 	"strings"
-	"time"
+	"unicode/utf8"
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
@@ -31,6 +31,9 @@ type CloudEvents struct {
 	// ContentType is the payload's media type (datacontenttype) when a message has no
 	// content-type header. Default DefaultCloudEventsContentType.
 	ContentType string
+
+	source, contentType []byte // the attributes' bytes, shared by every record
+	json                bool   // ContentType is JSON
 }
 
 // DefaultCloudEventsContentType is CloudEvents.ContentType's default.
@@ -40,8 +43,12 @@ const DefaultCloudEventsContentType = "application/json"
 // structured format's media type in structured mode.
 const (
 	ceContentType   = "content-type"
-	ceStructured    = "application/cloudevents+json; charset=UTF-8"
 	ceMaxAttrLength = 20
+)
+
+var (
+	ceSpecVersion    = []byte("1.0")
+	ceStructuredType = []byte("application/cloudevents+json; charset=UTF-8")
 )
 
 // errNoEventType is the failure of a message without the type CloudEvents require.
@@ -71,86 +78,97 @@ func (c *CloudEvents) check() (*CloudEvents, error) {
 	if _, _, err := mime.ParseMediaType(cc.ContentType); err != nil {
 		return nil, fmt.Errorf("%w: outboxkafka: CloudEvents.ContentType %q: %v", outbox.ErrInvalidConfig, cc.ContentType, err)
 	}
+	cc.source, cc.contentType, cc.json = []byte(cc.Source), []byte(cc.ContentType), isJSON(cc.ContentType)
 	return &cc, nil
 }
 
-// apply turns rec, built from m, into a CloudEvent.
+// apply turns rec, built from m by kafkarecord.New, into a CloudEvent. The outbox
+// headers already hold the id, type, subject and time in the attributes' formats, so
+// binary mode reuses their bytes: what it adds per record is a header slice and the
+// extensions' names.
 func (c *CloudEvents) apply(rec *kgo.Record, m *outbox.Message) error {
 	if m.Type == "" {
 		return errNoEventType
 	}
-	contentType := m.Headers[ceContentType]
-	if contentType == "" {
-		contentType = c.ContentType
-	}
 	if c.Structured {
-		return c.structured(rec, m, contentType)
+		return c.structured(rec, m)
 	}
-	attrs := [...]struct{ k, v string }{
-		{"ce_specversion", "1.0"}, {"ce_id", m.ID.String()}, {"ce_source", c.Source}, {"ce_type", m.Type},
-		{"ce_time", m.OccurredAt.UTC().Format(time.RFC3339Nano)}, {"ce_subject", m.AggregateID},
-	}
-	for _, a := range attrs {
-		if a.v != "" {
-			rec.Headers = append(rec.Headers, kgo.RecordHeader{Key: a.k, Value: []byte(a.v)})
+	hs := make([]kgo.RecordHeader, len(rec.Headers), 2*len(rec.Headers)+4)
+	copy(hs, rec.Headers)
+	hs = append(hs, kgo.RecordHeader{Key: "ce_specversion", Value: ceSpecVersion}, kgo.RecordHeader{Key: "ce_source", Value: c.source})
+	for _, h := range rec.Headers {
+		switch h.Key {
+		case outbox.HeaderEventID:
+			hs = append(hs, kgo.RecordHeader{Key: "ce_id", Value: h.Value})
+		case outbox.HeaderEventType:
+			hs = append(hs, kgo.RecordHeader{Key: "ce_type", Value: h.Value})
+		case outbox.HeaderAggregateID:
+			hs = append(hs, kgo.RecordHeader{Key: "ce_subject", Value: h.Value})
+		case outbox.HeaderOccurredAt:
+			hs = append(hs, kgo.RecordHeader{Key: "ce_time", Value: h.Value})
+		default:
+			if isExtension(h.Key) {
+				hs = append(hs, kgo.RecordHeader{Key: "ce_" + h.Key, Value: h.Value})
+			}
 		}
 	}
-	for _, name := range extensions(m) {
-		rec.Headers = append(rec.Headers, kgo.RecordHeader{Key: "ce_" + name, Value: []byte(m.Headers[name])})
-	}
 	if _, ok := m.Headers[ceContentType]; !ok {
-		rec.Headers = append(rec.Headers, kgo.RecordHeader{Key: ceContentType, Value: []byte(contentType)})
+		hs = append(hs, kgo.RecordHeader{Key: ceContentType, Value: c.contentType})
 	}
+	rec.Headers = hs
 	return nil
 }
 
 // structured replaces rec's value by the event in JSON format, and its content-type
 // header (if any) by the format's.
-func (c *CloudEvents) structured(rec *kgo.Record, m *outbox.Message, contentType string) error {
-	ev := map[string]any{
-		"specversion": "1.0", "id": m.ID.String(), "source": c.Source, "type": m.Type,
-		"time": m.OccurredAt.UTC().Format(time.RFC3339Nano), "datacontenttype": contentType,
+func (c *CloudEvents) structured(rec *kgo.Record, m *outbox.Message) error {
+	contentType, dataJSON := c.ContentType, c.json
+	if ct, ok := m.Headers[ceContentType]; ok {
+		contentType, dataJSON = ct, isJSON(ct)
 	}
+	b := make([]byte, 0, 160+len(c.Source)+len(m.Type)+len(m.AggregateID)+len(contentType)+4*len(m.Payload)/3)
+	b = append(b, `{"specversion":"1.0"`...)
+	for _, h := range rec.Headers { // the outbox headers hold id and time in the attributes' formats
+		switch h.Key {
+		case outbox.HeaderEventID:
+			b = append(append(append(b, `,"id":"`...), h.Value...), '"')
+		case outbox.HeaderOccurredAt:
+			b = append(append(append(b, `,"time":"`...), h.Value...), '"')
+		}
+	}
+	b = appendMember(b, "source", c.Source)
+	b = appendMember(b, "type", m.Type)
 	if m.AggregateID != "" {
-		ev["subject"] = m.AggregateID
+		b = appendMember(b, "subject", m.AggregateID)
 	}
-	for _, name := range extensions(m) {
-		ev[name] = m.Headers[name]
+	b = appendMember(b, "datacontenttype", contentType)
+	for _, h := range rec.Headers {
+		if isExtension(h.Key) {
+			b = appendMember(b, h.Key, string(h.Value))
+		}
 	}
 	switch {
 	case m.Payload == nil:
-	case isJSON(contentType) && json.Valid(m.Payload):
-		ev["data"] = json.RawMessage(m.Payload)
+	case dataJSON && json.Valid(m.Payload):
+		b = append(append(b, `,"data":`...), m.Payload...)
 	default:
-		ev["data_base64"] = m.Payload // encoding/json writes []byte as base64
+		b = base64.StdEncoding.AppendEncode(append(b, `,"data_base64":"`...), m.Payload)
+		b = append(b, '"')
 	}
-	value, err := json.Marshal(ev)
-	if err != nil {
-		return fmt.Errorf("encode CloudEvent: %w", err)
-	}
-	rec.Value = value
+	rec.Value = append(b, '}')
 	hs := rec.Headers[:0]
 	for _, h := range rec.Headers {
 		if h.Key != ceContentType {
 			hs = append(hs, h)
 		}
 	}
-	rec.Headers = append(hs, kgo.RecordHeader{Key: ceContentType, Value: []byte(ceStructured)})
+	rec.Headers = append(hs, kgo.RecordHeader{Key: ceContentType, Value: ceStructuredType})
 	return nil
 }
 
-// extensions are m's header names that are valid CloudEvents attribute names and not
-// one of the context attributes, in name order (kafkarecord sorted the headers).
-func extensions(m *outbox.Message) []string {
-	var names []string
-	for name := range m.Headers {
-		if isAttributeName(name) && !ceReserved[name] {
-			names = append(names, name)
-		}
-	}
-	slices.Sort(names)
-	return names
-}
+// isExtension reports whether a header's name is a valid CloudEvents attribute name
+// and not one of the context attributes: lower-case letters and digits, at most 20.
+func isExtension(name string) bool { return isAttributeName(name) && !ceReserved[name] }
 
 var ceReserved = map[string]bool{
 	"specversion": true, "id": true, "source": true, "type": true, "time": true, "subject": true,
@@ -178,3 +196,30 @@ func isJSON(contentType string) bool {
 	}
 	return mt == "application/json" || mt == "text/json" || strings.HasSuffix(mt, "+json")
 }
+
+// appendMember appends ,"key":"value" to a JSON object, value escaped as JSON
+// requires (encoding/json's rules, less its HTML escaping).
+func appendMember(b []byte, key, value string) []byte {
+	b = append(append(append(b, ',', '"'), key...), '"', ':', '"')
+	for i := 0; i < len(value); {
+		r, size := utf8.DecodeRuneInString(value[i:])
+		switch {
+		case r == '"' || r == '\\':
+			b = append(b, '\\', byte(r))
+		case r < 0x20:
+			b = append(b, `\u00`...)
+			b = append(b, hex[r>>4], hex[r&0xf])
+		case r == utf8.RuneError && size == 1:
+			b = append(b, `\ufffd`...)
+		case r == '\u2028' || r == '\u2029':
+			b = append(b, `\u202`...)
+			b = append(b, hex[r&0xf])
+		default:
+			b = append(b, value[i:i+size]...)
+		}
+		i += size
+	}
+	return append(b, '"')
+}
+
+const hex = "0123456789abcdef"
