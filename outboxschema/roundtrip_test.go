@@ -20,7 +20,7 @@ import (
 	"github.com/firstunicorn/outbox/outboxkafka"
 	"github.com/firstunicorn/outbox/outboxschema"
 	"github.com/firstunicorn/outbox/outboxschema/avro"
-	"github.com/firstunicorn/outbox/outboxschema/internal/shoppb"
+	"github.com/firstunicorn/outbox/testkit/shoppb"
 	"github.com/firstunicorn/outbox/outboxschema/jsonschema"
 	"github.com/firstunicorn/outbox/outboxschema/protobuf"
 	"github.com/firstunicorn/outbox/outboxsql"

@@ -10,8 +10,8 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/firstunicorn/outbox/outboxschema"
-	"github.com/firstunicorn/outbox/outboxschema/internal/shoppb"
-	"github.com/firstunicorn/outbox/outboxschema/internal/shopv1pb"
+	"github.com/firstunicorn/outbox/testkit/shoppb"
+	"github.com/firstunicorn/outbox/testkit/shopv1pb"
 	"github.com/firstunicorn/outbox/outboxschema/protobuf"
 	"github.com/firstunicorn/outbox/testkit/testenv"
 )

@@ -195,7 +195,7 @@ const file_shopv1_proto_rawDesc = "" +
 	"\x02to\x18\x03 \x01(\v2\x0f.shopv1.AddressR\x02to\x125\n" +
 	"\aparcels\x18\x05 \x03(\v2\x1b.shopv1.ShipmentSent.ParcelR\aparcels\x1a \n" +
 	"\x06Parcel\x12\x16\n" +
-	"\x06number\x18\x01 \x01(\x05R\x06numberB?Z=github.com/firstunicorn/outbox/outboxschema/internal/shopv1pbb\x06proto3"
+	"\x06number\x18\x01 \x01(\x05R\x06numberB1Z/github.com/firstunicorn/outbox/testkit/shopv1pbb\x06proto3"
 
 var (
 	file_shopv1_proto_rawDescOnce sync.Once

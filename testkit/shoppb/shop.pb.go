@@ -1,4 +1,4 @@
-// The test messages of the outboxschema packages: a shipment event, at version 2 (with a
+// The test messages of the outboxschema packages and the bench: a shipment event, at version 2 (with a
 // carrier), and the same message at version 1 in a package of its own, as a consumer
 // that has not updated its schema holds it. Generate with go generate.
 
@@ -204,7 +204,7 @@ const file_shop_proto_rawDesc = "" +
 	"\acarrier\x18\x04 \x01(\tR\acarrier\x123\n" +
 	"\aparcels\x18\x05 \x03(\v2\x19.shop.ShipmentSent.ParcelR\aparcels\x1a \n" +
 	"\x06Parcel\x12\x16\n" +
-	"\x06number\x18\x01 \x01(\x05R\x06numberB=Z;github.com/firstunicorn/outbox/outboxschema/internal/shoppbb\x06proto3"
+	"\x06number\x18\x01 \x01(\x05R\x06numberB/Z-github.com/firstunicorn/outbox/testkit/shoppbb\x06proto3"
 
 var (
 	file_shop_proto_rawDescOnce sync.Once
