@@ -7,13 +7,13 @@ ENV = eval "$$($(SERVICES) env | sed 's/^/export /')"
 
 ## test: start the services (Jaeger and Prometheus too, for the tracing and metrics tests; Jaeger is
 ## built once, a few minutes; the PostgreSQL 17 primary and standby for the failover tests; Debian's
-## Chromium for the console's browser tests; Apicurio Registry for the schema tests), then gofmt,
-## go vet, every test (integration included) with the race detector, the conformance suite and the
+## Chromium for the console's browser tests; Apicurio Registry and the Java interop check's jars
+## for the schema tests), then gofmt, go vet, every test (integration included) with the race detector, the conformance suite and the
 ## WAL-mode tests again on PostgreSQL 17, and last the short form of the fault-injection suite (it
 ## restarts the services, so alone)
 PG17_TESTS := TestConformance$$|TestConformancePostgreSQL|WAL|Slot|Stream
 test: check
-	$(SERVICES) up jaeger prometheus pg-ha chromium registry
+	$(SERVICES) up jaeger prometheus pg-ha chromium registry interop
 	$(ENV) && go test -race -count=1 -timeout 20m ./...
 	$(ENV) && OUTBOX_DATABASE_URL="$$OUTBOX_PG_HA_URL" go test -race -count=1 -timeout 10m -run '$(PG17_TESTS)' ./outboxpgx ./outboxsql ./relay
 	$(ENV) && go test -tags chaos -short -count=1 -p 1 -v -timeout 20m ./cmd/internal/chaos
@@ -25,10 +25,12 @@ demo: services
 
 ## bench: start the services, run every scenario of outbox-bench (its own binary; it starts outbox
 ## relay processes) on each database of BENCH_DBS, then Watermill's forwarder (bench/watermill, its
-## own module) on the same PostgreSQL, and print the tables (BENCHFLAGS, WMFLAGS to adjust).
+## own module) on the same PostgreSQL, and print the tables (BENCHFLAGS, WMFLAGS to adjust). Apicurio
+## Registry too, for the formats scenario's Avro, Protobuf and JSON Schema rows.
 ## PostgreSQL is measured in both modes, table then WAL, in the same run.
 BENCH_DBS ?= postgres mariadb sqlite
 bench: services
+	$(SERVICES) up registry
 	go build -o bin/outbox ./cmd/outbox && go build -o bin/outbox-bench ./cmd/outbox-bench
 	$(ENV) && for db in $(BENCH_DBS); do \
 		mode=table; case $$db in postgres) url=$$OUTBOX_DATABASE_URL mode=table,wal;; mariadb) url=$$OUTBOX_MARIADB_URL;; sqlite) url=sqlite:$(CURDIR)/bin/bench.db;; esac; \

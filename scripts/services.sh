@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# services.sh up [jaeger] [prometheus] [kafka-cluster] [pg-ha] [chromium] [registry]|down|status|env, and
+# services.sh up [jaeger] [prometheus] [kafka-cluster] [pg-ha] [chromium] [registry] [interop]|down|status|env, and
 # partition kafka-cluster N|heal kafka-cluster (a network partition, see kafka-cluster.sh),
 # failover|rejoin|switchover pg-ha, replication pg-ha sync|async (see pg-ha.sh) — the real
 # PostgreSQL 15, MariaDB 10.11 and Apache Kafka 4.x the tests and the demo use.
@@ -23,7 +23,8 @@
 # `up kafka-cluster` a three-node Kafka cluster (scripts/kafka-cluster.sh), which the
 # chaos suite's cluster scenarios need, and `up pg-ha` a PostgreSQL 17 primary and hot
 # standby (scripts/pg-ha.sh), which the failover tests need, and `up registry` Apicurio
-# Registry (scripts/registry.sh), which the schema tests need; `down` stops them too.
+# Registry (scripts/registry.sh), which the schema tests need, and `up interop` the jars
+# of the Java interop check (scripts/interop.sh); `down` stops them too.
 #
 # Kafka has a second client listener for fault-injection tests, on OUTBOX_KAFKA_PORT+2,
 # which advertises OUTBOX_KAFKA_PORT+3: a test proxy listening there (internal/faultproxy)
@@ -56,6 +57,8 @@ log() { printf '[services] %s\n' "$*" >&2; }
 . "$here/pg-ha.sh"
 # shellcheck source=scripts/registry.sh
 . "$here/registry.sh"
+# shellcheck source=scripts/interop.sh
+. "$here/interop.sh"
 die() { log "error: $*"; exit 1; }
 
 as_postgres() {
@@ -334,6 +337,7 @@ print_env() {
 	cluster_env
 	pgha_env
 	registry_env
+	interop_env
 }
 
 status() {
@@ -378,7 +382,8 @@ up)
 		pg-ha) pgha_up ;;
 		chromium) chromium_up ;;
 		registry) registry_up ;;
-		*) die "unknown service $extra: the optional ones are jaeger, prometheus, kafka-cluster, pg-ha, chromium and registry" ;;
+		interop) interop_up ;;
+		*) die "unknown service $extra: the optional ones are jaeger, prometheus, kafka-cluster, pg-ha, chromium, registry and interop" ;;
 		esac
 	done
 	log "services up in $((SECONDS - start))s"
@@ -405,7 +410,7 @@ failover | rejoin | switchover | replication | slotsync | upstream)
 status) status ;;
 env) print_env ;;
 *)
-	echo "usage: $0 up [jaeger] [prometheus] [kafka-cluster] [pg-ha] [chromium] [registry]|down|status|env|partition kafka-cluster N|heal kafka-cluster|failover pg-ha|rejoin pg-ha|switchover pg-ha|replication pg-ha sync|async|slotsync pg-ha on|off|upstream pg-ha HOST:PORT" >&2
+	echo "usage: $0 up [jaeger] [prometheus] [kafka-cluster] [pg-ha] [chromium] [registry] [interop]|down|status|env|partition kafka-cluster N|heal kafka-cluster|failover pg-ha|rejoin pg-ha|switchover pg-ha|replication pg-ha sync|async|slotsync pg-ha on|off|upstream pg-ha HOST:PORT" >&2
 	exit 2
 	;;
 esac

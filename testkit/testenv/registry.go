@@ -2,6 +2,9 @@ package testenv
 
 import (
 	"context"
+	"errors"
+	"os"
+	"os/exec"
 	"testing"
 	"time"
 
@@ -28,4 +31,25 @@ func Registry(t testing.TB) *sr.Client {
 		Need(t, "the schema registry (scripts/services.sh up registry)", err)
 	}
 	return cl
+}
+
+// Interop returns the Java interop check's classpath and source file, which
+// `scripts/services.sh up interop` fetches and `env` prints. A test that needs them
+// skips, or fails under CI, without them, or without java.
+func Interop(t testing.TB) (classpath, source string) {
+	t.Helper()
+	classpath, source = os.Getenv("OUTBOX_INTEROP_CLASSPATH"), os.Getenv("OUTBOX_INTEROP_SOURCE")
+	var err error
+	switch {
+	case classpath == "" || source == "":
+		err = errors.New("OUTBOX_INTEROP_CLASSPATH or OUTBOX_INTEROP_SOURCE is not set")
+	default:
+		if _, err = os.Stat(source); err == nil {
+			_, err = exec.LookPath("java")
+		}
+	}
+	if err != nil {
+		Need(t, "the Java interop check (scripts/services.sh up interop)", err)
+	}
+	return classpath, source
 }

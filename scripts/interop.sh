@@ -1,0 +1,24 @@
+# The jars of the Java interop check (scripts/interop/Interop.java, run by
+# outboxschema.TestJavaInterop): Apache Avro and Kafka's Java client from Maven Central
+# (scripts/interop/pom.xml), fetched once into the cache. Sourced by services.sh:
+# `services.sh up interop`. Nothing runs; the test starts the program, a single source
+# file that the machine's Java 17 runs without a build.
+
+interop_lib=$cache/interop-lib
+
+interop_up() {
+	command -v java >/dev/null || apt_install openjdk-17-jre-headless
+	[ -f "$interop_lib/.complete" ] && return
+	command -v mvn >/dev/null || apt_install maven
+	log "fetching Apache Avro and Kafka's Java client from Maven Central into $interop_lib"
+	rm -rf "$interop_lib"
+	mvn -q -B -f "$here/interop/pom.xml" dependency:copy-dependencies \
+		-DincludeScope=runtime -DoutputDirectory="$interop_lib" >"$state/mvn-interop.log" 2>&1 ||
+		{ tail -20 "$state/mvn-interop.log" >&2; die "mvn could not fetch the interop jars (log: $state/mvn-interop.log)"; }
+	touch "$interop_lib/.complete"
+}
+
+interop_env() {
+	echo "OUTBOX_INTEROP_CLASSPATH=$interop_lib/*"
+	echo "OUTBOX_INTEROP_SOURCE=$here/interop/Interop.java"
+}
