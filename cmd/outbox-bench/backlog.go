@@ -62,8 +62,14 @@ func (e *env) prefill(ctx context.Context, topic string, n int) (ledger.Ledger, 
 				if (i%keys)%writers != w { // keys stay with one writer
 					continue
 				}
-				msgs = append(msgs, outbox.Message{Topic: topic, Key: []byte(key), Type: "bench",
-					Payload: append(append(l.Add(key), '/'), pad...)})
+				payload := append(append(l.Add(key), '/'), pad...)
+				if e.codec != nil {
+					var err error
+					if payload, err = e.codec.encode(gctx, topic, payload[:len(payload)-len(pad)], string(pad)); err != nil {
+						return fmt.Errorf("prefill: encode %s: %w", e.codec.name, err)
+					}
+				}
+				msgs = append(msgs, outbox.Message{Topic: topic, Key: []byte(key), Type: "bench", Payload: payload})
 				if len(msgs) == 1000 {
 					if err := e.db.InTx(gctx, func(tx dburl.Tx) error { return tx.Write(gctx, msgs...) }); err != nil {
 						return fmt.Errorf("prefill: %w", err)
@@ -134,10 +140,17 @@ func (e *env) verify(ctx context.Context, topic string, l ledger.Ledger) (ledger
 		fs := cl.PollFetches(pctx)
 		cancel()
 		before := len(recs)
+		var decodeErr error
 		fs.EachRecord(func(r *kgo.Record) {
 			r.Headers = nil // only key and value are checked; keep memory down
+			if e.codec != nil && decodeErr == nil {
+				r.Value, decodeErr = e.codec.token(ctx, r.Value)
+			}
 			recs = append(recs, r)
 		})
+		if decodeErr != nil {
+			return ledger.Report{}, fmt.Errorf("decode %s: %w", e.codec.name, decodeErr)
+		}
 		if len(recs) >= want && len(recs) == before || ctx.Err() != nil {
 			break
 		}

@@ -53,8 +53,11 @@ type Config struct {
 	// another zone). Defaults: the services script's 127.0.0.1:59094 and :59095, 5ms.
 	ProxiedListener, ProxyAddr string
 	RemoteDelay                time.Duration
+	// SchemaRegistryURL is a registry's Confluent API, for the formats scenario's Avro,
+	// Protobuf and JSON Schema rows; empty: those rows are left out.
+	SchemaRegistryURL string
 	// Only runs just the named scenarios (limits, drain, overhead, latency, scale,
-	// remote, observability, exactly_once); empty = all.
+	// remote, observability, exactly_once, formats); empty = all.
 	Only []string
 	// Modes are the store modes measured, one after the other in the same run: "table"
 	// (default) and "wal" (PostgreSQL; drain, overhead and latency, as rows "wal.…").
@@ -141,6 +144,7 @@ type env struct {
 	resets                   int              // outboxes made so far (SQLite: a file each)
 	walMark                  string           // WAL mode: the LSN prefill's events end before
 	readCommitted            bool             // the latency consumer reads read_committed
+	codec                    *payloadCodec    // prefill's encoding of the payloads; nil: raw
 }
 
 // benchSchema is where the bench's outbox lives: a schema on PostgreSQL, a database on
@@ -173,7 +177,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 
 // walScenarios are those that apply to WAL mode: one slot has one reader, so there is
 // no scale-out, and the limits are the table mode's (Kafka's is shared).
-var walScenarios = []string{"drain", "overhead", "latency", "exactly_once"}
+var walScenarios = []string{"drain", "overhead", "latency", "exactly_once", "formats"}
 
 // pass runs the selected scenarios in e.mode; WAL mode's rows are named "wal.…".
 func (e *env) pass(ctx context.Context, rep *Report) error {
@@ -189,6 +193,7 @@ func (e *env) pass(ctx context.Context, rep *Report) error {
 		{"remote", e.remote},
 		{"observability", e.observability},
 		{"exactly_once", e.exactlyOnce},
+		{"formats", e.formats},
 	} {
 		if !selected(e.cfg.Only, s.name) || e.mode == outboxstore.WALMode && !selected(walScenarios, s.name) {
 			continue

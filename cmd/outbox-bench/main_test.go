@@ -50,8 +50,12 @@ func smoke(t *testing.T, db string) {
 		"--rates", "200", "--scale", "1,2", "--keys", "100"}
 	rows := smokeRows
 	if db == "postgres" {
-		rows = append(rows, "exactly_once.drain.1_relay", "exactly_once.drain_ratio", "exactly_once.latency.200_per_s.p99")
-	} else { // make test's time: the exactly-once scenario is the same code on every database
+		testenv.Registry(t)
+		args = append(args, "--schema-registry-url", testenv.RegistryURL())
+		rows = append(rows, "exactly_once.drain.1_relay", "exactly_once.drain_ratio", "exactly_once.latency.200_per_s.p99",
+			"formats.drain_plain", "formats.drain_cloudevents", "formats.drain_avro", "formats.drain_protobuf",
+			"formats.write_json", "formats.write_avro", "formats.write_protobuf", "formats.write_jsonschema")
+	} else { // make test's time: the exactly-once and formats scenarios are the same code on every database
 		args = append(args, "--only", "limits,drain,overhead,latency,scale,remote,observability")
 	}
 	code := run(ctx, args, &out, &out)
