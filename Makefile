@@ -66,6 +66,9 @@ fuzz:
 	go test -run XXX -fuzz FuzzConfig -fuzztime $(FUZZTIME) ./relay
 	go test -run XXX -fuzz FuzzNewMessage -fuzztime $(FUZZTIME) .
 	go test -run XXX -fuzz FuzzDecode -fuzztime $(FUZZTIME) ./internal/walenvelope
+	go test -run XXX -fuzz FuzzProgress -fuzztime $(FUZZTIME) ./relay
+	go test -run XXX -fuzz FuzzDecode -fuzztime $(FUZZTIME) ./outboxschema
+	go test -run XXX -fuzz FuzzOutboxEventID -fuzztime $(FUZZTIME) ./inbox
 
 services:
 	$(SERVICES) up

@@ -4,6 +4,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/google/uuid"
+
 	"github.com/firstunicorn/outbox"
 	"github.com/firstunicorn/outbox/inbox"
 )
@@ -36,4 +38,27 @@ func TestOutboxEventID(t *testing.T) {
 			}
 		})
 	}
+}
+
+// FuzzOutboxEventID: any headers and value a topic may hold give an id or an error,
+// never a panic, and a CloudEvent's id only when no outbox-event-id header is there.
+func FuzzOutboxEventID(f *testing.F) {
+	f.Add("01a22896-85d7-708e-ac5f-61ce2c301dcd", "", "application/cloudevents+json", `{"id":"x"}`)
+	f.Add("", "A234-1234", "", "")
+	f.Add("", "", "application/cloudevents+json; charset=UTF-8", `{"specversion":"1.0","id":"ev-7"}`)
+	f.Fuzz(func(t *testing.T, outboxID, ceID, contentType, value string) {
+		var hs []inbox.Header
+		for _, h := range [][2]string{{outbox.HeaderEventID, outboxID}, {"ce_id", ceID}, {"content-type", contentType}} {
+			if h[1] != "" {
+				hs = append(hs, inbox.Header{Key: h[0], Value: []byte(h[1])})
+			}
+		}
+		id, err := inbox.OutboxEventID(&inbox.Message{Headers: hs, Value: []byte(value)})
+		switch {
+		case err == nil && id == "":
+			t.Fatal("no error and no id")
+		case outboxID != "" && err == nil && id != uuid.MustParse(outboxID).String():
+			t.Fatalf("id %q, want the outbox-event-id %q", id, outboxID)
+		}
+	})
 }
