@@ -36,6 +36,12 @@ type Config struct {
 	LimitEvents int
 	// DrainEvents is the backlog the drain scenarios relay. Default 1,000,000.
 	DrainEvents int
+	// DrainRounds is how often each variant of a comparing drain runs (exactly_once,
+	// formats), side by side in rotating order, each row the median. Default 3: a drain
+	// of the same backlog varied by up to 3x from one run to the next here (PostgreSQL's
+	// checkpoints and vacuum land on one run or another), more than the differences
+	// measured.
+	DrainRounds int
 	// Writers is the number of writer connections. Default 8.
 	Writers int
 	// Duration is how long each timed write scenario runs. Default 5s.
@@ -75,6 +81,7 @@ func (c *Config) defaults() {
 	def(&c.Keys, 10_000)
 	def(&c.LimitEvents, 200_000)
 	def(&c.DrainEvents, 1_000_000)
+	def(&c.DrainRounds, 3)
 	def(&c.Writers, 8)
 	if c.Duration == 0 {
 		c.Duration = 5 * time.Second

@@ -7,10 +7,11 @@ import (
 	"slices"
 )
 
-// exactlyOnce measures relays with --exactly-once beside the at-least-once rows of the
-// same run: the drain of DrainEvents (with its ratio to drain.1_relay and the relay's
-// CPU), and the latency at the configured rates, read by a read_committed consumer
-// (what such consumers see: a transaction's events appear at its commit).
+// exactlyOnce measures relays with --exactly-once against at-least-once ones: the
+// drain of DrainEvents both ways in rotating rounds (the ratio and the relay's CPU of
+// the median runs), then the latency at the configured rates with a read_committed
+// consumer (what such consumers see: a transaction's events appear at its commit),
+// beside the latency scenario's at-least-once rows.
 func (e *env) exactlyOnce(ctx context.Context, rep *Report) error {
 	progress, drop, err := e.topic(ctx, "progress")
 	if err != nil {
@@ -19,28 +20,33 @@ func (e *env) exactlyOnce(ctx context.Context, rep *Report) error {
 	defer drop()
 	b := make([]byte, 4)
 	_, _ = rand.Read(b)
-	saved := e.extraRelayArgs
-	e.extraRelayArgs = append(slices.Clone(saved), "--exactly-once", "--outbox-id", "bench-"+hex.EncodeToString(b), "--progress-topic", progress)
-	e.readCommitted = true
-	defer func() { e.extraRelayArgs, e.readCommitted = saved, false }()
-
-	var sub Report
-	err = e.drainScenario(ctx, &sub)
-	if err == nil {
-		err = e.latency(ctx, &sub)
+	flags := []string{"--exactly-once", "--outbox-id", "bench-" + hex.EncodeToString(b), "--progress-topic", progress}
+	eos := drainVariant{name: "exactly_once", set: func(e *env) func() {
+		saved := e.extraRelayArgs
+		e.extraRelayArgs, e.readCommitted = append(slices.Clone(saved), flags...), true
+		return func() { e.extraRelayArgs, e.readCommitted = saved, false }
+	}}
+	n := e.cfg.DrainEvents
+	med, ranges, err := e.drainMedians(ctx, "exactly_once", n, []drainVariant{{name: "at_least_once"}, eos})
+	if err != nil {
+		return err
 	}
+	alo, x := rate(n, med[0].elapsed), rate(n, med[1].elapsed)
+	rep.add("exactly_once.drain.at_least_once", alo, "events/s", "%d events, 1 relay process, at least once: %s", n, ranges[0])
+	rep.add("exactly_once.drain.1_relay", x, "events/s", "the same with --exactly-once: %s", ranges[1])
+	rep.add("exactly_once.drain_ratio", x/alo, "x", "exactly-once drain / at-least-once drain, medians of the same rounds; target >= 0.7")
+	acpu, xcpu := med[0].cpu.Seconds()*100_000/float64(n), med[1].cpu.Seconds()*100_000/float64(n)
+	rep.add("exactly_once.relay.cpu_per_100k", xcpu, "CPU s", "relay process user+system per 100k events, exactly-once (at least once: %.2f)", acpu)
+	rep.add("exactly_once.cpu_ratio", xcpu/acpu, "x", "relay CPU per 100k events, exactly-once / at-least-once, the median runs")
+	rep.add("exactly_once.relay.peak_rss", med[1].peakRSSMB, "MiB", "relay process, during the exactly-once drain")
+
+	restore := eos.set(e)
+	var sub Report
+	err = e.latency(ctx, &sub)
+	restore()
 	for _, r := range sub.Rows {
 		r.Scenario = "exactly_once." + r.Scenario
 		rep.Rows = append(rep.Rows, r)
 	}
-	if err != nil {
-		return err
-	}
-	if a, x := rep.value("drain.1_relay"), sub.value("drain.1_relay"); a > 0 && x > 0 {
-		rep.add("exactly_once.drain_ratio", x/a, "x", "exactly-once drain / at-least-once drain.1_relay, same run; target >= 0.7")
-	}
-	if a, x := rep.value("relay.cpu_per_100k"), sub.value("relay.cpu_per_100k"); a > 0 && x > 0 {
-		rep.add("exactly_once.cpu_ratio", x/a, "x", "relay CPU per 100k events, exactly-once / at-least-once (%.2f / %.2f CPU s)", x, a)
-	}
-	return nil
+	return err
 }

@@ -49,6 +49,7 @@ func bench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		keys     = f.Int("keys", 10_000, "distinct keys")
 		limitN   = f.Int("limit-events", 200_000, "events for the produce and claim limits")
 		drainN   = f.Int("drain-events", 1_000_000, "backlog of the drain scenario (scale-out uses half)")
+		rounds   = f.Int("drain-rounds", 3, "runs of each variant of a comparing drain (exactly_once, formats), in rotating order, each row the median")
 		writers  = f.Int("writers", 8, "writer connections")
 		duration = f.Duration("duration", 5*time.Second, "length of each timed write scenario")
 		rates    = f.String("rates", "1000,5000,10000,20000", "sustained end-to-end rates, events/s")
@@ -89,7 +90,7 @@ func bench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	log := slog.New(slog.NewTextHandler(stderr, nil))
 	cfg := Config{
 		DatabaseURL: *url, Brokers: bl, PayloadBytes: *payload, Keys: *keys, LimitEvents: *limitN,
-		DrainEvents: *drainN, Writers: *writers, Duration: *duration, Rates: rs, Scale: ss, Logger: log,
+		DrainEvents: *drainN, DrainRounds: *rounds, Writers: *writers, Duration: *duration, Rates: rs, Scale: ss, Logger: log,
 		OutboxBin: outboxBin, RelayArgs: strings.Fields(*relayArg),
 		ProxiedListener: *proxied, ProxyAddr: *proxy, RemoteDelay: *delay, SchemaRegistryURL: *registry,
 	}

@@ -47,7 +47,7 @@ func smoke(t *testing.T, db string) {
 	args := []string{"--json", "--outbox-bin", outboxBin,
 		"--database-url", url, "--kafka-brokers", strings.Join(testenv.Brokers(), ","),
 		"--limit-events", "2000", "--drain-events", "4000", "--writers", "2", "--duration", "300ms",
-		"--rates", "200", "--scale", "1,2", "--keys", "100"}
+		"--rates", "200", "--scale", "1,2", "--keys", "100", "--drain-rounds", "1"}
 	rows := smokeRows
 	if db == "postgres" {
 		testenv.Registry(t)
