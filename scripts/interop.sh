@@ -8,14 +8,8 @@ interop_lib=$cache/interop-lib
 
 interop_up() {
 	command -v java >/dev/null || apt_install openjdk-17-jre-headless
-	[ -f "$interop_lib/.complete" ] && return
-	command -v mvn >/dev/null || apt_install maven
-	log "fetching Apache Avro and Kafka's Java client from Maven Central into $interop_lib"
-	rm -rf "$interop_lib"
-	mvn -q -B -f "$here/interop/pom.xml" dependency:copy-dependencies \
-		-DincludeScope=runtime -DoutputDirectory="$interop_lib" >"$state/mvn-interop.log" 2>&1 ||
-		{ tail -20 "$state/mvn-interop.log" >&2; die "mvn could not fetch the interop jars (log: $state/mvn-interop.log)"; }
-	touch "$interop_lib/.complete"
+	maven_fetch "Apache Avro and Kafka's Java client" "$here/interop/pom.xml" "$interop_lib" \
+		copy-dependencies -DincludeScope=runtime -DoutputDirectory="$interop_lib"
 }
 
 interop_env() {

@@ -25,17 +25,11 @@ registry_java() {
 	die "Apicurio Registry $registry_version needs Java 21 or later: none in /usr/lib/jvm (set OUTBOX_REGISTRY_JAVA)"
 }
 
+# registry_fetch unpacks the build; the plugin's markers (which say what it unpacked) go
+# with the unpacked files, not into the repository's scripts/registry/target.
 registry_fetch() {
-	[ -f "$registry_home/.complete" ] && return
-	command -v mvn >/dev/null || apt_install maven
-	log "fetching Apicurio Registry $registry_version from Maven Central into $registry_home"
-	rm -rf "$registry_home"
-	# The plugin's markers (which say what it unpacked) go with the unpacked files, not
-	# into the repository's scripts/registry/target.
-	mvn -q -B -f "$here/registry/pom.xml" dependency:unpack -DoutputDirectory="$registry_home" \
-		-Dmarkers.dir="$registry_home/.markers" >"$state/mvn-registry.log" 2>&1 ||
-		{ tail -20 "$state/mvn-registry.log" >&2; die "mvn could not fetch Apicurio Registry (log: $state/mvn-registry.log)"; }
-	touch "$registry_home/.complete"
+	maven_fetch "Apicurio Registry $registry_version" "$here/registry/pom.xml" "$registry_home" \
+		unpack -DoutputDirectory="$registry_home" -Dmarkers.dir="$registry_home/.markers"
 }
 
 registry_up() {

@@ -187,14 +187,22 @@ chromium_up() {
 
 kafka_fetch() {
 	command -v java >/dev/null || apt_install openjdk-17-jre-headless
-	if [ -f "$kafka_lib/.complete" ]; then return; fi
+	maven_fetch "Apache Kafka $kafka_version jars" "$here/kafka/pom.xml" "$kafka_lib" \
+		copy-dependencies -DincludeScope=runtime -DoutputDirectory="$kafka_lib"
+}
+
+# maven_fetch WHAT POM DIR GOAL ARGS...: run maven-dependency-plugin's GOAL on POM to
+# fill DIR once; a DIR without its .complete mark (an interrupted fetch) is fetched anew.
+maven_fetch() {
+	local what=$1 pom=$2 dir=$3 goal=$4
+	shift 4
+	[ -f "$dir/.complete" ] && return
 	command -v mvn >/dev/null || apt_install maven
-	log "fetching Apache Kafka $kafka_version jars from Maven Central into $kafka_lib"
-	rm -rf "$kafka_lib"
-	mvn -q -B -f "$here/kafka/pom.xml" dependency:copy-dependencies \
-		-DincludeScope=runtime -DoutputDirectory="$kafka_lib" >"$state/mvn.log" 2>&1 ||
-		{ tail -20 "$state/mvn.log" >&2; die "mvn could not fetch Kafka (log: $state/mvn.log)"; }
-	touch "$kafka_lib/.complete"
+	log "fetching $what from Maven Central into $dir"
+	rm -rf "$dir"
+	mvn -q -B -f "$pom" "dependency:$goal" "$@" >"$state/mvn.log" 2>&1 ||
+		{ tail -20 "$state/mvn.log" >&2; die "mvn could not fetch $what (log: $state/mvn.log)"; }
+	touch "$dir/.complete"
 }
 
 kafka_config() {

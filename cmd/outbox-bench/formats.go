@@ -99,15 +99,11 @@ func (e *env) formats(ctx context.Context, rep *Report) error {
 // benchCodecs are the drain's serdes: Avro and Protobuf (the relay carries bytes, so
 // JSON Schema's, encoding/json's with a header, would add nothing).
 func benchCodecs(reg *sr.Client) ([]payloadCodec, error) {
-	ac, err := avro.Codec[benchOrder](benchOrderAvro)
+	codecs, err := formatCodecs()
 	if err != nil {
 		return nil, err
 	}
-	pc, err := protobuf.Codec[*shoppb.ShipmentSent](shoppb.Proto)
-	if err != nil {
-		return nil, err
-	}
-	serde, err := outboxschema.New(reg, &outboxschema.Config{AutoRegister: true, Subjects: outboxschema.RecordName}, ac, pc)
+	serde, err := outboxschema.New(reg, &outboxschema.Config{AutoRegister: true, Subjects: outboxschema.RecordName}, codecs[:2]...)
 	if err != nil {
 		return nil, err
 	}
@@ -195,6 +191,23 @@ func (e *env) formatWrites(ctx context.Context, rep *Report) error {
 
 // writeSerdes are the writes' serdes, one per format, registering their schemas.
 func writeSerdes(reg *sr.Client) ([]*outboxschema.Serde, error) {
+	codecs, err := formatCodecs()
+	if err != nil {
+		return nil, err
+	}
+	var out []*outboxschema.Serde
+	for _, c := range codecs {
+		s, err := outboxschema.New(reg, &outboxschema.Config{AutoRegister: true, Subjects: outboxschema.TopicRecordName}, c)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, s)
+	}
+	return out, nil
+}
+
+// formatCodecs are the bench events' codecs: Avro, Protobuf and JSON Schema.
+func formatCodecs() ([]outboxschema.Codec, error) {
 	ac, err := avro.Codec[benchOrder](benchOrderAvro)
 	if err != nil {
 		return nil, err
@@ -207,13 +220,5 @@ func writeSerdes(reg *sr.Client) ([]*outboxschema.Serde, error) {
 	if err != nil {
 		return nil, err
 	}
-	var out []*outboxschema.Serde
-	for _, c := range []outboxschema.Codec{ac, pc, jc} {
-		s, err := outboxschema.New(reg, &outboxschema.Config{AutoRegister: true, Subjects: outboxschema.TopicRecordName}, c)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, s)
-	}
-	return out, nil
+	return []outboxschema.Codec{ac, pc, jc}, nil
 }
