@@ -20,12 +20,12 @@ import (
 	"github.com/firstunicorn/outbox/outboxkafka"
 	"github.com/firstunicorn/outbox/outboxschema"
 	"github.com/firstunicorn/outbox/outboxschema/avro"
-	"github.com/firstunicorn/outbox/testkit/shoppb"
 	"github.com/firstunicorn/outbox/outboxschema/jsonschema"
 	"github.com/firstunicorn/outbox/outboxschema/protobuf"
 	"github.com/firstunicorn/outbox/outboxsql"
 	"github.com/firstunicorn/outbox/outboxstore"
 	"github.com/firstunicorn/outbox/relay"
+	"github.com/firstunicorn/outbox/testkit/shoppb"
 	"github.com/firstunicorn/outbox/testkit/testenv"
 )
 

@@ -10,9 +10,9 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/firstunicorn/outbox/outboxschema"
+	"github.com/firstunicorn/outbox/outboxschema/protobuf"
 	"github.com/firstunicorn/outbox/testkit/shoppb"
 	"github.com/firstunicorn/outbox/testkit/shopv1pb"
-	"github.com/firstunicorn/outbox/outboxschema/protobuf"
 	"github.com/firstunicorn/outbox/testkit/testenv"
 )
 
