@@ -10,9 +10,9 @@ import (
 	"github.com/firstunicorn/outbox/internal/kafkarecord"
 )
 
-// BenchmarkRecord is the relay's cost of turning a message into its record, plain and
-// as a CloudEvent in each mode: what --cloudevents-source adds per event.
-func BenchmarkRecord(b *testing.B) {
+// BenchmarkCloudEventsRecord is the relay's cost of turning a message into its record,
+// plain and as a CloudEvent in each mode: what --cloudevents-source adds per event.
+func BenchmarkCloudEventsRecord(b *testing.B) {
 	m := &outbox.Message{
 		ID: uuid.Must(uuid.NewV7()), Topic: "orders", Key: []byte("order-42"), Type: "order.placed",
 		AggregateType: "order", AggregateID: "42", Payload: []byte(`{"id":"order-42","total":1999,"currency":"EUR"}`),
