@@ -1,8 +1,9 @@
 // Package outboxschema encodes events for the outbox with schemas from a schema
 // registry, and decodes them in the inbox: the Confluent wire format (a magic byte, the
 // schema's id, for Protobuf the message index, then the encoded value) over franz-go's
-// pkg/sr client, against any registry with the Confluent API (Confluent's, Apicurio's
-// /apis/ccompat/v7, Redpanda's).
+// pkg/sr client, against a registry with the Confluent API. It is tested against
+// Apicurio Registry's (/apis/ccompat/v7); Confluent's and Redpanda's speak the same
+// API but are not tested here.
 //
 // The formats live in packages of their own, so a service links only the one it uses:
 // outboxschema/avro, outboxschema/protobuf and outboxschema/jsonschema each make a
