@@ -52,11 +52,12 @@ func (e *env) formats(ctx context.Context, rep *Report) error {
 		e.extraRelayArgs = append(slices.Clone(saved), "--cloudevents-source", "/bench")
 		return func() { e.extraRelayArgs = saved }
 	}}}
+	var reg *sr.Client // nil: no --schema-registry-url, so no Avro, Protobuf or JSON Schema rows
 	if e.cfg.SchemaRegistryURL == "" {
 		e.log.Info("formats: no --schema-registry-url, so no Avro or Protobuf rows")
 	} else {
-		reg, err := sr.NewClient(sr.URLs(e.cfg.SchemaRegistryURL))
-		if err != nil {
+		var err error
+		if reg, err = sr.NewClient(sr.URLs(e.cfg.SchemaRegistryURL)); err != nil {
 			return fmt.Errorf("formats: %w", err)
 		}
 		codecs, err := benchCodecs(reg)
@@ -90,10 +91,10 @@ func (e *env) formats(ctx context.Context, rep *Report) error {
 		}
 		rep.add("formats.drain_"+v.name, r, "events/s", "the same %s, %s: %.1f%% slower than plain (target <= %s%%)", what, ranges[i+1], 100*(1-r/base), target)
 	}
-	if e.cfg.SchemaRegistryURL == "" {
+	if reg == nil {
 		return nil
 	}
-	return e.formatWrites(ctx, rep)
+	return e.formatWrites(ctx, rep, reg)
 }
 
 // benchCodecs are the drain's serdes: Avro and Protobuf (the relay carries bytes, so
@@ -128,12 +129,8 @@ func benchCodecs(reg *sr.Client) ([]payloadCodec, error) {
 // formatWrites: one-event transactions whose event is encoded by encoding/json
 // (outbox.NewMessage), Avro, Protobuf or JSON Schema (outboxschema's NewMessage), in
 // rotating rounds, each row the median of its rounds.
-func (e *env) formatWrites(ctx context.Context, rep *Report) error {
+func (e *env) formatWrites(ctx context.Context, rep *Report, reg *sr.Client) error {
 	if err := e.resetSchema(ctx); err != nil {
-		return err
-	}
-	reg, err := sr.NewClient(sr.URLs(e.cfg.SchemaRegistryURL))
-	if err != nil {
 		return err
 	}
 	serdes, err := writeSerdes(reg)
@@ -157,28 +154,29 @@ func (e *env) formatWrites(ctx context.Context, rep *Report) error {
 		}},
 	}
 	rates := make([][]float64, len(variants))
-	for round := range overheadRounds {
-		for k := range variants {
-			i := (k + round) % len(variants)
-			var txs atomic.Int64
-			elapsed, err := e.forWriters(ctx, func(ctx context.Context, w, j int) error {
-				return e.db.InTx(ctx, func(tx dburl.Tx) error {
-					m, err := variants[i].msg(ctx, benchOrder{Token: fmt.Sprintf("o%d-%d", w, j), Total: 1999, Pad: pad})
-					if err != nil {
-						return err
-					}
-					if err := tx.Write(ctx, m); err != nil {
-						return err
-					}
-					txs.Add(1)
-					return nil
-				})
+	err = rotating(overheadRounds, len(variants), func(i int) error {
+		var txs atomic.Int64
+		elapsed, err := e.forWriters(ctx, func(ctx context.Context, w, j int) error {
+			return e.db.InTx(ctx, func(tx dburl.Tx) error {
+				m, err := variants[i].msg(ctx, benchOrder{Token: fmt.Sprintf("o%d-%d", w, j), Total: 1999, Pad: pad})
+				if err != nil {
+					return err
+				}
+				if err := tx.Write(ctx, m); err != nil {
+					return err
+				}
+				txs.Add(1)
+				return nil
 			})
-			if err != nil {
-				return fmt.Errorf("formats write %s: %w", variants[i].name, err)
-			}
-			rates[i] = append(rates[i], rate(int(txs.Load()), elapsed))
+		})
+		if err != nil {
+			return fmt.Errorf("formats write %s: %w", variants[i].name, err)
 		}
+		rates[i] = append(rates[i], rate(int(txs.Load()), elapsed))
+		return nil
+	})
+	if err != nil {
+		return err
 	}
 	base := medianRate(rates[0])
 	for i, v := range variants {

@@ -42,15 +42,13 @@ func (e *env) overhead(ctx context.Context, rep *Report) error {
 			overheadVariant{name: "0_events_batched", batched: true}, overheadVariant{name: "1_event_batched", events: 1, batched: true})
 	}
 	rates := make([][]float64, len(variants))
-	for round := range overheadRounds {
-		for k := range variants {
-			i := (k + round) % len(variants)
-			r, err := e.overheadRun(ctx, insert, variants[i])
-			if err != nil {
-				return err
-			}
-			rates[i] = append(rates[i], r)
-		}
+	err := rotating(overheadRounds, len(variants), func(i int) error {
+		r, err := e.overheadRun(ctx, insert, variants[i])
+		rates[i] = append(rates[i], r)
+		return err
+	})
+	if err != nil {
+		return err
 	}
 	base, batchedBase := medianRate(rates[0]), 0.0
 	for i, v := range variants {

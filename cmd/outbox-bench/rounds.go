@@ -18,20 +18,21 @@ type drainVariant struct {
 // range of its rates.
 func (e *env) drainMedians(ctx context.Context, scenario string, n int, variants []drainVariant) ([]relayRun, []string, error) {
 	runs := make([][]relayRun, len(variants))
-	for round := range e.cfg.DrainRounds {
-		for k := range variants {
-			i := (k + round) % len(variants)
-			restore := func() {}
-			if variants[i].set != nil {
-				restore = variants[i].set(e)
-			}
-			run, err := e.drain(ctx, n, 1, scenario, e.cfg.Brokers)
-			restore()
-			if err != nil {
-				return nil, nil, fmt.Errorf("%s %s: %w", scenario, variants[i].name, err)
-			}
-			runs[i] = append(runs[i], run)
+	err := rotating(e.cfg.DrainRounds, len(variants), func(i int) error {
+		restore := func() {}
+		if variants[i].set != nil {
+			restore = variants[i].set(e)
 		}
+		run, err := e.drain(ctx, n, 1, scenario, e.cfg.Brokers)
+		restore()
+		if err != nil {
+			return fmt.Errorf("%s %s: %w", scenario, variants[i].name, err)
+		}
+		runs[i] = append(runs[i], run)
+		return nil
+	})
+	if err != nil {
+		return nil, nil, err
 	}
 	medians, ranges := make([]relayRun, len(variants)), make([]string, len(variants))
 	for i, rs := range runs {
@@ -41,4 +42,17 @@ func (e *env) drainMedians(ctx context.Context, scenario string, n int, variants
 			float64(n)/rs[len(rs)-1].elapsed.Seconds()/1000, float64(n)/rs[0].elapsed.Seconds()/1000)
 	}
 	return medians, ranges, nil
+}
+
+// rotating runs each of n variants rounds times, the order rotating each round, so that
+// the machine's drift during a scenario falls on every variant alike.
+func rotating(rounds, n int, run func(i int) error) error {
+	for round := range rounds {
+		for k := range n {
+			if err := run((k + round) % n); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
