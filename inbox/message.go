@@ -56,9 +56,9 @@ func newMessage(r *kgo.Record) *Message {
 }
 
 // OutboxEventID is the default ConsumerConfig.EventID: the outbox-event-id header, which must
-// be a UUID (as go-outbox writes it); without it, a CloudEvent's id (a record of another
-// producer): the ce_id header in binary mode, or the id of an application/cloudevents+json
-// value in structured mode.
+// be a UUID (as go-outbox writes it); without it, a CloudEvent's id (go-outbox's binary
+// mode carries the event id there, as would another producer): the ce_id header in
+// binary mode, or the id of an application/cloudevents+json value in structured mode.
 func OutboxEventID(m *Message) (string, error) {
 	v, ok := m.Header(outbox.HeaderEventID)
 	if !ok {

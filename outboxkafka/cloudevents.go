@@ -16,10 +16,12 @@ import (
 )
 
 // CloudEvents makes each record a CloudEvent 1.0 under the Kafka protocol binding, so
-// that consumers built on a CloudEvents SDK read it as one. The outbox-* headers stay:
-// the inbox and the traces need them. A message's headers whose names are valid
-// attribute names (lower-case letters and digits, at most 20) are also extensions,
-// traceparent among them.
+// that consumers built on a CloudEvents SDK read it as one. In binary mode the id, type,
+// subject and time go in their ce_* headers instead of outbox-event-id, -event-type,
+// -aggregate-id and -occurred-at (the inbox reads ce_id); the other outbox-* headers
+// stay. A message's headers whose names are valid attribute names (lower-case letters
+// and digits, at most 20) are also extensions, traceparent among them. Structured mode
+// keeps every header.
 type CloudEvents struct {
 	// Source is the source attribute: a URI reference that names the producer, such
 	// as "https://orders.example.com" or "/orders". Required.
@@ -82,10 +84,11 @@ func (c *CloudEvents) check() (*CloudEvents, error) {
 	return &cc, nil
 }
 
-// apply turns rec, built from m by kafkarecord.New, into a CloudEvent. The outbox
-// headers already hold the id, type, subject and time in the attributes' formats, so
-// binary mode reuses their bytes: what it adds per record is a header slice and the
-// extensions' names.
+// apply turns rec, built from m by kafkarecord.New, into a CloudEvent. In binary mode
+// the outbox headers that hold the id, type, subject and time, already in the
+// attributes' formats, become their ce_* headers (the same bytes, under the attribute's
+// name, once: a record carries no attribute twice); the other headers stay, and those
+// that are extensions are repeated as ce_* headers.
 func (c *CloudEvents) apply(rec *kgo.Record, m *outbox.Message) error {
 	if m.Type == "" {
 		return errNoEventType
@@ -93,30 +96,32 @@ func (c *CloudEvents) apply(rec *kgo.Record, m *outbox.Message) error {
 	if c.Structured {
 		return c.structured(rec, m)
 	}
-	hs := make([]kgo.RecordHeader, len(rec.Headers), 2*len(rec.Headers)+4)
-	copy(hs, rec.Headers)
+	hs := make([]kgo.RecordHeader, 0, 2*len(rec.Headers)+3)
 	hs = append(hs, kgo.RecordHeader{Key: "ce_specversion", Value: ceSpecVersion}, kgo.RecordHeader{Key: "ce_source", Value: c.source})
+	var ext []kgo.RecordHeader
 	for _, h := range rec.Headers {
-		switch h.Key {
-		case outbox.HeaderEventID:
-			hs = append(hs, kgo.RecordHeader{Key: "ce_id", Value: h.Value})
-		case outbox.HeaderEventType:
-			hs = append(hs, kgo.RecordHeader{Key: "ce_type", Value: h.Value})
-		case outbox.HeaderAggregateID:
-			hs = append(hs, kgo.RecordHeader{Key: "ce_subject", Value: h.Value})
-		case outbox.HeaderOccurredAt:
-			hs = append(hs, kgo.RecordHeader{Key: "ce_time", Value: h.Value})
-		default:
-			if isExtension(h.Key) {
-				hs = append(hs, kgo.RecordHeader{Key: "ce_" + h.Key, Value: h.Value})
-			}
+		if attr, ok := ceAttributeOf[h.Key]; ok {
+			h.Key = attr
+		} else if isExtension(h.Key) {
+			ext = append(ext, kgo.RecordHeader{Key: "ce_" + h.Key, Value: h.Value})
 		}
+		hs = append(hs, h)
 	}
+	hs = append(hs, ext...)
 	if _, ok := m.Headers[ceContentType]; !ok {
 		hs = append(hs, kgo.RecordHeader{Key: ceContentType, Value: c.contentType})
 	}
 	rec.Headers = hs
 	return nil
+}
+
+// ceAttributeOf names the binary mode's ce_* header of each outbox header that holds a
+// context attribute.
+var ceAttributeOf = map[string]string{
+	outbox.HeaderEventID:     "ce_id",
+	outbox.HeaderEventType:   "ce_type",
+	outbox.HeaderAggregateID: "ce_subject",
+	outbox.HeaderOccurredAt:  "ce_time",
 }
 
 // structured replaces rec's value by the event in JSON format, and its content-type
