@@ -107,14 +107,17 @@ pg_up() {
 	# WAL mode: every relay, reader or standby, holds a replication connection, and the
 	# tests run many slots side by side; with the relay processes' pools of every test
 	# package running at once, 200 connections ran out, and then 400 did once in a CI
-	# simulation ("too many clients", cmd/outbox's WAL tests). The settings need a
-	# restart, done once.
+	# simulation ("too many clients", cmd/outbox's WAL tests). pg_stat_statements counts
+	# the statements of the bench's steady scenario. The settings need a restart, done
+	# once.
 	if [ "$(as_postgres "$pg_bin/psql" -h 127.0.0.1 -p "$pg_port" -U postgres -tAc \
-		"SELECT current_setting('max_wal_senders')::int >= 64 AND current_setting('max_connections')::int >= 1000")" != t ]; then
-		log "raising max_wal_senders and max_replication_slots to 64, max_connections to 1000: restarting PostgreSQL"
+		"SELECT current_setting('max_wal_senders')::int >= 64 AND current_setting('max_connections')::int >= 1000
+			AND current_setting('shared_preload_libraries') LIKE '%pg_stat_statements%'")" != t ]; then
+		log "raising max_wal_senders and max_replication_slots to 64, max_connections to 1000, loading pg_stat_statements: restarting PostgreSQL"
 		as_postgres "$pg_bin/psql" -h 127.0.0.1 -p "$pg_port" -U postgres -tAq \
 			-c "ALTER SYSTEM SET max_wal_senders = 64" -c "ALTER SYSTEM SET max_replication_slots = 64" \
-			-c "ALTER SYSTEM SET max_connections = 1000" >/dev/null
+			-c "ALTER SYSTEM SET max_connections = 1000" \
+			-c "ALTER SYSTEM SET shared_preload_libraries = 'pg_stat_statements'" >/dev/null
 		as_postgres "$pg_bin/pg_ctl" -D "$data" -l "$logs/postgres.log" -w -t 60 restart >/dev/null
 	fi
 	as_postgres "$pg_bin/psql" -h 127.0.0.1 -p "$pg_port" -U postgres -tAc \

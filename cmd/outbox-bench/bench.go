@@ -62,8 +62,8 @@ type Config struct {
 	// SchemaRegistryURL is a registry's Confluent API, for the formats scenario's Avro,
 	// Protobuf and JSON Schema rows; empty: those rows are left out.
 	SchemaRegistryURL string
-	// Only runs just the named scenarios (limits, drain, overhead, latency, scale,
-	// remote, observability, exactly_once, formats); empty = all.
+	// Only runs just the named scenarios (limits, drain, overhead, latency, steady,
+	// scale, remote, observability, exactly_once, formats); empty = all.
 	Only []string
 	// Modes are the store modes measured, one after the other in the same run: "table"
 	// (default) and "wal" (PostgreSQL; drain, overhead and latency, as rows "wal.…").
@@ -184,7 +184,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 
 // walScenarios are those that apply to WAL mode: one slot has one reader, so there is
 // no scale-out, and the limits are the table mode's (Kafka's is shared).
-var walScenarios = []string{"drain", "overhead", "latency", "exactly_once", "formats"}
+var walScenarios = []string{"drain", "overhead", "latency", "steady", "exactly_once", "formats"}
 
 // pass runs the selected scenarios in e.mode; WAL mode's rows are named "wal.…".
 func (e *env) pass(ctx context.Context, rep *Report) error {
@@ -196,6 +196,7 @@ func (e *env) pass(ctx context.Context, rep *Report) error {
 		{"drain", e.drainScenario},
 		{"overhead", e.overhead},
 		{"latency", e.latency},
+		{"steady", e.steady},
 		{"scale", e.scale},
 		{"remote", e.remote},
 		{"observability", e.observability},

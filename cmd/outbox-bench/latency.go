@@ -7,67 +7,14 @@ import (
 	"slices"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/google/uuid"
-	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/firstunicorn/outbox"
 	"github.com/firstunicorn/outbox/cmd/internal/dburl"
 	"github.com/firstunicorn/outbox/testkit/ledger"
 )
-
-// arrivals matches records to the commit times the writers noted, by event id. A record
-// can arrive before its writer has noted the commit (the relay may publish it before the
-// commit's reply reaches the writer): it then counts as 0.
-type arrivals struct {
-	mu        sync.Mutex
-	committed map[string]time.Time
-	early     map[string]bool
-	samples   []time.Duration
-	// handed is, per sample, commit → the relay's Produce call (the record's timestamp,
-	// set by franz-go): the outbox's part of the latency; the rest is Kafka's.
-	handed []time.Duration
-}
-
-func (a *arrivals) commit(id uuid.UUID) {
-	now := time.Now()
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	if a.early[id.String()] {
-		delete(a.early, id.String())
-		a.samples = append(a.samples, 0)
-		return
-	}
-	a.committed[id.String()] = now
-}
-
-func (a *arrivals) arrive(r *kgo.Record, now time.Time) {
-	for _, h := range r.Headers {
-		if h.Key != outbox.HeaderEventID {
-			continue
-		}
-		a.mu.Lock()
-		if t, ok := a.committed[string(h.Value)]; ok {
-			a.samples = append(a.samples, now.Sub(t))
-			a.handed = append(a.handed, max(0, r.Timestamp.Sub(t)))
-			delete(a.committed, string(h.Value))
-		} else {
-			a.early[string(h.Value)] = true
-		}
-		a.mu.Unlock()
-	}
-}
-
-// phase returns and resets the samples, and how many commits have not arrived.
-func (a *arrivals) phase() (samples, handed []time.Duration, missing int) {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	s, h := a.samples, a.handed
-	a.samples, a.handed = nil, nil
-	return s, h, len(a.committed)
-}
 
 // latency: writers commit at fixed rates while one relay process runs; each event's
 // commit→arrival time is measured in this process (one clock): the commit time is taken
@@ -82,44 +29,16 @@ func (e *env) latency(ctx context.Context, rep *Report) error {
 	}
 	defer drop()
 	warm := false
-	isolation := kgo.ReadUncommitted()
-	if e.readCommitted {
-		isolation = kgo.ReadCommitted()
-	}
-	consumer, err := kgo.NewClient(kgo.SeedBrokers(e.cfg.Brokers...), kgo.ConsumeTopics(topic),
-		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.FetchMaxWait(100*time.Millisecond), kgo.FetchIsolationLevel(isolation))
+	arr, stopConsumer, err := e.arrivals(ctx, topic)
 	if err != nil {
 		return err
 	}
-	defer consumer.Close()
-	arr := &arrivals{committed: map[string]time.Time{}, early: map[string]bool{}}
-	cctx, stopConsumer := context.WithCancel(ctx)
 	defer stopConsumer()
-	go func() {
-		for cctx.Err() == nil {
-			fs := consumer.PollFetches(cctx)
-			now := time.Now()
-			fs.EachRecord(func(r *kgo.Record) { arr.arrive(r, now) })
-		}
-	}()
-
-	relayProc := e.relay(e.cfg.Brokers, "--log-level", "warn")
-	relayOut := &output{}
-	relayProc.Stdout, relayProc.Stderr = relayOut, relayOut
-	if err := relayProc.Start(); err != nil {
+	_, relayOut, stopRelay, err := e.startRelay("--log-level", "warn")
+	if err != nil {
 		return err
 	}
-	defer func() { // SIGTERM: the relay drains and stops as in production (and flushes a --cpuprofile)
-		_ = relayProc.Process.Signal(syscall.SIGTERM)
-		stopped := make(chan struct{})
-		go func() { _ = relayProc.Wait(); close(stopped) }()
-		select {
-		case <-stopped:
-		case <-time.After(30 * time.Second):
-			_ = relayProc.Process.Kill()
-			<-stopped
-		}
-	}()
+	defer stopRelay()
 	ledgers := make([]ledger.Ledger, e.cfg.Writers)
 	for i := range ledgers {
 		ledgers[i] = ledger.Ledger{}
@@ -127,22 +46,13 @@ func (e *env) latency(ctx context.Context, rep *Report) error {
 	// Warm up: the relay's leases, connections and producer, and the topic's first
 	// produce, are start-up costs, not the latency of a running relay.
 	for _, target := range append([]int{min(500, e.cfg.Rates[0])}, e.cfg.Rates...) {
-		written, elapsed, err := e.paced(ctx, topic, target, arr, ledgers)
+		written, elapsed, err := e.paced(ctx, topic, target, perTx(target), arr, ledgers)
 		if err != nil {
 			return err
 		}
-		waitStart := time.Now()
-		for arr.pending() > 0 && time.Since(waitStart) < time.Minute {
-			time.Sleep(10 * time.Millisecond)
-		}
-		caughtUp := time.Since(waitStart)
-		samples, handed, missing := arr.phase()
-		if missing > 0 {
-			st, _ := e.db.Admin.Status(ctx)
-			vr, verr := e.verify(ctx, topic, mergeLedgers(ledgers))
-			return fmt.Errorf("at %d events/s, %d committed events had not reached the consumer a minute later; "+
-				"the outbox holds %d pending and %d in flight; a fresh read of the topic: %v (%v); relay output:\n%s",
-				target, missing, st.Pending, st.InFlight, vr, verr, relayOut.String())
+		caughtUp, samples, handed, err := e.caughtUp(ctx, arr, topic, ledgers, relayOut)
+		if err != nil {
+			return fmt.Errorf("at %d events/s: %w", target, err)
 		}
 		if !warm {
 			warm = true
@@ -154,7 +64,7 @@ func (e *env) latency(ctx context.Context, rep *Report) error {
 		name := fmt.Sprintf("latency.%d_per_s", target)
 		rep.add(name+".p50", ms(pct(samples, 0.50)), "ms", "commit→Kafka ack→consumer, %d events", len(samples))
 		rep.add(name+".p99", ms(pct(samples, 0.99)), "ms", "writers achieved %.0f events/s (%d per tx); kept up: %v",
-			achieved, perTx(target, e.cfg.Writers), yes(kept))
+			achieved, perTx(target), yes(kept))
 		rep.add(name+".max", ms(samples[len(samples)-1]), "ms", "")
 		slices.Sort(handed)
 		rep.add(name+".to_producer_p99", ms(pct(handed, 0.99)), "ms", "commit→relay's Produce call (record timestamp): the outbox's own part, p50 %.2fms", ms(pct(handed, 0.5)))
@@ -180,19 +90,12 @@ func mergeLedgers(ls []ledger.Ledger) ledger.Ledger {
 	return all
 }
 
-// pending is how many commits have not arrived yet.
-func (a *arrivals) pending() int {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	return len(a.committed)
-}
-
-// paced has Writers writers commit one event per transaction at target events/s in all,
-// for Duration, each on its own keys; it returns how many it wrote and how long it took.
-func (e *env) paced(ctx context.Context, topic string, target int, arr *arrivals, ledgers []ledger.Ledger) (int, time.Duration, error) {
+// paced has up to Writers writers commit per events a transaction at target events/s in
+// all, for Duration, each on its own keys; it returns how many it wrote and how long it
+// took.
+func (e *env) paced(ctx context.Context, topic string, target, per int, arr *arrivals, ledgers []ledger.Ledger) (int, time.Duration, error) {
 	writers := min(e.cfg.Writers, max(1, target/250))
 	interval := time.Duration(float64(time.Second) * float64(writers) / float64(target))
-	per := perTx(target, e.cfg.Writers)
 	interval *= time.Duration(per)
 	pad := bytes.Repeat([]byte("x"), max(e.cfg.PayloadBytes-16, 0))
 	var (
@@ -241,7 +144,7 @@ func (e *env) paced(ctx context.Context, topic string, target int, arr *arrivals
 // to 1000/s, then as many as keep the database at 1000 commits/s. One event per
 // transaction is bound by commit fsyncs (limit c); a service emitting thousands of
 // events a second emits several per transaction.
-func perTx(target, _ int) int { return max(1, target/1000) }
+func perTx(target int) int { return max(1, target/1000) }
 
 func pct(s []time.Duration, p float64) time.Duration {
 	if len(s) == 0 {

@@ -54,7 +54,7 @@ func bench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		duration = f.Duration("duration", 5*time.Second, "length of each timed write scenario")
 		rates    = f.String("rates", "1000,5000,10000,20000", "sustained end-to-end rates, events/s")
 		scale    = f.String("scale", "1,2,4", "relay process counts for scale-out")
-		only     = f.String("only", "", "comma-separated scenarios to run: limits,drain,overhead,latency,scale,remote,observability,exactly_once,formats (default all)")
+		only     = f.String("only", "", "comma-separated scenarios to run: limits,drain,overhead,latency,steady,scale,remote,observability,exactly_once,formats (default all)")
 		registry = f.String("schema-registry-url", "", "a schema registry's Confluent API, for the formats scenario's Avro, Protobuf and JSON Schema rows (empty: left out)")
 		modes    = f.String("mode", "table", "store modes to measure, in one run: table, wal (PostgreSQL) or table,wal")
 		asJSON   = f.Bool("json", false, "print JSON")

@@ -21,6 +21,27 @@ func (e *env) relay(brokers []string, args ...string) *exec.Cmd {
 	return cmd
 }
 
+// startRelay starts one relay process with args added; stop ends it with SIGTERM, as in
+// production (the relay finishes its batches and flushes a --cpuprofile).
+func (e *env) startRelay(args ...string) (proc *exec.Cmd, out *output, stop func(), err error) {
+	proc, out = e.relay(e.cfg.Brokers, args...), &output{}
+	proc.Stdout, proc.Stderr = out, out
+	if err := proc.Start(); err != nil {
+		return nil, nil, nil, err
+	}
+	return proc, out, func() {
+		_ = proc.Process.Signal(syscall.SIGTERM)
+		stopped := make(chan struct{})
+		go func() { _ = proc.Wait(); close(stopped) }()
+		select {
+		case <-stopped:
+		case <-time.After(30 * time.Second):
+			_ = proc.Process.Kill()
+			<-stopped
+		}
+	}, nil
+}
+
 // relayRun is what a set of relay processes cost while draining.
 type relayRun struct {
 	elapsed   time.Duration // from start until the outbox was drained
