@@ -19,7 +19,7 @@ import (
 // claimed, a batch is finished even if ctx is cancelled, within ShutdownTimeout, so a
 // graceful stop loses and duplicates nothing. With ExactlyOnce, u holds the worker's
 // fenced buckets, and each bucket's messages go in a transaction of its own.
-func (r *Relay) batch(ctx context.Context, buckets []int, u units) (int, error) {
+func (r *Relay) batch(ctx context.Context, buckets []int, busy bool, u units) (int, error) {
 	if ctx.Err() != nil {
 		return 0, nil
 	}
@@ -31,6 +31,7 @@ func (r *Relay) batch(ctx context.Context, buckets []int, u units) (int, error) 
 	cctx, ccancel := context.WithTimeout(finish, r.cfg.PublishTimeout)
 	b, err := r.store.Claim(cctx, &source.ClaimParams{
 		Buckets: buckets, Limit: r.cfg.BatchSize, HoldDeadKeys: r.cfg.HoldKeyOnDead, IdleTimeout: r.cfg.LeaseTTL, Durable: u != nil,
+		Busy: busy,
 	})
 	ccancel()
 	if err != nil || b == nil {

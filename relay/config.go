@@ -21,6 +21,7 @@ const (
 	DefaultBatchSize       = 500
 	DefaultWorkers         = 4
 	DefaultPollInterval    = 100 * time.Millisecond
+	DefaultBatchWait       = 5 * time.Millisecond
 	DefaultLeaseTTL        = 15 * time.Second
 	DefaultMaxAttempts     = 5
 	DefaultBackoff         = 500 * time.Millisecond
@@ -30,7 +31,7 @@ const (
 )
 
 // Config tunes a Relay. A nil *Config means all defaults; zero fields take the defaults
-// given with them. Negative values are errors.
+// given with them. Negative values are errors, except BatchWait's.
 type Config struct {
 	// ID names this relay in leases and logs; unique per process. Default
 	// "<hostname>-<pid>-<random>".
@@ -39,12 +40,24 @@ type Config struct {
 	// duplicates a relay that dies mid-batch can cause. Default 500.
 	BatchSize int
 	// Workers is how many batches the relay has in flight at once, each over its own
-	// share of the buckets (bucket % Workers), so a key still has one batch at a time.
-	// Each takes a database connection while its batch is open. Default 4.
+	// share of the buckets (bucket % Workers). Each takes a database connection while
+	// its batch is open. While their batches come back small, one worker claims every
+	// bucket alone until a batch comes back full (not with ExactlyOnce); a key has one
+	// batch at a time either way, since a batch locks the buckets it claims.
+	// Default 4.
 	Workers int
 	// PollInterval is how long an idle relay waits before it looks for new messages.
 	// Default 100ms.
 	PollInterval time.Duration
+	// BatchWait is, while events flow, the least time between two claims of a worker
+	// whose last batch was not full: the transactions committed meanwhile share the
+	// next batch instead of each paying for a claim, a settlement and a produce request
+	// of its own. It adds up to this much to an event's latency, and only while events
+	// flow: the first event after a quiet spell is claimed at once. In WAL mode a batch
+	// takes what the stream brings within BatchWait of its first event. Negative: no
+	// wait. Default 5ms in table mode (docs/benchmarks.md#steady-state); none in WAL
+	// mode, where it made Kafka's requests fewer but saved no CPU.
+	BatchWait time.Duration
 	// LeaseTTL is how long a relay owns its key buckets without renewing them; a relay
 	// that died is replaced after at most this long. Renewed every LeaseTTL/3.
 	// Default 15s.

@@ -35,6 +35,8 @@ type Relay struct {
 	retry  backoff       // the workers' schedule, and the log of their run of failures
 	wake   *waker
 	tracer trace.Tracer
+	pace   *pace        // table mode, at least once, several workers; nil otherwise
+	idlers atomic.Int32 // workers waiting to be woken: the watcher polls only for them
 
 	stream   source.Stream // WAL mode; nil in table mode
 	attached atomic.Bool   // WAL mode: this relay reads the stream
@@ -70,6 +72,12 @@ func New(src Source, pub outbox.Publisher, cfg *Config) (*Relay, error) {
 		return nil, err
 	}
 	r.store, r.stream = o.Table, o.Stream
+	if r.store != nil && r.cfg.BatchWait == 0 {
+		r.cfg.BatchWait = DefaultBatchWait
+	}
+	if r.store != nil && r.tx == nil && r.cfg.Workers > 1 {
+		r.pace = newPace(r.cfg.Workers, r.cfg.BatchSize)
+	}
 	return r, nil
 }
 
@@ -164,47 +172,64 @@ func (r *Relay) work(ctx context.Context, w int) error {
 	case <-ctx.Done():
 		return nil
 	}
+	busy := false // the last batch found events
 	for ctx.Err() == nil {
 		if d := r.retry.pause(); d > 0 {
 			sleep(ctx, d)
 			continue
 		}
+		claims, all, rest := r.pace.share(w)
+		if !claims {
+			select {
+			case <-rest:
+			case <-ctx.Done():
+			}
+			continue
+		}
 		woken := r.wake.wait()
-		n, err := r.step(ctx, w, u)
+		began := time.Now()
+		n, err := r.step(ctx, w, turn{all: all, busy: busy}, u)
+		busy = err == nil && n > 0
 		switch {
 		case ctx.Err() != nil:
 			return nil
 		case err != nil:
 			r.onFailure(&r.retry, "relay step failed", "worker", w, "err", err)
-		case n == 0:
-			r.onSuccess(&r.retry, "relaying") // nothing failing for settle: the run is over
-			r.idle(ctx, woken)
 		default:
-			r.onSuccess(&r.retry, "relaying")
-			if n < r.cfg.BatchSize {
+			r.onSuccess(&r.retry, "relaying") // with n == 0, nothing failing for settle: the run is over
+			r.pace.claimed(w, n, all)
+			switch {
+			case n == 0:
 				r.idle(ctx, woken)
+				r.wait(ctx, began)
+			case n < r.cfg.BatchSize: // events flow: more will have come by then
+				r.wait(ctx, began)
 			}
 		}
 	}
 	return nil
 }
 
+// turn is how a worker claims: over every bucket (solo, see pace) or its share, and
+// whether its last batch found events.
+type turn struct{ all, busy bool }
+
 // step relays one batch of worker w's buckets and returns its size.
-func (r *Relay) step(ctx context.Context, w int, u units) (int, error) {
+func (r *Relay) step(ctx context.Context, w int, t turn, u units) (int, error) {
 	if u != nil {
 		u.prune(r.tx, r.leases.Load().buckets)
 	}
 	// A batch needs its leases for the whole publish, with a heartbeat to spare.
 	var buckets []int
 	for _, b := range r.leases.Load().valid(r.cfg.PublishTimeout + r.cfg.LeaseTTL/3) {
-		if b%r.cfg.Workers == w {
+		if t.all || b%r.cfg.Workers == w {
 			buckets = append(buckets, b)
 		}
 	}
 	if len(buckets) == 0 {
 		return 0, nil
 	}
-	return r.batch(ctx, buckets, u)
+	return r.batch(ctx, buckets, t.busy, u)
 }
 
 func (r *Relay) purgeLoop(ctx context.Context) error {

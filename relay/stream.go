@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"time"
 
 	"github.com/firstunicorn/outbox/relay/source"
 )
@@ -85,7 +86,7 @@ func (r *Relay) readStream(ctx context.Context, rd source.StreamReader) error {
 		h.keys = keys
 	}
 	for {
-		recs, through, err := rd.Next(ctx, r.cfg.BatchSize)
+		recs, through, err := r.next(ctx, rd)
 		if ctx.Err() != nil {
 			return nil
 		}
@@ -107,4 +108,31 @@ func (r *Relay) readStream(ctx context.Context, rd source.StreamReader) error {
 			rd.Confirm(through)
 		}
 	}
+}
+
+// next reads the stream's next batch: what is there, or once something is, what else
+// comes within BatchWait, so that small transactions committed together share a produce
+// request and a confirmation.
+func (r *Relay) next(ctx context.Context, rd source.StreamReader) ([]source.Record, uint64, error) {
+	recs, through, err := rd.Next(ctx, r.cfg.BatchSize)
+	if err != nil || len(recs) == 0 {
+		return recs, through, err
+	}
+	until := time.Now().Add(r.cfg.BatchWait)
+	for len(recs) < r.cfg.BatchSize && time.Until(until) > 0 {
+		wctx, cancel := context.WithDeadline(ctx, until)
+		more, t, err := rd.Next(wctx, r.cfg.BatchSize-len(recs))
+		cancel()
+		if err != nil {
+			if ctx.Err() == nil && errors.Is(err, context.DeadlineExceeded) {
+				break
+			}
+			return nil, 0, err
+		}
+		recs = append(recs, more...)
+		if t > 0 {
+			through = t
+		}
+	}
+	return recs, through, nil
 }

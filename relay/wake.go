@@ -8,10 +8,11 @@ import (
 	"github.com/firstunicorn/outbox/relay/source"
 )
 
-// While messages flow, the watcher polls the store's watermark every hotPoll; after
-// quietAfter without a change it waits for a notification instead (Notifier.Listen), so
-// an idle relay costs the database almost nothing and writers are notified only then.
-// A store that cannot listen has its watermark polled every PollInterval while quiet.
+// While messages flow, the watcher polls the store's watermark every hotPoll for the
+// workers that idle (see pace); after quietAfter without a change it waits for a
+// notification instead (Notifier.Listen), so an idle relay costs the database almost
+// nothing and writers are notified only then. A store that cannot listen has its
+// watermark polled every PollInterval while quiet.
 const (
 	hotPoll    = 2 * time.Millisecond
 	quietAfter = 250 * time.Millisecond
@@ -45,6 +46,8 @@ func (w *waker) wake() {
 
 // idle waits until woken, PollInterval passes, or ctx ends.
 func (r *Relay) idle(ctx context.Context, woken <-chan struct{}) {
+	r.idlers.Add(1)
+	defer r.idlers.Add(-1)
 	t := time.NewTimer(r.cfg.PollInterval)
 	defer t.Stop()
 	select {
@@ -67,6 +70,12 @@ func (r *Relay) watch(ctx context.Context, n source.Notifier) error {
 	canListen := true
 	for ctx.Err() == nil {
 		switch {
+		case r.idlers.Load() == 0:
+			// Every worker is claiming, or waits to claim again (BatchWait): no one to
+			// wake. Events flow, so the relay stays hot.
+			lastChange = time.Now()
+			sleep(ctx, hotPoll)
+			continue
 		case time.Since(lastChange) < quietAfter:
 			sleep(ctx, hotPoll)
 		case !canListen:

@@ -50,6 +50,7 @@ func parseRelay(args []string, stderr io.Writer) (relayOptions, error) {
 		batch       = f.Int("batch-size", relay.DefaultBatchSize, "most events claimed and published at once")
 		workers     = f.Int("workers", relay.DefaultWorkers, "batches in flight at once, each over its own share of the key buckets")
 		poll        = f.Duration("poll-interval", relay.DefaultPollInterval, "idle wait between looks for new events")
+		batchWait   = f.Duration("batch-wait", 0, fmt.Sprintf("while events flow, least time between claims after a batch that was not full (negative: none; 0: %s in table mode, none in WAL mode)", relay.DefaultBatchWait))
 		leaseTTL    = f.Duration("lease-ttl", relay.DefaultLeaseTTL, "how long a relay owns its key buckets unrenewed")
 		publishTO   = f.Duration("publish-timeout", 0, "one batch's publish deadline, under lease-ttl/3 (0 = lease-ttl/4)")
 		attempts    = f.Int("max-attempts", relay.DefaultMaxAttempts, "permanent failures before an event is dead-lettered")
@@ -120,7 +121,7 @@ func parseRelay(args []string, stderr io.Writer) (relayOptions, error) {
 	o.metrics.reg.MustRegister(o.ready.gauge())
 	hooks.Leases = o.ready.hook(hooks.Leases)
 	o.cfg = &relay.Config{
-		ID: *id, BatchSize: *batch, Workers: *workers, PollInterval: *poll, LeaseTTL: *leaseTTL, PublishTimeout: *publishTO,
+		ID: *id, BatchSize: *batch, Workers: *workers, PollInterval: *poll, BatchWait: *batchWait, LeaseTTL: *leaseTTL, PublishTimeout: *publishTO,
 		MaxAttempts: *attempts, Backoff: *backoff, MaxBackoff: *maxBackoff, HoldKeyOnDead: *holdKey, Retention: *retention,
 		PurgeInterval: *purgeEvery, ShutdownTimeout: *shutdown, Logger: log, Hooks: hooks, ExactlyOnce: *exactly,
 	}

@@ -38,8 +38,11 @@ func (s SQL) Queries() Queries { return s.q }
 
 // Claimable runs the dialect's peek ($1 buckets): whether a claim could find anything.
 // It reads the claim index alone, so an idle worker costs one round trip instead of a
-// transaction's several.
-func (s SQL) Claimable(ctx context.Context, db Querier, buckets Int64s) (bool, error) {
+// transaction's several; a busy one (its last claim found events) skips it.
+func (s SQL) Claimable(ctx context.Context, db Querier, buckets Int64s, busy bool) (bool, error) {
+	if busy {
+		return true, nil
+	}
 	var claimable bool
 	err := QueryRow(ctx, db, s.q["peek"], []any{buckets}, &claimable)
 	return claimable, err

@@ -95,6 +95,10 @@ type ClaimParams struct {
 	// exactly-once relay's events are in Kafka by then, and a settlement lost in a
 	// crash would send them again.
 	Durable bool
+	// Busy says the relay's last claim found events: the store may skip its look
+	// whether anything is claimable (which saves an idle relay a transaction, and costs
+	// a busy one a round trip).
+	Busy bool
 }
 
 // FailParams describes one failed attempt for a group of messages.

@@ -13,7 +13,7 @@ import (
 // no other batch holds, then reads the batch. Nothing is written to the claimed rows.
 func (d *Dialect) Claim(ctx context.Context, db sqldb.DB, p *source.ClaimParams) (source.Batch, error) {
 	buckets := sqldb.Ints(p.Buckets)
-	if ok, err := d.Claimable(ctx, db, buckets); err != nil || !ok {
+	if ok, err := d.Claimable(ctx, db, buckets, p.Busy); err != nil || !ok {
 		return nil, err
 	}
 	mariadb, err := d.isMariaDB(ctx, db)

@@ -14,7 +14,7 @@ import (
 // Nothing is written to the claimed rows.
 func (d *Dialect) Claim(ctx context.Context, db sqldb.DB, p *source.ClaimParams) (source.Batch, error) {
 	buckets := sqldb.Ints(p.Buckets)
-	if ok, err := d.Claimable(ctx, db, buckets); err != nil || !ok {
+	if ok, err := d.Claimable(ctx, db, buckets, p.Busy); err != nil || !ok {
 		return nil, err
 	}
 	tx, err := db.Begin(ctx, sqldb.TxOptions{})

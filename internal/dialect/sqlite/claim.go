@@ -25,9 +25,11 @@ const noTimeout = 100 * 365 * 24 * time.Hour
 // Claim holds the buckets no other batch holds (one statement), then reads the batch.
 func (d *Dialect) Claim(ctx context.Context, db sqldb.DB, p *source.ClaimParams) (source.Batch, error) {
 	buckets := sqldb.Ints(p.Buckets)
-	var claimable bool
-	if err := sqldb.QueryRow(ctx, db, d.Queries()["peek"], []any{buckets, p.HoldDeadKeys}, &claimable); err != nil || !claimable {
-		return nil, err
+	claimable := p.Busy
+	if !claimable {
+		if err := sqldb.QueryRow(ctx, db, d.Queries()["peek"], []any{buckets, p.HoldDeadKeys}, &claimable); err != nil || !claimable {
+			return nil, err
+		}
 	}
 	idle := p.IdleTimeout
 	if idle <= 0 {

@@ -1,0 +1,90 @@
+package relay
+
+import (
+	"context"
+	"sync"
+	"time"
+)
+
+// A relay that keeps up with its writers would, left alone, claim as soon as anything
+// commits: every worker a batch of one or two events, each paying a claim, a
+// settlement, a produce request and the database's share of each. Two things make it
+// claim less often and more at a time, while a backlog still gets every worker:
+//
+//   - Solo: while the workers' batches come back small, worker 0 claims every bucket
+//     alone and the others rest; its first full batch sends them all back to their
+//     shares. Each bucket is locked by the batch that claims it (held until the batch
+//     ends, skipped by the others), as between relays, so a key still has one batch at
+//     a time whichever worker claims it. Not with ExactlyOnce, whose transactions are
+//     fenced per worker and bucket.
+//   - Wait: a worker whose batch was not full claims again no sooner than BatchWait
+//     after its last claim began. Meanwhile nothing polls the watermark for it: a
+//     worker that found events claims again without being woken (skipping the peek,
+//     ClaimParams.Busy), and the watcher polls only while a worker idles.
+type pace struct {
+	batchSize int
+	mu        sync.Mutex
+	solo      bool
+	fanOut    chan struct{} // closed when solo ends
+	last      []int         // each worker's last batch size, while not solo
+}
+
+func newPace(workers, batchSize int) *pace {
+	p := &pace{batchSize: batchSize, last: make([]int, workers), fanOut: make(chan struct{})}
+	for i := range p.last {
+		p.last[i] = batchSize // no worker has seen a small batch yet
+	}
+	return p
+}
+
+// share reports whether worker w claims, and if so whether every bucket (solo); a
+// worker that does not claim gets a channel closed when it should.
+func (p *pace) share(w int) (claims, all bool, rest <-chan struct{}) {
+	if p == nil {
+		return true, false, nil
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	switch {
+	case !p.solo:
+		return true, false, nil
+	case w == 0:
+		return true, true, nil
+	default:
+		return false, false, p.fanOut
+	}
+}
+
+// claimed notes worker w's batch of n (solo: over every bucket).
+func (p *pace) claimed(w, n int, solo bool) {
+	if p == nil || len(p.last) < 2 {
+		return
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	switch {
+	case solo && n >= p.batchSize && p.solo: // a backlog: every worker
+		p.solo = false
+		close(p.fanOut)
+		for i := range p.last {
+			p.last[i] = p.batchSize
+		}
+	case !solo && !p.solo:
+		p.last[w] = n
+		sum := 0
+		for _, v := range p.last {
+			sum += v
+		}
+		if sum < p.batchSize/2 { // what all of them found fits in one batch
+			p.solo, p.fanOut = true, make(chan struct{})
+		}
+	}
+}
+
+// wait holds a worker whose batch was not full until BatchWait after its claim began,
+// or ctx ends.
+func (r *Relay) wait(ctx context.Context, began time.Time) {
+	if left := r.cfg.BatchWait - time.Since(began); left > 0 {
+		sleep(ctx, left)
+	}
+}
