@@ -11,9 +11,10 @@ import (
 // settlement, a produce request and the database's share of each. Two things make it
 // claim less often and more at a time, while a backlog still gets every worker:
 //
-//   - Solo: while the workers' batches come back small, worker 0 claims every bucket
-//     alone and the others rest; its first full batch sends them all back to their
-//     shares. Each bucket is locked by the batch that claims it (held until the batch
+//   - Solo: while the workers' batches come back small and quick (in under
+//     BatchWait), worker 0 claims every bucket alone and the others rest; its first
+//     full or slow batch sends them all back to their shares. A slow batch (MariaDB
+//     fsyncs each settlement) is better overlapped with the others' than waited for. Each bucket is locked by the batch that claims it (held until the batch
 //     ends, skipped by the others), as between relays, so a key still has one batch at
 //     a time whichever worker claims it. Not with ExactlyOnce, whose transactions are
 //     fenced per worker and bucket.
@@ -23,14 +24,15 @@ import (
 //     ClaimParams.Busy), and the watcher polls only while a worker idles.
 type pace struct {
 	batchSize int
+	quick     time.Duration // a batch that took longer is slow
 	mu        sync.Mutex
 	solo      bool
 	fanOut    chan struct{} // closed when solo ends
 	last      []int         // each worker's last batch size, while not solo
 }
 
-func newPace(workers, batchSize int) *pace {
-	p := &pace{batchSize: batchSize, last: make([]int, workers), fanOut: make(chan struct{})}
+func newPace(workers, batchSize int, quick time.Duration) *pace {
+	p := &pace{batchSize: batchSize, quick: quick, last: make([]int, workers), fanOut: make(chan struct{})}
 	for i := range p.last {
 		p.last[i] = batchSize // no worker has seen a small batch yet
 	}
@@ -55,15 +57,19 @@ func (p *pace) share(w int) (claims, all bool, rest <-chan struct{}) {
 	}
 }
 
-// claimed notes worker w's batch of n (solo: over every bucket).
-func (p *pace) claimed(w, n int, solo bool) {
+// claimed notes worker w's batch of n, which took took (solo: over every bucket).
+func (p *pace) claimed(w, n int, took time.Duration, solo bool) {
 	if p == nil || len(p.last) < 2 {
 		return
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	slow := took >= p.quick
+	if slow && !solo {
+		n = p.batchSize // a slow batch counts as full: no solo while batches are slow
+	}
 	switch {
-	case solo && n >= p.batchSize && p.solo: // a backlog: every worker
+	case solo && (n >= p.batchSize || slow) && p.solo: // a backlog, or slow batches: every worker
 		p.solo = false
 		close(p.fanOut)
 		for i := range p.last {

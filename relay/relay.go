@@ -75,8 +75,8 @@ func New(src Source, pub outbox.Publisher, cfg *Config) (*Relay, error) {
 	if r.store != nil && r.cfg.BatchWait == 0 {
 		r.cfg.BatchWait = DefaultBatchWait
 	}
-	if r.store != nil && r.tx == nil && r.cfg.Workers > 1 {
-		r.pace = newPace(r.cfg.Workers, r.cfg.BatchSize)
+	if r.store != nil && r.tx == nil && r.cfg.Workers > 1 && r.cfg.BatchWait > 0 {
+		r.pace = newPace(r.cfg.Workers, r.cfg.BatchSize, r.cfg.BatchWait)
 	}
 	return r, nil
 }
@@ -197,7 +197,7 @@ func (r *Relay) work(ctx context.Context, w int) error {
 			r.onFailure(&r.retry, "relay step failed", "worker", w, "err", err)
 		default:
 			r.onSuccess(&r.retry, "relaying") // with n == 0, nothing failing for settle: the run is over
-			r.pace.claimed(w, n, all)
+			r.pace.claimed(w, n, time.Since(began), all)
 			switch {
 			case n == 0:
 				r.idle(ctx, woken)
