@@ -41,9 +41,10 @@ type Config struct {
 	BatchSize int
 	// Workers is how many batches the relay has in flight at once, each over its own
 	// share of the buckets (bucket % Workers). Each takes a database connection while
-	// its batch is open. While their batches come back small, one worker claims every
-	// bucket alone until a batch comes back full (not with ExactlyOnce); a key has one
-	// batch at a time either way, since a batch locks the buckets it claims.
+	// its batch is open. While their batches come back small and quick (under twice
+	// BatchWait), one worker claims every bucket alone until a batch comes back full or
+	// slow (not with ExactlyOnce, nor without BatchWait); a key has one batch at a time
+	// either way, since a batch locks the buckets it claims.
 	// Default 4.
 	Workers int
 	// PollInterval is how long an idle relay waits before it looks for new messages.

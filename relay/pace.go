@@ -11,17 +11,18 @@ import (
 // settlement, a produce request and the database's share of each. Two things make it
 // claim less often and more at a time, while a backlog still gets every worker:
 //
-//   - Solo: while the workers' batches come back small and quick (in under
+//   - Solo: while the workers' batches come back small and quick (in under twice
 //     BatchWait), worker 0 claims every bucket alone and the others rest; its first
-//     full or slow batch sends them all back to their shares. A slow batch (MariaDB
-//     fsyncs each settlement) is better overlapped with the others' than waited for. Each bucket is locked by the batch that claims it (held until the batch
+//     full or slow batch sends them all back to their shares. Slow batches (MariaDB
+//     fsyncs each settlement, and its batches grow slower with their size) are better
+//     overlapped than waited for. Each bucket is locked by the batch that claims it (held until the batch
 //     ends, skipped by the others), as between relays, so a key still has one batch at
 //     a time whichever worker claims it. Not with ExactlyOnce, whose transactions are
 //     fenced per worker and bucket.
 //   - Wait: a worker whose batch was not full claims again no sooner than BatchWait
 //     after its last claim began. Meanwhile nothing polls the watermark for it: a
-//     worker that found events claims again without being woken (skipping the peek,
-//     ClaimParams.Busy), and the watcher polls only while a worker idles.
+//     worker that found events claims again without being woken (solo, it skips the
+//     peek too: ClaimParams.Busy), and the watcher polls only while a worker idles.
 type pace struct {
 	batchSize int
 	quick     time.Duration // a batch that took longer is slow

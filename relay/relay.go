@@ -76,7 +76,7 @@ func New(src Source, pub outbox.Publisher, cfg *Config) (*Relay, error) {
 		r.cfg.BatchWait = DefaultBatchWait
 	}
 	if r.store != nil && r.tx == nil && r.cfg.Workers > 1 && r.cfg.BatchWait > 0 {
-		r.pace = newPace(r.cfg.Workers, r.cfg.BatchSize, r.cfg.BatchWait)
+		r.pace = newPace(r.cfg.Workers, r.cfg.BatchSize, 2*r.cfg.BatchWait)
 	}
 	return r, nil
 }
@@ -172,7 +172,7 @@ func (r *Relay) work(ctx context.Context, w int) error {
 	case <-ctx.Done():
 		return nil
 	}
-	busy := false // the last batch found events
+	busy := false // solo, the last batch found events
 	for ctx.Err() == nil {
 		if d := r.retry.pause(); d > 0 {
 			sleep(ctx, d)
@@ -189,7 +189,9 @@ func (r *Relay) work(ctx context.Context, w int) error {
 		woken := r.wake.wait()
 		began := time.Now()
 		n, err := r.step(ctx, w, turn{all: all, busy: busy}, u)
-		busy = err == nil && n > 0
+		// Alone on every bucket after BatchWait, a worker that found events will find
+		// more: it skips the peek. On its share, right after a slow batch, it may not.
+		busy = err == nil && n > 0 && all
 		switch {
 		case ctx.Err() != nil:
 			return nil
