@@ -118,3 +118,12 @@ func (e *env) arrivals(ctx context.Context, topic string, hooks ...kgo.Hook) (ar
 	}()
 	return arr, func() { cancel(); <-done; consumer.Close() }, nil
 }
+
+// newLedgers are n empty ledgers, one per paced writer.
+func newLedgers(n int) []ledger.Ledger {
+	ls := make([]ledger.Ledger, n)
+	for i := range ls {
+		ls[i] = ledger.Ledger{}
+	}
+	return ls
+}

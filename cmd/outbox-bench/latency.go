@@ -39,10 +39,7 @@ func (e *env) latency(ctx context.Context, rep *Report) error {
 		return err
 	}
 	defer stopRelay()
-	ledgers := make([]ledger.Ledger, e.cfg.Writers)
-	for i := range ledgers {
-		ledgers[i] = ledger.Ledger{}
-	}
+	ledgers := newLedgers(e.cfg.Writers)
 	// Warm up: the relay's leases, connections and producer, and the topic's first
 	// produce, are start-up costs, not the latency of a running relay.
 	for _, target := range append([]int{min(500, e.cfg.Rates[0])}, e.cfg.Rates...) {

@@ -10,7 +10,6 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/firstunicorn/outbox/outboxstore"
-	"github.com/firstunicorn/outbox/testkit/ledger"
 )
 
 // batchCounter counts the record batches a consumer reads: one per partition of each
@@ -60,10 +59,7 @@ func (e *env) steady(ctx context.Context, rep *Report) error {
 		return err
 	}
 	defer stopRelay()
-	ledgers := make([]ledger.Ledger, e.cfg.Writers)
-	for i := range ledgers {
-		ledgers[i] = ledger.Ledger{}
-	}
+	ledgers := newLedgers(e.cfg.Writers)
 	// Warm up: leases, connections, the producer and the topic's first produce.
 	if _, _, err := e.paced(ctx, topic, min(500, e.cfg.Rates[0]), 1, arr, ledgers); err != nil {
 		return err
