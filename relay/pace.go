@@ -15,10 +15,10 @@ import (
 //     BatchWait), worker 0 claims every bucket alone and the others rest; its first
 //     full or slow batch sends them all back to their shares. Slow batches (MariaDB
 //     fsyncs each settlement, and its batches grow slower with their size) are better
-//     overlapped than waited for. Each bucket is locked by the batch that claims it (held until the batch
-//     ends, skipped by the others), as between relays, so a key still has one batch at
-//     a time whichever worker claims it. Not with ExactlyOnce, whose transactions are
-//     fenced per worker and bucket.
+//     overlapped than waited for. Each bucket is locked by the batch that claims it
+//     (held until the batch ends, skipped by the others), as between relays, so a key
+//     still has one batch at a time whichever worker claims it. Not with ExactlyOnce,
+//     whose transactions are fenced per worker and bucket.
 //   - Wait: a worker whose batch was not full claims again no sooner than BatchWait
 //     after its last claim began. Meanwhile nothing polls the watermark for it: a
 //     worker that found events claims again without being woken (solo, it skips the
