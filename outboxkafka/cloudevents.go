@@ -13,6 +13,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/firstunicorn/outbox"
+	"github.com/firstunicorn/outbox/internal/kafkarecord"
 )
 
 // CloudEvents makes each record a CloudEvent 1.0 under the Kafka protocol binding, so
@@ -96,18 +97,25 @@ func (c *CloudEvents) apply(rec *kgo.Record, m *outbox.Message) error {
 	if c.Structured {
 		return c.structured(rec, m)
 	}
-	hs := make([]kgo.RecordHeader, 0, 2*len(rec.Headers)+3)
-	hs = append(hs, kgo.RecordHeader{Key: "ce_specversion", Value: ceSpecVersion}, kgo.RecordHeader{Key: "ce_source", Value: c.source})
-	var ext []kgo.RecordHeader
-	for _, h := range rec.Headers {
-		if attr, ok := ceAttributeOf[h.Key]; ok {
-			h.Key = attr
-		} else if isExtension(h.Key) {
-			ext = append(ext, kgo.RecordHeader{Key: "ce_" + h.Key, Value: h.Value})
+	hs := rec.Headers // built by record, with room for what binary mode adds
+	for i := range len(hs) {
+		switch h := &hs[i]; h.Key { // a switch, not a map: this runs for every header of every record
+		case outbox.HeaderEventID:
+			h.Key = "ce_id"
+		case outbox.HeaderEventType:
+			h.Key = "ce_type"
+		case outbox.HeaderAggregateID:
+			h.Key = "ce_subject"
+		case outbox.HeaderOccurredAt:
+			h.Key = "ce_time"
+		case outbox.HeaderAggregateType:
+		default:
+			if isExtension(h.Key) {
+				hs = append(hs, kgo.RecordHeader{Key: "ce_" + h.Key, Value: h.Value})
+			}
 		}
-		hs = append(hs, h)
 	}
-	hs = append(hs, ext...)
+	hs = append(hs, kgo.RecordHeader{Key: "ce_specversion", Value: ceSpecVersion}, kgo.RecordHeader{Key: "ce_source", Value: c.source})
 	if _, ok := m.Headers[ceContentType]; !ok {
 		hs = append(hs, kgo.RecordHeader{Key: ceContentType, Value: c.contentType})
 	}
@@ -115,13 +123,13 @@ func (c *CloudEvents) apply(rec *kgo.Record, m *outbox.Message) error {
 	return nil
 }
 
-// ceAttributeOf names the binary mode's ce_* header of each outbox header that holds a
-// context attribute.
-var ceAttributeOf = map[string]string{
-	outbox.HeaderEventID:     "ce_id",
-	outbox.HeaderEventType:   "ce_type",
-	outbox.HeaderAggregateID: "ce_subject",
-	outbox.HeaderOccurredAt:  "ce_time",
+// record builds m's record (kafkarecord.New), in binary mode with room for the
+// extensions and the three headers apply adds. c may be nil: no CloudEvents.
+func (c *CloudEvents) record(m *outbox.Message) *kgo.Record {
+	if c == nil || c.Structured {
+		return kafkarecord.New(m)
+	}
+	return kafkarecord.WithRoom(m, len(m.Headers)+3)
 }
 
 // structured replaces rec's value by the event in JSON format, and its content-type

@@ -7,7 +7,6 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/firstunicorn/outbox"
-	"github.com/firstunicorn/outbox/internal/kafkarecord"
 )
 
 // BenchmarkCloudEventsRecord is the relay's cost of turning a message into its record,
@@ -33,7 +32,7 @@ func BenchmarkCloudEventsRecord(b *testing.B) {
 		b.Run(tc.name, func(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {
-				rec := kafkarecord.New(m)
+				rec := ce.record(m)
 				if ce != nil {
 					if err := ce.apply(rec, m); err != nil {
 						b.Fatal(err)

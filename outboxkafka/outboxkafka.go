@@ -137,7 +137,7 @@ func (p *Publisher) produce(ctx context.Context, msgs []outbox.Message, acks []o
 			fail(i, errMissingTopic(m.Topic))
 			continue
 		}
-		rec := kafkarecord.New(m)
+		rec := p.ce.record(m)
 		if p.ce != nil {
 			if err := p.ce.apply(rec, m); err != nil {
 				fail(i, fmt.Errorf("%w: %w", outbox.ErrPermanent, err))

@@ -81,7 +81,7 @@ func (e *env) formats(ctx context.Context, rep *Report) error {
 	for i, v := range variants[1:] {
 		r := rate(n, med[i+1].elapsed)
 		what := map[string]string{
-			"cloudevents": "with --cloudevents-source (binary mode: 6-7 ce_* headers a record)",
+			"cloudevents": "with --cloudevents-source (binary mode: ce_* headers, each attribute once)",
 			"avro":        "with the events Avro-encoded in the registry's wire format",
 			"protobuf":    "with the events Protobuf-encoded in the registry's wire format",
 		}[v.name]

@@ -13,13 +13,17 @@ import (
 
 // New builds the Kafka record for m: key, value, m's headers in name order, then the
 // outbox headers.
-func New(m *outbox.Message) *kgo.Record {
+func New(m *outbox.Message) *kgo.Record { return WithRoom(m, 0) }
+
+// WithRoom is New with room for n more headers, which a caller that adds some (the
+// CloudEvents binding) appends without copying the others.
+func WithRoom(m *outbox.Message, n int) *kgo.Record {
 	names := make([]string, 0, len(m.Headers))
 	for k := range m.Headers {
 		names = append(names, k)
 	}
 	sort.Strings(names)
-	hs := make([]kgo.RecordHeader, 0, len(names)+5)
+	hs := make([]kgo.RecordHeader, 0, len(names)+5+n)
 	for _, k := range names {
 		hs = append(hs, kgo.RecordHeader{Key: k, Value: []byte(m.Headers[k])})
 	}
