@@ -39,11 +39,16 @@ func startStream(t *testing.T, e *env, pub outbox.Publisher, cfg relay.Config) (
 }
 
 // Events written in transactions reach Kafka in commit order: per key on a topic of
-// several partitions, and in total on one of a single partition.
+// several partitions, and in total on one of a single partition, also when a batch
+// gathers the transactions that commit within BatchWait.
 func TestStreamOrder(t *testing.T) {
-	for _, partitions := range []int32{1, 4} {
+	for _, tc := range []struct {
+		partitions int32
+		wait       time.Duration
+	}{{1, 0}, {4, 0}, {1, 5 * time.Millisecond}} {
+		partitions := tc.partitions
 		e := newWALEnv(t, partitions)
-		startStream(t, e, publisher(t), relay.Config{BatchSize: 50})
+		startStream(t, e, publisher(t), relay.Config{BatchSize: 50, BatchWait: tc.wait})
 		ks := keys(20)
 		for range 30 {
 			e.commit(t, ks...)
