@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
+
 	"github.com/firstunicorn/outbox"
 	"github.com/firstunicorn/outbox/outboxkafka"
 	"github.com/firstunicorn/outbox/outboxschema"
@@ -31,8 +33,12 @@ func TestJavaInterop(t *testing.T) {
 	o := testenv.NewOutbox(t, "postgres", outbox.Limits{})
 	topic := testenv.Topic(t, 2, nil)
 	serde := must(outboxschema.New(testenv.Registry(t), &outboxschema.Config{AutoRegister: true}, must(avro.Codec[orderPlaced](orderAvro))))
+	ids := map[string]bool{} // each event's id, which the Java consumer reads in ce_id
 	for i := range n {
-		if err := o.Write(ctx, must(serde.NewMessage(ctx, topic, order(i)))); err != nil {
+		m := must(serde.NewMessage(ctx, topic, order(i)))
+		m.ID = uuid.New()
+		ids[m.ID.String()] = true
+		if err := o.Write(ctx, m); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -58,6 +64,7 @@ func TestJavaInterop(t *testing.T) {
 			continue
 		}
 		var rec struct {
+			CEID   string      `json:"ce_id"`
 			CEType string      `json:"ce_type"`
 			Value  orderPlaced `json:"value"`
 		}
@@ -65,8 +72,8 @@ func TestJavaInterop(t *testing.T) {
 			t.Fatalf("java printed %q: %v", line, err)
 		}
 		var i int
-		if _, err := fmt.Sscanf(rec.Value.ID, "o-%d", &i); err != nil || rec.Value != order(i) || rec.CEType != "order.placed" {
-			t.Fatalf("java decoded %+v (ce_type %q): not an event we wrote", rec.Value, rec.CEType)
+		if _, err := fmt.Sscanf(rec.Value.ID, "o-%d", &i); err != nil || rec.Value != order(i) || rec.CEType != "order.placed" || !ids[rec.CEID] {
+			t.Fatalf("java decoded %+v (ce_type %q, ce_id %q): not an event we wrote", rec.Value, rec.CEType, rec.CEID)
 		}
 		seen[rec.Value.ID] = true
 	}
