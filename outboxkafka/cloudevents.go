@@ -85,7 +85,7 @@ func (c *CloudEvents) check() (*CloudEvents, error) {
 	return &cc, nil
 }
 
-// apply turns rec, built from m by kafkarecord.New, into a CloudEvent. In binary mode
+// apply turns rec, built from m by record, into a CloudEvent. In binary mode
 // the outbox headers that hold the id, type, subject and time, already in the
 // attributes' formats, become their ce_* headers (the same bytes, under the attribute's
 // name, once: a record carries no attribute twice); the other headers stay, and those
@@ -123,13 +123,20 @@ func (c *CloudEvents) apply(rec *kgo.Record, m *outbox.Message) error {
 	return nil
 }
 
-// record builds m's record (kafkarecord.New), in binary mode with room for the
-// extensions and the three headers apply adds. c may be nil: no CloudEvents.
-func (c *CloudEvents) record(m *outbox.Message) *kgo.Record {
-	if c == nil || c.Structured {
-		return kafkarecord.New(m)
+// record builds m's Kafka record (kafkarecord.New) and, unless c is nil, makes it a
+// CloudEvent; in binary mode the record is built with room for the extensions and the
+// three headers apply adds, so that it adds them without copying the others.
+func (c *CloudEvents) record(m *outbox.Message) (*kgo.Record, error) {
+	switch {
+	case c == nil:
+		return kafkarecord.New(m), nil
+	case c.Structured:
+		rec := kafkarecord.New(m)
+		return rec, c.apply(rec, m)
+	default:
+		rec := kafkarecord.WithRoom(m, len(m.Headers)+3)
+		return rec, c.apply(rec, m)
 	}
-	return kafkarecord.WithRoom(m, len(m.Headers)+3)
 }
 
 // structured replaces rec's value by the event in JSON format, and its content-type

@@ -137,12 +137,10 @@ func (p *Publisher) produce(ctx context.Context, msgs []outbox.Message, acks []o
 			fail(i, errMissingTopic(m.Topic))
 			continue
 		}
-		rec := p.ce.record(m)
-		if p.ce != nil {
-			if err := p.ce.apply(rec, m); err != nil {
-				fail(i, fmt.Errorf("%w: %w", outbox.ErrPermanent, err))
-				continue
-			}
+		rec, err := p.ce.record(m)
+		if err != nil {
+			fail(i, fmt.Errorf("%w: %w", outbox.ErrPermanent, err))
+			continue
 		}
 		if size := kafkarecord.Size(rec); p.maxBytes > 0 && size > p.maxBytes {
 			fail(i, fmt.Errorf("%w: record of %d bytes is over the producer's %d-byte batch limit: %w",

@@ -60,7 +60,7 @@ func (p *pace) share(w int) (claims, all bool, rest <-chan struct{}) {
 
 // claimed notes worker w's batch of n, which took took (solo: over every bucket).
 func (p *pace) claimed(w, n int, took time.Duration, solo bool) {
-	if p == nil || len(p.last) < 2 {
+	if p == nil {
 		return
 	}
 	p.mu.Lock()
