@@ -153,15 +153,7 @@ type poolDB struct {
 }
 
 func (d poolDB) Begin(ctx context.Context, opts sqldb.TxOptions) (sqldb.Tx, error) {
-	var o pgx.TxOptions
-	if opts.ReadCommitted {
-		o.IsoLevel = pgx.ReadCommitted
-	}
-	tx, err := d.pool.BeginTx(ctx, o)
-	if err != nil {
-		return nil, err
-	}
-	return txDB{querier{tx}, tx}, nil
+	return beginPipe(ctx, d.pool, opts)
 }
 
 func (d poolDB) Conn(ctx context.Context) (sqldb.Conn, error) {

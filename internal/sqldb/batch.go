@@ -79,6 +79,7 @@ func (m Marks) MarkFailed(ctx context.Context, q Querier, p *source.FailParams) 
 
 // TxBatch is a batch that is one database transaction: the claim read its rows in it,
 // its marks take effect at Commit, and a crash or Rollback leaves them as they were.
+// On a Deferring transaction the marks go with the commit, in its round trip.
 type TxBatch struct {
 	Tx    Tx
 	Marks Marks
@@ -92,15 +93,15 @@ var _ source.Batch = (*TxBatch)(nil)
 func (b *TxBatch) Records() []source.Record { return b.Recs }
 
 func (b *TxBatch) MarkPublished(ctx context.Context, seqs []int64, keep bool) error {
-	return b.Marks.MarkPublished(ctx, b.Tx, seqs, keep)
+	return b.Marks.MarkPublished(ctx, Deferred(b.Tx), seqs, keep)
 }
 
 func (b *TxBatch) MarkCarried(ctx context.Context, seqs []int64, ids []uuid.UUID, keep bool) error {
-	return b.Marks.MarkCarried(ctx, b.Tx, seqs, ids, keep)
+	return b.Marks.MarkCarried(ctx, Deferred(b.Tx), seqs, ids, keep)
 }
 
 func (b *TxBatch) MarkFailed(ctx context.Context, p *source.FailParams) (int, error) {
-	return b.Marks.MarkFailed(ctx, b.Tx, p)
+	return b.Marks.MarkFailed(ctx, Deferred(b.Tx), p)
 }
 
 // aliveSQL is a statement that succeeds only in a live transaction: a batch's locks

@@ -43,6 +43,35 @@ type Tx interface {
 	Rollback(ctx context.Context) error
 }
 
+// Deferring is a Tx that can hold a statement back and send it with the transaction's
+// next statement or its commit, in one round trip (outboxpgx's, through pgx's pipeline
+// mode). A statement held back reports its error with the one it went with.
+type Deferring interface {
+	Defer(sql string, args ...any)
+}
+
+// Deferred is q, whose Exec holds the statement back when q is Deferring: for statements
+// whose effect counts only once the transaction commits, and whose rows-affected no one
+// reads (Exec then reports 0).
+func Deferred(q Querier) Querier {
+	if d, ok := q.(deferringQuerier); ok {
+		return deferred{d}
+	}
+	return q
+}
+
+type deferringQuerier interface {
+	Querier
+	Deferring
+}
+
+type deferred struct{ deferringQuerier }
+
+func (d deferred) Exec(_ context.Context, sql string, args ...any) (int64, error) {
+	d.Defer(sql, args...)
+	return 0, nil
+}
+
 // Conn is one connection held out of the pool.
 type Conn interface {
 	Querier

@@ -11,7 +11,9 @@ import (
 )
 
 // Claim opens a batch: a transaction that locks the buckets, then reads the batch.
-// Nothing is written to the claimed rows.
+// Nothing is written to the claimed rows. Through pgx the lock goes with the read, in
+// one round trip with the BEGIN (sqldb.Deferring); through database/sql each is a
+// round trip, and a batch that could lock no bucket reads nothing.
 func (d *Dialect) Claim(ctx context.Context, db sqldb.DB, p *source.ClaimParams) (source.Batch, error) {
 	buckets := sqldb.Ints(p.Buckets)
 	if ok, err := d.Claimable(ctx, db, buckets, p.Busy); err != nil || !ok {
@@ -30,22 +32,31 @@ func (d *Dialect) Claim(ctx context.Context, db sqldb.DB, p *source.ClaimParams)
 }
 
 func (d *Dialect) claim(ctx context.Context, tx sqldb.Tx, buckets sqldb.Int64s, p *source.ClaimParams) ([]source.Record, error) {
-	var timeout, syncCommit, locked string // set_config's results, read and dropped; the locked buckets
 	idle := strconv.FormatInt(p.IdleTimeout.Milliseconds(), 10)
 	sync := "off"
 	if p.Durable {
 		sync = "on"
 	}
-	if err := sqldb.QueryRow(ctx, tx, d.Queries()["lock"], []any{buckets, idle, sync}, &timeout, &syncCommit, &locked); err != nil {
-		return nil, fmt.Errorf("lock buckets: %w", err)
+	lock := d.Queries()["lock"]
+	if dt, ok := tx.(sqldb.Deferring); ok {
+		sql, args := lock.Bind(buckets, idle, sync)
+		dt.Defer(sql, args...)
+	} else {
+		var timeout, syncCommit, locked string // set_config's results, read and dropped; the locked buckets
+		if err := sqldb.QueryRow(ctx, tx, lock, []any{buckets, idle, sync}, &timeout, &syncCommit, &locked); err != nil {
+			return nil, fmt.Errorf("lock buckets: %w", err)
+		}
+		if held, err := parseArray(locked); err != nil || len(held) == 0 {
+			return nil, err
+		}
 	}
-	held, err := parseArray(locked)
-	if err != nil || len(held) == 0 {
-		return nil, err
-	}
-	sql, args := d.Queries()["claim"].Bind(held, p.Limit, p.HoldDeadKeys, sqldb.PerBucket(p.Limit, len(p.Buckets)))
+	sql, args := d.Queries()["claim"].Bind(buckets, p.Limit, p.HoldDeadKeys, sqldb.PerBucket(p.Limit, len(p.Buckets)))
 	var appName string // the claim's set_config result, read and dropped
-	return sqldb.ReadRecords(ctx, tx, sql, args, &appName)
+	recs, err := sqldb.ReadRecords(ctx, tx, sql, args, &appName)
+	if err != nil {
+		return nil, fmt.Errorf("claim: %w", err)
+	}
+	return recs, nil
 }
 
 // parseArray parses an int[] in PostgreSQL's text form, "{1,2,3}".

@@ -17,15 +17,19 @@ SELECT EXISTS (SELECT 1 FROM {{table}}
 -- at-least-once allows, so it does not wait for the WAL flush ($3 'off'). Exactly-once
 -- relays pass 'on': their Kafka transaction has committed by then, and a lost settlement
 -- would send its rows again. Writers' transactions keep their own synchronous_commit.
+-- The buckets locked go into the setting outbox.held until the batch ends, where the
+-- claim reads them: the claim can go in the same round trip as the lock, yet reads with
+-- a snapshot of its own, taken once the buckets' last batches have committed.
 SELECT set_config('idle_in_transaction_session_timeout', $2, true),
 	set_config('synchronous_commit', $3, true),
-	(SELECT coalesce(array_agg(b), '{}') FROM unnest($1::int[]) b
-	 WHERE pg_try_advisory_xact_lock({{lock_class}}, b))::text;
+	set_config('outbox.held', (SELECT coalesce(array_agg(b), '{}') FROM unnest($1::int[]) b
+	 WHERE pg_try_advisory_xact_lock({{lock_class}}, b))::text, true);
 
 -- name: claim
--- Keys with an earlier row waiting for its retry (or, with $3, a dead row) are skipped, so
--- they stay in order while the other keys go on. Each bucket is read through the claim
--- index, oldest first, at most $4 rows (a few times its share of the batch): the cost is
+-- The batch of the buckets of $1 that the lock statement held (outbox.held: the planner
+-- knows $1, not the setting, so it filters). Keys with an earlier row waiting for its
+-- retry (or, with $3, a dead row) are skipped, so they stay in order while the other
+-- keys go on. Each bucket is read through the claim index, oldest first, at most $4 rows (a few times its share of the batch): the cost is
 -- bounded by the batch, not by the backlog, and index scans skip the entries of deleted
 -- rows once seen, where a bitmap scan over all the buckets' rows, then a sort, slowed down
 -- with every row not yet vacuumed. The batch's size goes into application_name until it
@@ -45,6 +49,7 @@ WITH blocked AS (
 		ORDER BY seq
 		LIMIT $4
 	) p
+	WHERE b = ANY(current_setting('outbox.held')::int[])
 	ORDER BY p.seq
 	LIMIT $2
 ), claimed AS (
