@@ -126,8 +126,10 @@ func (r *rows) substitute(dest []any) {
 }
 
 // native passes list arguments to pgx as []int64, which it sends in binary, where
-// database/sql drivers get PostgreSQL's text literal.
+// database/sql drivers get PostgreSQL's text literal; sqldb.Replan becomes pgx's mode of
+// unnamed statements, which PostgreSQL plans at each run.
 func native(args []any) []any {
+	args, replan := sqldb.WithoutReplan(args)
 	copied := false
 	for i, a := range args {
 		if l, ok := a.(sqldb.Int64s); ok {
@@ -136,6 +138,9 @@ func native(args []any) []any {
 			}
 			args[i] = []int64(l)
 		}
+	}
+	if replan {
+		args = append([]any{pgx.QueryExecModeCacheDescribe}, args...)
 	}
 	return args
 }

@@ -74,6 +74,7 @@ type sqlQuerier interface {
 type querier struct{ q sqlQuerier }
 
 func (q querier) Exec(ctx context.Context, query string, args ...any) (int64, error) {
+	args, _ = sqldb.WithoutReplan(args)
 	res, err := q.q.ExecContext(ctx, query, args...)
 	if err != nil {
 		return 0, txDone(err)
@@ -82,6 +83,7 @@ func (q querier) Exec(ctx context.Context, query string, args ...any) (int64, er
 }
 
 func (q querier) Query(ctx context.Context, query string, args ...any) (sqldb.Rows, error) {
+	args, _ = sqldb.WithoutReplan(args)
 	rows, err := q.q.QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, txDone(err)

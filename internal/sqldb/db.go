@@ -72,6 +72,25 @@ func (d deferred) Exec(_ context.Context, sql string, args ...any) (int64, error
 	return 0, nil
 }
 
+// Replan, as a statement's first argument, asks the driver to have the statement
+// planned for the table as it is each time it runs, rather than once for all (pgx's
+// cached statements): for the relay's peek, which runs outside a batch's transaction.
+// PostgreSQL's plan for all runs is chosen on its first few, and one chosen while the
+// outbox was small scans the whole table, or every index entry of the buckets, for as
+// long as the statement is cached: 12 ms a peek, and growing, once the dead rows of a
+// minute of events were there. Drivers that plan each run anyway drop it.
+type Replan struct{}
+
+// WithoutReplan is args without a leading Replan, and whether there was one.
+func WithoutReplan(args []any) ([]any, bool) {
+	if len(args) > 0 {
+		if _, ok := args[0].(Replan); ok {
+			return args[1:], true
+		}
+	}
+	return args, false
+}
+
 // Conn is one connection held out of the pool.
 type Conn interface {
 	Querier

@@ -44,7 +44,8 @@ func (s SQL) Claimable(ctx context.Context, db Querier, buckets Int64s, busy boo
 		return true, nil
 	}
 	var claimable bool
-	err := QueryRow(ctx, db, s.q["peek"], []any{buckets}, &claimable)
+	sql, args := s.q["peek"].Bind(buckets)
+	err := ScanRow(ctx, db, sql, append([]any{Replan{}}, args...), &claimable)
 	return claimable, err
 }
 

@@ -42,8 +42,9 @@ func (d *Dialect) claim(ctx context.Context, tx sqldb.Tx, buckets sqldb.Int64s, 
 		sql, args := lock.Bind(buckets, idle, sync)
 		dt.Defer(sql, args...)
 	} else {
-		var timeout, syncCommit, locked string // set_config's results, read and dropped; the locked buckets
-		if err := sqldb.QueryRow(ctx, tx, lock, []any{buckets, idle, sync}, &timeout, &syncCommit, &locked); err != nil {
+		var set [4]string // set_config's results, read and dropped
+		var locked string // the buckets locked
+		if err := sqldb.QueryRow(ctx, tx, lock, []any{buckets, idle, sync}, &set[0], &set[1], &set[2], &set[3], &locked); err != nil {
 			return nil, fmt.Errorf("lock buckets: %w", err)
 		}
 		if held, err := parseArray(locked); err != nil || len(held) == 0 {

@@ -20,8 +20,13 @@ SELECT EXISTS (SELECT 1 FROM {{table}}
 -- The buckets locked go into the setting outbox.held until the batch ends, where the
 -- claim reads them: the claim can go in the same round trip as the lock, yet reads with
 -- a snapshot of its own, taken once the buckets' last batches have committed.
+-- The batch's statements are planned on their indexes, whatever the statistics say:
+-- PostgreSQL plans a cached statement once for all its runs, and a plan made while the
+-- outbox was small scans the whole table (or every index entry of the buckets), which
+-- costs what its dead rows cost, for as long as the plan is cached.
 SELECT set_config('idle_in_transaction_session_timeout', $2, true),
 	set_config('synchronous_commit', $3, true),
+	set_config('enable_seqscan', 'off', true), set_config('enable_bitmapscan', 'off', true),
 	set_config('outbox.held', (SELECT coalesce(array_agg(b), '{}') FROM unnest($1::int[]) b
 	 WHERE pg_try_advisory_xact_lock({{lock_class}}, b))::text, true);
 
