@@ -35,6 +35,7 @@ type Reader struct {
 	// of 594.)
 	failed    chan struct{}
 	confirmed atomic.Uint64
+	received  atomic.Int64 // when the last message came, Unix ns
 	cancel    context.CancelFunc
 	done      chan struct{}
 }
@@ -108,9 +109,12 @@ func (r *Reader) Next(ctx context.Context, max int) ([]sqldb.WALEvent, uint64, e
 	return events, through, nil
 }
 
-// Confirm records that everything up to pos is handled and wakes the goroutine, which
-// reports it to the server at once: what a crash makes PostgreSQL send again is then
-// only what the relay had not confirmed.
+// Confirm records that everything up to pos is handled. The goroutine reports it to
+// the server with the next message it reads: what a crash makes PostgreSQL send again
+// is then only what the relay had not confirmed, and what it confirmed since. While
+// messages come, the next is a fraction of a millisecond away; otherwise Confirm wakes
+// the goroutine to report at once, rather than wake it for every confirmation of a
+// stream of small transactions (a timer, a goroutine switch and the read set up anew).
 func (r *Reader) Confirm(pos uint64) {
 	for {
 		old := r.confirmed.Load()
@@ -118,11 +122,17 @@ func (r *Reader) Confirm(pos uint64) {
 			return
 		}
 		if r.confirmed.CompareAndSwap(old, uint64(pos)) {
-			_ = r.conn.Conn().SetReadDeadline(time.Now()) // the read in progress returns a timeout
+			if time.Now().UnixNano()-r.received.Load() > int64(flowing) {
+				_ = r.conn.Conn().SetReadDeadline(time.Now()) // the read in progress returns a timeout
+			}
 			return
 		}
 	}
 }
+
+// flowing is how recent the last message must be for the next to report a
+// confirmation.
+const flowing = time.Millisecond
 
 // Confirmed is the highest position Confirm was given, or the one streaming resumed
 // from.
@@ -167,6 +177,9 @@ func (r *Reader) run(ctx context.Context) {
 		msg, err := r.conn.ReceiveMessage(context.Background())
 		if ctx.Err() != nil {
 			return
+		}
+		if err == nil {
+			r.received.Store(time.Now().UnixNano())
 		}
 		if err == nil || pgconn.Timeout(err) {
 			if serr := st.maybeSend(false); serr != nil {
