@@ -34,11 +34,12 @@ SELECT set_config('idle_in_transaction_session_timeout', $2, true),
 -- The batch of the buckets of $1 that the lock statement held (outbox.held: the planner
 -- knows $1, not the setting, so it filters). Keys with an earlier row waiting for its
 -- retry (or, with $3, a dead row) are skipped, so they stay in order while the other
--- keys go on. Each bucket is read through the claim index, oldest first, at most $4 rows (a few times its share of the batch): the cost is
--- bounded by the batch, not by the backlog, and index scans skip the entries of deleted
--- rows once seen, where a bitmap scan over all the buckets' rows, then a sort, slowed down
--- with every row not yet vacuumed. The batch's size goes into application_name until it
--- ends: the in-flight count of status.
+-- keys go on. Each bucket is read through the claim index, oldest first, at most $4
+-- rows (a few times its share of the batch): the cost is bounded by the batch, not by
+-- the backlog, and index scans skip the entries of deleted rows once seen, where a
+-- bitmap scan over all the buckets' rows, then a sort, slowed down with every row not
+-- yet vacuumed. The batch's size goes into application_name until it ends: the
+-- in-flight count of status.
 WITH blocked AS (
 	SELECT key FROM {{table}}
 	WHERE bucket = ANY($1::int[]) AND key IS NOT NULL
