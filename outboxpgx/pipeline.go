@@ -4,6 +4,7 @@ import (
 	"context"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/firstunicorn/outbox/internal/sqldb"
@@ -55,14 +56,7 @@ func (t *pipeTx) Exec(ctx context.Context, sql string, args ...any) (int64, erro
 		tag, err := t.c.Exec(ctx, sql, native(args)...)
 		return tag.RowsAffected(), txDone(err)
 	}
-	br, err := t.send(ctx, sql, args)
-	if err != nil {
-		return 0, err
-	}
-	tag, err := br.Exec()
-	if cerr := br.Close(); err == nil {
-		err = cerr
-	}
+	tag, err := t.exec(ctx, sql, args)
 	return tag.RowsAffected(), err
 }
 
@@ -96,14 +90,7 @@ func (t *pipeTx) Commit(ctx context.Context) error {
 	if !t.begun && t.held.Len() == 1 {
 		return nil
 	}
-	br, err := t.send(ctx, "commit", nil)
-	if err != nil {
-		return err
-	}
-	tag, err := br.Exec()
-	if cerr := br.Close(); err == nil {
-		err = cerr
-	}
+	tag, err := t.exec(ctx, "commit", nil)
 	if err == nil && tag.String() == "ROLLBACK" { // the transaction had failed
 		err = pgx.ErrTxCommitRollback
 	}
@@ -131,9 +118,7 @@ func (t *pipeTx) send(ctx context.Context, sql string, args []any) (pgx.BatchRes
 	}
 	held := t.held.Len()
 	t.held.Queue(sql, native(args)...)
-	b := t.held
-	t.held, t.begun = pgx.Batch{}, true
-	br := t.c.SendBatch(ctx, &b)
+	br := t.c.SendBatch(ctx, t.take())
 	for range held {
 		if _, err := br.Exec(); err != nil {
 			_ = br.Close()
@@ -141,6 +126,19 @@ func (t *pipeTx) send(ctx context.Context, sql string, args []any) (pgx.BatchRes
 		}
 	}
 	return br, nil
+}
+
+// exec is send for a statement whose rows, if any, no one reads.
+func (t *pipeTx) exec(ctx context.Context, sql string, args []any) (pgconn.CommandTag, error) {
+	br, err := t.send(ctx, sql, args)
+	if err != nil {
+		return pgconn.CommandTag{}, err
+	}
+	tag, err := br.Exec()
+	if cerr := br.Close(); err == nil {
+		err = cerr
+	}
+	return tag, err
 }
 
 // flush sends what is held back, if anything, and reads its results.
@@ -151,9 +149,14 @@ func (t *pipeTx) flush(ctx context.Context) error {
 	if t.held.Len() == 0 {
 		return nil
 	}
+	return t.c.SendBatch(ctx, t.take()).Close()
+}
+
+// take hands over what is held back, to be sent now: the BEGIN is then on its way.
+func (t *pipeTx) take() *pgx.Batch {
 	b := t.held
 	t.held, t.begun = pgx.Batch{}, true
-	return t.c.SendBatch(ctx, &b).Close()
+	return &b
 }
 
 func (t *pipeTx) release() {
